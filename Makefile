@@ -1,0 +1,32 @@
+# The two commands of the README work on a fresh machine: each sets up .venv first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup test test-fast demo bench clean
+
+setup: $(VENV)/.installed
+
+# torch first, pinned to the CPU build (a bare "torch" would pull a multi-GB CUDA build).
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+test: setup
+	$(BIN)/pytest -q
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not slow"
+
+demo: setup
+	$(BIN)/leancot demo --out runs/demo
+
+bench: setup
+	$(BIN)/python benchmarks/prune_quality.py
+	$(BIN)/python benchmarks/segmentation_agreement.py
+	$(BIN)/python benchmarks/grade_gold_solutions.py
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info src/*.egg-info .pytest_cache

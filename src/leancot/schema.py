@@ -1,0 +1,97 @@
+"""The record types every stage reads and writes.
+
+Stages talk only through files of these records (see ``leancot.io``). Every record
+is a pydantic model, so a malformed row fails at the boundary with a message that
+names the field, not deep inside a stage.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Action = Literal["keep", "delete", "compress", "merge"]
+ACTIONS: tuple[str, ...] = ("keep", "delete", "compress", "merge")
+
+
+class Record(BaseModel):
+    """Base for all records: unknown fields are kept, so user metadata survives a stage."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Problem(Record):
+    """A benchmark or user problem with its normalised gold answer."""
+
+    id: str
+    question: str
+    gold_answer: str | None = None  # normalised by leancot.grading.normalize_answer
+    source: str = ""
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Trace(Record):
+    """One model output for a problem: the full text, split at ``</think>``."""
+
+    id: str
+    problem_id: str = ""
+    question: str
+    completion: str  # the full model text
+    reasoning: str  # the part before </think> (the whole text when there is none)
+    final: str = ""  # the part after </think>
+    answer: str | None = None  # extracted from the completion
+    gold_answer: str | None = None
+    correct: bool | None = None  # answer vs gold, None when no gold is known
+    model: str = ""
+    usage: dict[str, Any] = Field(default_factory=dict)
+
+
+class Step(Record):
+    """One skill-labelled step of a reasoning trace and what the pruner did with it."""
+
+    index: int
+    text: str
+    skill: str
+    action: Action = "keep"
+    rewritten: str | None = None  # the shorter text for compress/merge, else None
+
+
+class PrunedTrace(Record):
+    """A trace after DRP pruning: the concise path and the per-step decisions."""
+
+    id: str
+    question: str
+    gold_answer: str | None = None
+    original: str  # the original reasoning
+    pruned: str  # the concise reasoning, ending with "The answer is \\boxed{X}"
+    steps: list[Step]
+    answer: str | None
+    tokens_before: int
+    tokens_after: int
+    verified: bool
+    method: str  # "heuristic" or "llm:<model>"
+
+
+class EvalRecord(Record):
+    """One graded model output on a benchmark problem."""
+
+    benchmark: str
+    problem_id: str
+    sample: int = 0
+    output: str
+    answer: str | None
+    gold: str | None
+    correct: bool
+    reasoning_tokens: int
+    answer_tokens: int
+    total_tokens: int
+    finish_reason: str = ""
+
+
+class Reject(BaseModel):
+    """An input that did not become a record, and why. Input = records + rejects."""
+
+    id: str
+    reason: str
+    detail: str = ""
