@@ -1,0 +1,141 @@
+"""Quality and speed of the offline DRP pruner on the 40 real R1-Distill traces.
+
+    PYTHONPATH=src python benchmarks/prune_quality.py [--show N] [--all]
+
+Prints, for the 20 correct traces (``--all``: all 40): a per-trace table (tokens before
+and after, reduction, answer preserved, invented numbers, verified), the totals, the
+skill x action token table, and the speed (traces/s and tokens/s on one core).
+Tokens come from ``leancot.tokens.count_tokens`` when that module exists, else
+whitespace-separated words (the header says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from leancot import grading
+from leancot.prune.heuristic import prune_trace
+from leancot.prune.skills import _cues
+from leancot.prune.verify import check, invented_numbers
+
+TRACES = Path(__file__).resolve().parents[1] / "src/leancot/data/files/traces/r1_distill_math_traces.jsonl"
+
+
+def counter():
+    """``(count_fn, unit name)``: the project tokenizer if available, else words."""
+    try:
+        from leancot.tokens import count_tokens
+
+        count_tokens("warm up")
+        return count_tokens, "tokens"
+    except Exception:  # noqa: BLE001 - any failure means: fall back to words, and say so
+        return (lambda text: len(text.split())), "words (leancot.tokens unavailable)"
+
+
+def load(path: Path = TRACES) -> list[dict]:
+    """The trace rows with ``reasoning`` split off the completion."""
+    rows = [json.loads(line) for line in path.open()]
+    for r in rows:
+        r["reasoning"], r["final"], _ = grading.split_think(r["completion"])
+        r["answer"] = grading.extract_answer(r["completion"])
+    return rows
+
+
+def evaluate(rows: list[dict], count) -> list[dict]:
+    results = []
+    for r in rows:
+        steps, pruned = prune_trace(r["reasoning"], r["answer"], r["problem"])
+        fails = check(pruned, original_answer=r["answer"], original_text=r["reasoning"], question=r["problem"])
+        results.append({
+            "id": r["id"], "steps": steps, "pruned": pruned, "fails": fails,
+            "before": count(r["reasoning"]), "after": count(pruned),
+            "invented": invented_numbers(pruned, "\n".join((r["reasoning"], r["problem"], r["answer"] or ""))),
+        })
+    return results
+
+
+def print_table(results: list[dict], unit: str) -> None:
+    print(f"\nPer trace ({unit})")
+    print(f"{'trace':<52} {'before':>7} {'after':>6} {'cut':>6} {'steps':>5} {'kept':>4}  answer  invented  verified")
+    for x in results:
+        kept = sum(s.action != "delete" for s in x["steps"])
+        ok_answer = not ({"no_answer", "answer_mismatch"} & set(x["fails"]))
+        print(f"{x['id']:<52} {x['before']:>7} {x['after']:>6} {1 - x['after'] / x['before']:>6.1%} "
+              f"{len(x['steps']):>5} {kept:>4}  {'yes' if ok_answer else 'NO':<6}  {len(x['invented']):>8}  "
+              f"{'yes' if not x['fails'] else ','.join(x['fails'])}")
+    before = sum(x["before"] for x in results)
+    after = sum(x["after"] for x in results)
+    per_trace = [1 - x["after"] / x["before"] for x in results]
+    preserved = sum(not ({"no_answer", "answer_mismatch"} & set(x["fails"])) for x in results)
+    print(f"\nTOTAL {len(results)} traces: {before} -> {after} {unit}: {1 - after / before:.1%} fewer "
+          f"(mean per trace {sum(per_trace) / len(per_trace):.1%}, min {min(per_trace):.1%}, max {max(per_trace):.1%})")
+    print(f"answers preserved: {preserved}/{len(results)}; traces with invented numbers: "
+          f"{sum(bool(x['invented']) for x in results)}; verified: {sum(not x['fails'] for x in results)}/{len(results)}")
+
+
+def print_skill_actions(results: list[dict], count, unit: str) -> None:
+    table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for x in results:
+        for s in x["steps"]:
+            table[s.skill][s.action] += count(s.text)
+            table[s.skill]["steps"] += 1
+            if s.action != "delete":
+                table[s.skill]["out"] += count(s.rewritten if s.rewritten is not None else s.text)
+    cols = ["steps", "keep", "compress", "merge", "delete", "out"]
+    print(f"\nSkill x action ({unit} of the original steps; 'out' = {unit} they contribute to the pruned text)")
+    print(f"{'skill':<22}" + "".join(f"{c:>10}" for c in cols) + f"{'deleted%':>10}")
+    for skill in sorted(table, key=lambda k: -sum(v for c, v in table[k].items() if c not in ('steps', 'out'))):
+        row = table[skill]
+        total = sum(row[a] for a in ("keep", "compress", "merge", "delete"))
+        print(f"{skill:<22}" + "".join(f"{row[c]:>10}" for c in cols) + f"{row['delete'] / max(total, 1):>10.1%}")
+
+
+def speed(rows: list[dict], count, unit: str, repeats: int = 5) -> None:
+    """traces/s and tokens/s of ``prune_trace`` (decompose + prune, no verification) on one core.
+
+    Measured in CPU time of this process (``time.process_time``): the pruner is
+    single-threaded, and CPU time is what one core delivers even on a shared machine.
+    """
+    tokens = sum(count(r["reasoning"]) for r in rows)
+    w0, t0 = time.perf_counter(), time.process_time()
+    for _ in range(repeats):
+        for r in rows:
+            _cues.cache_clear()  # no help from earlier repeats: each trace is labelled from scratch
+            prune_trace(r["reasoning"], r["answer"], r["problem"])
+    dt, wall = time.process_time() - t0, time.perf_counter() - w0
+    n = repeats * len(rows)
+    u = unit.split()[0]
+    print(f"\nSpeed (one core, CPU time): {n / dt:.0f} traces/s, {repeats * tokens / dt:,.0f} {u}/s on traces of "
+          f"mean {tokens / len(rows):.0f} {u} (= {repeats * tokens / dt / 2000:.0f} traces/s at 2,000 {u} per trace; "
+          f"wall clock {n / wall:.0f} traces/s on this shared machine)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--all", action="store_true", help="all 40 traces, not only the 20 correct ones")
+    ap.add_argument("--show", type=int, default=0, help="print the first N pruned texts")
+    args = ap.parse_args()
+    count, unit = counter()
+    rows = load()
+    chosen = rows if args.all else [r for r in rows if r["is_correct"]]
+    print(f"{len(chosen)} traces ({'all' if args.all else 'correct only'}); counting {unit}")
+    results = evaluate(chosen, count)
+    print_table(results, unit)
+    if not args.all:
+        others = evaluate([r for r in rows if not r["is_correct"]], count)
+        print(f"(incorrect traces, for the record: {sum(x['before'] for x in others)} -> "
+              f"{sum(x['after'] for x in others)} {unit}; invented numbers in "
+              f"{sum(bool(x['invented']) for x in others)}; answer kept in "
+              f"{sum(not ({'no_answer', 'answer_mismatch'} & set(x['fails'])) for x in others)}/{len(others)})")
+    print_skill_actions(results, count, unit)
+    speed(chosen, count, unit)
+    for x in results[: args.show]:
+        print(f"\n===== {x['id']}\n{x['pruned']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""Offline step pruning (DRP step 2): an action per step, then one concise path.
+
+Actions (``Step.action``):
+
+- ``delete``: hesitation, restatement, planning chatter, problem setup that adds no
+  needed number, verification, a value a later self-correction replaced, results that
+  nothing uses (abandoned detours), and everything after the answer is first reached.
+- ``keep`` / ``compress``: the steps the answer depends on. Compress removes filler
+  sentences and words ("So,", "Okay, so", "Let me", "I think", hedges) and never a
+  number or a formula; ``rewritten`` holds the shorter text.
+- ``merge``: a run of short adjacent kept computations written as one line. The first
+  step of the run holds the merged line in ``rewritten``; the others have ``rewritten=""``
+  (folded into the first).
+
+Which steps are needed is decided by tracking numbers: the step where the answer is
+first reached is the root; a needed step needs the step that first produced each of its
+numbers; the walk goes backwards to the start. The pruned text is made only of
+(shortened) slices of the original plus ``The answer is \\boxed{X}``, so it cannot
+invent a number.
+"""
+
+from __future__ import annotations
+
+import re
+
+from leancot.prune.segment import decompose, sentences
+from leancot.prune.skills import label
+from leancot.prune.verify import numbers_in
+from leancot.schema import Step
+
+_ALWAYS_DELETE = {"hesitation", "restatement", "verification", "final_answer", "planning", "problem_setup"}
+_SUBSTANTIVE = {"computation", "formula_application", "fact_retrieval", "case_analysis",
+                "result_consolidation", "self_correction", "problem_setup", "planning"}
+_PRODUCERS = _SUBSTANTIVE - {"planning"}
+_DROP_SENTENCE = {"hesitation", "verification", "restatement", "final_answer"}
+_DETOUR = re.compile(r"^\W*(?:(?:but|so|hmm|wait|now|okay)\W+)*(?:alternatively|another (?:way|approach|method)"
+                     r"|let me try (?:another|a different)|maybe there'?s a (?:better|smarter|different))", re.I)
+_MERGE_MAX_WORDS = 24
+
+# Filler that opens a sentence, removed repeatedly: "Okay, so now, I think ..." -> "...".
+_FILLER_HEAD = re.compile(
+    r"^(?:(?:okay|ok|alright|all right|so(?! on\b)|now|well|hmm+|oh|yeah|yep|wait(?: a (?:second|minute|moment))?|then|and|also|first|next|finally"
+    r"|basically|actually|again|right)\b[,.!:]?\s*"
+    r"|(?:i think|i believe|i guess|i suppose|i recall|i remember|i know|it seems|i see)(?: that)?\b,?\s*"
+    r"|(?:let me|let's|let us|i'll|i will|i need to|i should|i have to|i can|i could|we can|we need to)"
+    r"\s+(?:now\s+|just\s+|first\s+|also\s+|try to\s+|go ahead and\s+|start by\s+)*"
+    r"(?=(?:compute|calculate|write|simplify|find|note|see|consider|recall|remember|look at|plug|substitute|"
+    r"express|rewrite|factor|expand|solve|multiply|divide|add|subtract|count|use|apply)\b))+",
+    re.I,
+)
+_HEDGES = re.compile(r",?\s*\b(?:i think|i guess|i believe|probably|basically|just|actually|kind of|sort of)\b,?(?=\s)"
+                     r"|,?\s*right\?$", re.I)
+_LEAD_IN = re.compile(  # a pure lead-in before display maths: "Let me write that out:"
+    r"^(?:[^\\$\d\n]{0,80}?)\b(?:let me|let's|let us|i'll|i can|we can|we get|we have|this gives|that gives"
+    r"|so we have|this becomes|it becomes)\b[^\\$\d\n]{0,60}:\s*(?=\\\[|\$\$|\\begin)", re.I)
+_CHATTER = re.compile(r"\W*(?:(?:so|now|okay|alright|first|next|then)\W+)*(?:let me|let's|let us|i'll|i will|i need to)\b",
+                      re.I)
+_DISPLAY = re.compile(r"\\\[|\$\$|\\begin\{")
+
+
+def prune_trace(reasoning: str, answer: str | None, question: str = "") -> tuple[list[Step], str]:
+    """Decompose ``reasoning`` into steps and prune them: ``(steps, concise reasoning)``."""
+    return prune(decompose(reasoning, question), answer, question)
+
+
+def prune(steps: list[Step], answer: str | None, question: str = "") -> tuple[list[Step], str]:
+    """Set every step's action/rewritten and synthesise the concise path.
+
+    ``answer`` is the trace's final answer (``None``: the last ``\\boxed{}`` of the
+    steps, if any). Returns new Step objects (the input is not modified) and the pruned
+    reasoning, which ends with ``The answer is \\boxed{X}``.
+    """
+    steps = [s.model_copy(update={"action": "keep", "rewritten": None}) for s in steps]
+    if answer is None:
+        answer = _last_boxed(" ".join(s.text for s in steps))
+    q_numbers = numbers_in(question)
+    nums = [_significant(numbers_in(s.text)) - q_numbers for s in steps]
+    superseded = _superseded(steps)
+    root = _root(steps, answer)
+    needed = _needed(steps, nums, superseded, root)
+    produced = _produced(nums)
+    used = _used_later(steps, nums, root)
+    in_detour = _detours(steps, needed)
+    for i, step in enumerate(steps):
+        live = not produced[i] or bool(produced[i] & used[i])
+        keep = _decide(i, step, root, needed, superseded, live, in_detour[i])
+        if keep:
+            _compress(step, question)
+        else:
+            step.action = "delete"
+    _merge(steps)
+    return steps, _synthesise(steps, answer)
+
+
+def _decide(i: int, step: Step, root: int | None, needed: set[int], superseded: set[int],
+            live: bool, in_detour: bool) -> bool:
+    """Whether step ``i`` stays in the concise path (see the module docstring)."""
+    if root is not None and i > root:
+        return False  # the answer is reached: the rest re-checks or re-derives it
+    if i in needed:
+        return True
+    if i in superseded or step.skill in _ALWAYS_DELETE or in_detour:
+        return False
+    return live  # a result no later step uses is an abandoned detour; symbolic steps stay
+
+
+def _used_later(steps: list[Step], nums: list[set[str]], root: int | None) -> list[set[str]]:
+    """For each step, the numbers that later substantive steps (up to the root) mention."""
+    end = len(steps) if root is None else root + 1
+    out: list[set[str]] = [set() for _ in steps]
+    acc: set[str] = set()
+    for i in range(len(steps) - 1, -1, -1):
+        out[i] = set(acc)
+        if i < end and steps[i].skill in _PRODUCERS:
+            acc |= nums[i]
+    return out
+
+
+def _significant(numbers: set[str]) -> set[str]:
+    """Numbers that identify a result: not 0-10, which are everywhere."""
+    return {n for n in numbers if not (n.isdigit() and int(n) <= 10)}
+
+
+def _produced(nums: list[set[str]]) -> list[set[str]]:
+    """For each step, the numbers it is the first to mention."""
+    seen: set[str] = set()
+    out = []
+    for ns in nums:
+        out.append(ns - seen)
+        seen |= ns
+    return out
+
+
+def _superseded(steps: list[Step]) -> set[int]:
+    """Steps replaced by a later self-correction: the closest substantive step before it."""
+    out = set()
+    for i, step in enumerate(steps):
+        if step.skill != "self_correction":
+            continue
+        for j in range(i - 1, max(-1, i - 4), -1):
+            if steps[j].skill in ("computation", "formula_application", "result_consolidation", "case_analysis"):
+                out.add(j)
+                break
+    return out
+
+
+def _canon(text: str) -> str:
+    """Maths spelled one way: no spaces, \\dfrac -> \\frac, no \\left/\\right or thin spaces."""
+    text = re.sub(r"\\[dt]frac", r"\\frac", text)
+    text = re.sub(r"\\left|\\right|\\[,;!]|\\displaystyle", "", text)
+    return re.sub(r"\s+", "", text)
+
+
+def _answer_forms(answer: str) -> list[str]:
+    """Spellings of ``answer`` to look for in the steps."""
+    a = _canon(answer).strip("$")
+    a = re.sub(r"^\\boxed\{(.*)\}$", r"\1", a)
+    forms = {a}
+    m = re.fullmatch(r"(-?)\\frac\{(-?[^{}]+)\}\{([^{}]+)\}", a)
+    if m:
+        sign, num, den = m.groups()
+        forms |= {f"\\frac{{{sign}{num}}}{{{den}}}", f"{sign}{num}/{den}", f"{sign}\\frac{{{num}}}{{{den}}}"}
+    if re.fullmatch(r"-?\d+(?:\.\d+)?", a):
+        forms.add(a.rstrip("0").rstrip(".") if "." in a else a)
+    return [f for f in forms if f]
+
+
+_RESULT_CONTEXT = re.compile(r"(?:=|\bis|\bbe|\bget|\bgives?|\bare|:|\bof|total|\bto|\bequals|boxed\{)\W{0,3}$", re.I)
+
+
+def _root(steps: list[Step], answer: str | None) -> int | None:
+    """Index of the first step that reaches the answer (as a result), or None."""
+    if not answer:
+        return None
+    forms = _answer_forms(answer)
+    numeric = all(re.fullmatch(r"-?\d+(?:\.\d+)?", f) for f in forms)
+    patterns = [re.compile(r"(?<![\d.])" + re.escape(f) + r"(?![\d]|\.\d)") for f in forms]
+    digits = max(re.findall(r"\d+", answer), key=len, default="")  # a cheap pre-filter
+    fallback = None
+    for i, step in enumerate(steps):
+        if step.skill in ("hesitation", "restatement", "planning") or digits not in step.text:
+            continue
+        text = _canon(step.text) if not numeric else step.text
+        for pattern in patterns:
+            for m in pattern.finditer(text):
+                if not numeric or _RESULT_CONTEXT.search(text[max(0, m.start() - 12):m.start()]):
+                    return i
+                fallback = i if fallback is None else fallback
+    return fallback
+
+
+def _needed(steps: list[Step], nums: list[set[str]], superseded: set[int], root: int | None) -> set[int]:
+    """The root and, transitively, the first producers of the numbers needed steps use."""
+    if root is None:
+        return set()
+    producer: dict[str, int] = {}
+    backup: dict[str, int] = {}  # verification steps produce only when nothing else does
+    for i, ns in enumerate(nums):
+        table = producer if steps[i].skill in _PRODUCERS and i not in superseded else backup
+        for n in ns:
+            table.setdefault(n, i)
+    needed = {root}
+    # the root usually concludes from the step just before it (a rounding, a conversion)
+    prev = next((j for j in range(root - 1, -1, -1) if steps[j].skill in _PRODUCERS and j not in superseded), None)
+    if prev is not None and root - prev <= 3:
+        needed.add(prev)
+    stack = list(needed)
+    while stack:
+        s = stack.pop()
+        for n in nums[s]:
+            p = producer.get(n, backup.get(n))
+            if p is not None and p < s and p not in needed:
+                needed.add(p)
+                stack.append(p)
+    return needed
+
+
+def _detours(steps: list[Step], needed: set[int]) -> list[bool]:
+    """Steps inside an abandoned approach: from an "Alternatively ..." step to the next needed one."""
+    out = []
+    inside = False
+    for i, step in enumerate(steps):
+        if i in needed:
+            inside = False
+        elif _DETOUR.match(step.text):
+            inside = True
+        out.append(inside)
+    return out
+
+
+def _compress(step: Step, question: str) -> None:
+    """Drop filler sentences and words of a kept step; sets ``compress`` when shorter."""
+    kept = []
+    for sent in sentences(step.text):
+        has_maths = bool(_DISPLAY.search(sent))
+        skill = label(sent, question=question)
+        if not has_maths and skill in _DROP_SENTENCE:
+            continue
+        if skill == "self_correction" and "=" not in sent:
+            continue  # "Wait, that's wrong, it is 5, not 6.": keep only the corrected computation
+        if not has_maths and (skill == "planning" or _CHATTER.match(sent)) and not re.search(r"\d|\\\(|\$", sent):
+            continue
+        sent = _LEAD_IN.sub("", sent, count=1)
+        sent = _strip_filler(sent)
+        if sent:
+            kept.append(sent)
+    if not kept:
+        step.action = "delete"  # nothing but filler
+        return
+    text = " ".join(kept)
+    if text != step.text:
+        step.action = "compress"
+        step.rewritten = text
+
+
+def _strip_filler(sentence: str) -> str:
+    """Remove opening filler and hedges; capitalise what is left. Numbers are never touched."""
+    s = _FILLER_HEAD.sub("", sentence, count=1)
+    s = _HEDGES.sub("", s)
+    s = s.strip()
+    first = s.split(" ", 1)[0].rstrip(",.:;")
+    if s and s[0].islower() and first.replace("'", "").isalpha() and len(first) > 1:  # not "ln(x)", "e^x", "x"
+        s = s[0].upper() + s[1:]
+    return s
+
+
+def _merge(steps: list[Step]) -> None:
+    """Fold runs of short adjacent kept computation steps into one line.
+
+    Adjacent means consecutive in the trace, or separated only by deleted hesitations.
+    """
+    run: list[Step] = []
+    for step in steps + [None]:  # type: ignore[list-item]
+        short = (step is not None and step.action != "delete"
+                 and step.skill in ("computation", "result_consolidation", "formula_application")
+                 and len(_text(step).split()) <= _MERGE_MAX_WORDS and not _DISPLAY.search(_text(step)))
+        if short:
+            run.append(step)
+            continue
+        if step is not None and step.action == "delete" and step.skill == "hesitation" and run:
+            continue
+        if len(run) > 1:
+            line = _text(run[0])
+            for s in run[1:]:
+                line += (" " if line.rstrip().endswith((".", "!", "?", ":")) else "; ") + _text(s)
+            for k, s in enumerate(run):
+                s.action, s.rewritten = "merge", (line if k == 0 else "")
+        run = []
+
+
+def _text(step: Step) -> str:
+    return step.rewritten if step.rewritten is not None else step.text
+
+
+def _synthesise(steps: list[Step], answer: str | None) -> str:
+    """The kept texts in order, then ``The answer is \\boxed{X}``."""
+    parts = [_text(s) for s in steps if s.action != "delete" and _text(s)]
+    if answer is not None:
+        parts.append(f"The answer is \\boxed{{{answer}}}")
+    return "\n".join(parts)
+
+
+def _last_boxed(text: str) -> str | None:
+    from leancot.grading import last_boxed  # grading is heavy (math-verify): import when needed
+
+    return last_boxed(text)

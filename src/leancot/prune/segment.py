@@ -1,0 +1,179 @@
+"""Skill-aware step decomposition (DRP step 1), offline.
+
+A trace is cut into *units* (sentences, with a lead-in glued to the display maths or
+list that follows it), each unit is labelled with a skill, and units are grouped into
+*steps*: a step is one unit of reasoning, e.g. a computation paragraph with its lead-in,
+or a run of hesitation sentences. Steps never split inside display maths
+(``\\[ ... \\]``, ``$$ ... $$``, ``\\begin{..} ... \\end{..}``), inline maths, or a list.
+
+Every step's text is an exact slice of the input (stripped of surrounding whitespace)
+and the steps are in order, so their concatenation covers the input's non-space
+characters exactly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+
+from leancot.prune.skills import label
+from leancot.schema import Step
+
+# Openers of protected regions and how far to look for their closer (bounded, so an
+# unclosed opener costs at most the window, never a rescan of the whole trace).
+_OPENERS = re.compile(r"\\\[|\$\$|\\\(|\\begin\{([A-Za-z*]+)\}|\$")
+_WINDOW = {"\\[": 8000, "$$": 8000, "\\(": 2000, "$": 400, "env": 8000}
+
+# Candidate unit ends: sentence punctuation (plus closers like ** or a bracket) before
+# whitespace, or a line break.
+_CANDIDATE = re.compile(r"[.?!](?:\*\*|[\"')\]])*(?=\s)|\n")
+_ABBREV = re.compile(
+    r"(?:\b(?:e\.g|i\.e|etc|vs|dr|mr|mrs|ms|prof|approx|fig|eq|eqs|no|st|jr|cf|resp|al|min|max|deg)|\.\.)\.?$",
+    re.I,
+)
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-*•]|\d{1,3}[.)]|\(?[a-z][.)])[ \t]+")
+_NUMBER_MARK = re.compile(r"(?:^|\n)[ \t]*\d{1,3}\.$")
+_PRUNABLE = {"hesitation", "verification", "self_correction", "restatement", "final_answer"}
+_ABSORBING = {"verification", "self_correction"}  # the content that follows belongs to them
+
+
+def protected_spans(text: str) -> list[tuple[int, int]]:
+    """Sorted, disjoint ``(start, end)`` spans of maths that no boundary may cut."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while True:
+        m = _OPENERS.search(text, pos)
+        if m is None:
+            return spans
+        opener = m.group(0)
+        if m.group(1):
+            closer, window = "\\end{" + m.group(1) + "}", _WINDOW["env"]
+        else:
+            closer = {"\\[": "\\]", "$$": "$$", "\\(": "\\)", "$": "$"}[opener]
+            window = _WINDOW[opener]
+        end = text.find(closer, m.end(), m.end() + window)
+        if end < 0 or (opener == "$" and "\n" in text[m.end():end]):
+            pos = m.end()  # unclosed: not a maths region
+            continue
+        spans.append((m.start(), end + len(closer)))
+        pos = end + len(closer)
+
+
+def _inside(spans: list[tuple[int, int]], starts: list[int], i: int) -> bool:
+    k = bisect.bisect_right(starts, i) - 1
+    return k >= 0 and spans[k][0] < i < spans[k][1]
+
+
+_NONSPACE = re.compile(r"\S")
+
+
+def _next_nonspace(text: str, i: int) -> int:
+    m = _NONSPACE.search(text, i)
+    return m.start() if m else len(text)
+
+
+def units(text: str) -> list[tuple[int, int, bool]]:
+    """The units of ``text`` as ``(start, end, starts_paragraph)``, start at a non-space character.
+
+    A unit ends at ``. ? !`` before whitespace (not after an abbreviation, a list number
+    like ``1.`` or before a lowercase word), at a blank line, or at a line break that is
+    not inside a list and does not precede a lowercase continuation. A line ending with
+    ``:`` is glued to the maths or list it introduces.
+    """
+    spans = protected_spans(text)
+    starts = [s for s, _ in spans]
+    bounds: list[tuple[int, bool]] = []  # (start of next unit, paragraph break before it)
+    for m in _CANDIDATE.finditer(text):
+        i = m.start()
+        if _inside(spans, starts, i):
+            continue
+        nxt = _next_nonspace(text, m.end())
+        if nxt >= len(text):
+            break
+        para = text.count("\n", i, nxt) >= 2  # a blank line between the units
+        if not para and not _is_boundary(text, m, nxt, i):
+            continue
+        if bounds and bounds[-1][0] == nxt:
+            bounds[-1] = (nxt, bounds[-1][1] or para)
+        else:
+            bounds.append((nxt, para))
+    begin = _next_nonspace(text, 0)
+    out: list[tuple[int, int, bool]] = []
+    prev, prev_para = begin, True
+    for b, para in bounds:
+        if b <= prev:
+            continue
+        out.append((prev, b, prev_para))
+        prev, prev_para = b, para
+    if prev < len(text):
+        out.append((prev, len(text), prev_para))
+    return out
+
+
+def _is_boundary(text: str, m: re.Match[str], nxt: int, i: int) -> bool:
+    """Whether a non-paragraph candidate ``m`` (followed by text at ``nxt``) ends a unit."""
+    ch = text[nxt]
+    if ch.islower():
+        return False  # a continuation ("where ...", "e.g. that") or an abbreviation
+    line_start = text.rfind("\n", 0, i) + 1
+    if m.group(0) == "\n":
+        line = text[line_start:i].rstrip()
+        next_line = text[nxt:text.find("\n", nxt) if "\n" in text[nxt:nxt + 400] else nxt + 400]
+        if line.endswith(":"):
+            return False  # a lead-in glued to its maths or list
+        if _LIST_ITEM.match(line) and _LIST_ITEM.match(next_line):
+            return False  # inside a list
+        if text.startswith(("\\[", "$$", "\\begin"), nxt) and not line.endswith((".", "?", "!")):
+            return False  # a lead-in without a colon
+        return True
+    before = text[max(line_start, i - 12):i + 1]
+    if _ABBREV.search(before) or _NUMBER_MARK.search(text[max(0, line_start - 1):i + 1]):
+        return False
+    if _LIST_ITEM.match(text[line_start:i]):
+        # a sentence inside a list item: keep the list whole while it continues
+        line_end = text.find("\n", i)
+        if line_end >= 0 and text.count("\n", line_end, _next_nonspace(text, line_end)) < 2 \
+                and _LIST_ITEM.match(text, _next_nonspace(text, line_end)):
+            return False
+    return True
+
+
+def decompose(reasoning: str, question: str = "") -> list[Step]:
+    """Split ``reasoning`` into skill-labelled steps (action ``keep``, ``rewritten`` None).
+
+    ``question`` (optional) helps recognise restatements of the problem.
+    """
+    n = max(len(reasoning), 1)
+    groups: list[list[tuple[int, int, str]]] = []
+    kinds: list[str | None] = []  # the prunable skill a group is made of, else None
+    for start, end, para in units(reasoning):
+        skill = label(reasoning[start:end], position=start / n, question=question)
+        kind = kinds[-1] if kinds else None
+        if not groups or para:
+            new = True
+        elif skill in _PRUNABLE:
+            new = kind != skill
+        else:
+            new = kind is not None and kind not in _ABSORBING
+        if new:
+            groups.append([])
+            kinds.append(skill if skill in _PRUNABLE else None)
+        groups[-1].append((start, end, skill))
+    steps = []
+    for idx, (group, kind) in enumerate(zip(groups, kinds)):
+        text = reasoning[group[0][0]:group[-1][1]].strip()
+        steps.append(Step(index=idx, text=text, skill=kind or _majority(group)))
+    return steps
+
+
+def _majority(group: list[tuple[int, int, str]]) -> str:
+    """The skill covering most characters of a group of units."""
+    weight: dict[str, int] = {}
+    for start, end, skill in group:
+        weight[skill] = weight.get(skill, 0) + end - start
+    return max(weight, key=weight.__getitem__)
+
+
+def sentences(text: str) -> list[str]:
+    """The units of ``text`` as stripped strings (used to compress a step sentence by sentence)."""
+    return [text[s:e].strip() for s, e, _ in units(text)]

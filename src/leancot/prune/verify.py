@@ -1,0 +1,95 @@
+"""Checks on a pruned reasoning path: does it still reach the answer, and invent nothing?
+
+``check`` returns the reasons a pruned path fails (an empty list means verified):
+
+- ``no_answer``: no answer can be extracted from the pruned text;
+- ``answer_mismatch``: its answer is not equivalent to the original trace's answer;
+- ``gold_mismatch``: its answer is not equivalent to the gold answer (only when given);
+- ``invented_numbers``: it holds a number that is in none of the original reasoning,
+  the question and the answer (the pruner may delete and shorten, never make up).
+"""
+
+from __future__ import annotations
+
+import re
+
+from leancot import grading
+
+# Integers (optionally with thousands separators) and decimals; a leading "." only
+# when it is not part of an ellipsis or another number ("...484" is 484, not 0.484).
+_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?![\d])(?:\.\d+)?|\d+(?:\.\d+)?|(?<![\d.])\.\d+")
+
+
+def normalise_number(token: str) -> str:
+    """Canonical spelling of a number token: "1,000" -> "1000", "3.50" -> "3.5", "025" -> "25"."""
+    if token.isdigit() and token[0] != "0":
+        return token  # the common case, fast
+    s = token.replace(",", "")
+    if "." in s:
+        whole, frac = s.split(".", 1)
+        frac = frac.rstrip("0")
+        whole = whole.lstrip("0") or "0"
+        return f"{whole}.{frac}" if frac else whole
+    return s.lstrip("0") or "0"
+
+
+def number_tokens(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Every number in ``text`` as ``(normalised, parts)``; ``parts`` are the comma groups.
+
+    "1,000" is ``("1000", ("1", "000"))``: a list written without spaces ("480,481")
+    reads like a thousands separator, so callers may accept the parts instead.
+    """
+    out = []
+    for m in _NUMBER.finditer(text):
+        tok = m.group(0)
+        parts = tuple(normalise_number(p) for p in tok.split(".")[0].split(",")) if "," in tok else ()
+        out.append((normalise_number(tok), parts))
+    return out
+
+
+def numbers_in(text: str) -> set[str]:
+    """The set of normalised numbers in ``text`` (signs ignored: "-3" holds "3")."""
+    return {normalise_number(t) for t in _NUMBER.findall(text)}
+
+
+def invented_numbers(pruned_text: str, source_text: str) -> list[str]:
+    """Numbers of ``pruned_text`` found nowhere in ``source_text``, in order of appearance."""
+    source = numbers_in(source_text)
+    for _, parts in number_tokens(source_text):
+        source.update(parts)
+    missing = []
+    for value, parts in number_tokens(pruned_text):
+        if value in source or (parts and all(p in source for p in parts)):
+            continue
+        if value not in missing:
+            missing.append(value)
+    return missing
+
+
+def check(
+    pruned_text: str,
+    *,
+    original_answer: str | None,
+    gold: str | None = None,
+    original_text: str = "",
+    question: str = "",
+) -> list[str]:
+    """The reasons ``pruned_text`` fails verification; ``[]`` means verified.
+
+    ``original_answer`` is the answer of the trace that was pruned; ``gold`` (optional)
+    the reference answer; ``original_text`` + ``question`` are where every number of
+    the pruned text must come from (the original answer counts too).
+    """
+    failures = []
+    answer = grading.extract_answer(pruned_text)
+    if answer is None:
+        failures.append("no_answer")
+    else:
+        if original_answer is None or not grading.is_equivalent(answer, original_answer):
+            failures.append("answer_mismatch")
+        if gold is not None and not grading.is_equivalent(answer, gold):
+            failures.append("gold_mismatch")
+    source = "\n".join((original_text, question, original_answer or ""))
+    if invented_numbers(pruned_text, source):
+        failures.append("invented_numbers")
+    return failures
