@@ -81,12 +81,21 @@ def _prune_rows(config: PruneConfig, fields: FieldMap, out: StageOutput) -> None
     seen: set[str] = set()
     rows = iter_rows(config.input, max_line_bytes=config.max_line_bytes)
     with progress_bar("pruning") as bar:
-        task = bar.add_task("pruning", total=None)
+        task = bar.add_task("pruning", total=_count_rows(config))
         for n, row in enumerate(rows, start=1):
             if config.limit and n > config.limit:
                 break
             _prune_row(config, fields, row, seen, out)
             bar.advance(task)
+
+
+def _count_rows(config: PruneConfig) -> int | None:
+    """Rows of a JSONL input (for the progress bar); None for other formats."""
+    if config.input.suffix.lower() not in (".jsonl", ".ndjson"):
+        return None
+    with open(config.input, "rb") as f:
+        n = sum(1 for line in f if line.strip())
+    return min(n, config.limit) if config.limit else n
 
 
 def _prune_row(config: PruneConfig, fields: FieldMap, row: RawRow, seen: set[str], out: StageOutput) -> None:
