@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from leancot.errors import UsageError
+from leancot.extras import require
 
 MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer line is rejected, not parsed
 
@@ -159,28 +160,19 @@ def _iter_csv(path: Path) -> Iterator[RawRow]:
 
 
 def _iter_parquet(path: Path) -> Iterator[RawRow]:
-    pq = _require("pyarrow.parquet", "data")
+    pq = require("pyarrow.parquet", "data")
     table = pq.read_table(path)
     for number, row in enumerate(table.to_pylist(), start=1):
         yield RawRow(number, data=row)
 
 
 def _iter_hf_dataset(path: Path) -> Iterator[RawRow]:
-    datasets = _require("datasets", "data")
+    datasets = require("datasets", "data")
     ds = datasets.load_from_disk(str(path))
     if isinstance(ds, datasets.DatasetDict):
         raise UsageError(f"{path} holds several splits ({', '.join(ds)}); point at one split's directory")
     for number, row in enumerate(ds, start=1):
         yield RawRow(number, data=dict(row))
-
-
-def _require(module: str, extra: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise UsageError(f"reading this format needs {module.split('.')[0]}: pip install 'leancot[{extra}]'") from None
 
 
 # --------------------------------------------------------------------------- writing

@@ -14,10 +14,11 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from leancot import grading, manifest
 from leancot.errors import UsageError
+from leancot.extras import require
 from leancot.io import MAX_LINE_BYTES, FieldMap, RawRow, StageOutput, iter_rows
 from leancot.progress import progress_bar
 from leancot.prune.heuristic import prune_trace
@@ -35,7 +36,8 @@ class PruneConfig(BaseModel):
 
     input: Path = Field(description="Traces: JSONL, JSON, CSV, Parquet or a saved datasets dir.")
     out: Path = Field(description="Output directory (records.jsonl, rejects.jsonl, manifest.json).")
-    method: Literal["heuristic"] = Field("heuristic", description="Who prunes: the offline heuristic pruner.")
+    method: Literal["heuristic", "llm"] = Field("heuristic", description="Who prunes: the offline heuristic pruner, or a teacher LLM.")
+    teacher: dict[str, Any] | None = Field(None, description="Teacher settings for method 'llm' (see leancot.teacher.llm_prune.TeacherConfig).")
     tokenizer: str = Field("smollm2-135m", description="Tokenizer that counts tokens (built-in name or local dir).")
     on_fail: Literal["reject", "keep"] = Field("reject", description="A pruned path that fails verification: reject it, or keep the original unpruned.")
     require_correct: bool = Field(True, description="Reject traces whose own answer is not the gold (DRP distils only correct paths).")
@@ -54,13 +56,24 @@ class PruneConfig(BaseModel):
             raise UsageError(f"input not found: {v}")
         return v
 
+    @model_validator(mode="after")
+    def _teacher_for_llm(self) -> PruneConfig:
+        if self.method == "llm" and not (self.teacher or {}).get("model"):
+            raise UsageError("--method llm needs a teacher model: --teacher-model NAME")
+        return self
+
     def fingerprint_config(self) -> dict[str, Any]:
         """The settings that change the output (not where it goes or whether to overwrite)."""
-        return self.model_dump(mode="json", exclude={"out", "overwrite", "input"})
+        return self.model_dump(mode="json", exclude={"out", "overwrite", "input", "teacher"})
 
 
 def run(config: PruneConfig) -> Path:
     """Prune every trace of ``config.input`` into ``config.out``; returns the output dir."""
+    if config.method == "llm":
+        require("openai", "api")
+        from leancot.teacher.llm_prune import TeacherConfig, run_llm_prune  # the api extra, imported only here
+
+        return run_llm_prune(config, TeacherConfig(**config.teacher))
     inputs = {str(config.input): manifest.file_sha256(config.input)}
     man = manifest.Manifest(config.out, "prune", config.fingerprint_config(), inputs)
     state = manifest.check_resumable(config.out, man.fingerprint, overwrite=config.overwrite)
@@ -99,7 +112,7 @@ def _count_rows(config: PruneConfig) -> int | None:
 
 
 def _prune_row(config: PruneConfig, fields: FieldMap, row: RawRow, seen: set[str], out: StageOutput) -> None:
-    item_id = _row_id(row, fields)
+    item_id = row_id(row, fields)
     duplicate = item_id in seen
     seen.add(item_id)
     if duplicate:
@@ -119,7 +132,7 @@ def _prune_row(config: PruneConfig, fields: FieldMap, row: RawRow, seen: set[str
         out.reject(item_id, *result)
 
 
-def _row_id(row: RawRow, fields: FieldMap) -> str:
+def row_id(row: RawRow, fields: FieldMap) -> str:
     if row.data is None:
         return f"line-{row.line}"
     if not fields.resolved:
@@ -187,7 +200,7 @@ def to_trace(row: RawRow, fields: FieldMap) -> Trace | tuple[str, str]:
     answer = grading.extract_answer(completion)
     gold = _gold(row.data.get(cols["answer"]) if cols.get("answer") else None)
     return Trace(
-        id=_row_id(row, fields),
+        id=row_id(row, fields),
         problem_id=str(row.data.get("problem_id") or row.data.get("source_problem") or ""),
         question=str(row.data[cols["question"]]),
         completion=completion,

@@ -1,0 +1,98 @@
+"""DRP with a teacher LLM, for one trace: decompose, act per step, synthesise, verify.
+
+``teach(trace, client, settings)`` makes DRP's two calls — segmentation, then
+compression/synthesis — each validated (``leancot.teacher.parse``) and, when invalid,
+asked again with the error fed back (``settings.validation_retries`` times). The
+synthesised path is verified like the offline pruner's (``leancot.prune.verify.check``:
+the same answer as the original trace and the gold, no invented numbers); a failed
+verification is fed back the same way. When the teacher cannot produce a valid answer,
+``TeacherInvalid`` says why and the caller falls back to the offline pruner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from leancot.prune.verify import check, invented_numbers
+from leancot.schema import Step, Trace
+from leancot.teacher import prompting
+from leancot.teacher.client import TeacherClient, Usage
+from leancot.teacher.parse import ParseError, parse_compression, parse_segmentation
+
+
+class TeacherInvalid(Exception):
+    """The teacher's answers stayed invalid after the retries; ``reason`` names the phase."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class DrpSettings:
+    """What shapes the teacher requests (part of the cache key and of the stage fingerprint)."""
+
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    structured: bool = True  # ask for a JSON schema (response_format); parsing is tolerant anyway
+    validation_retries: int = 1  # re-asks per call with the error fed back, before falling back
+
+    def params(self, schema: dict[str, Any]) -> dict[str, Any]:
+        p: dict[str, Any] = {"temperature": self.temperature}
+        if self.max_tokens:
+            p["max_tokens"] = self.max_tokens
+        if self.structured:
+            p.update(prompting.response_format(schema))
+        return p
+
+
+@dataclass
+class DrpResult:
+    steps: list[Step]
+    pruned: str
+    usage: Usage
+
+
+async def teach(trace: Trace, client: TeacherClient, settings: DrpSettings) -> DrpResult:
+    """Segment, prune and synthesise ``trace`` with the teacher. Raises TeacherInvalid,
+    or the client's TeacherError / BudgetExceeded / NotCached."""
+    usage = Usage()
+    seg_messages = prompting.segment_messages(trace.question, trace.reasoning)
+    steps = await _ask(client, seg_messages, settings.params(prompting.SEGMENT_SCHEMA), usage, settings,
+                       "llm_invalid_segmentation", lambda a: parse_segmentation(a, trace.reasoning, trace.question))
+    comp_messages = prompting.compress_messages(trace.question, steps, trace.answer)
+    steps, pruned = await _ask(client, comp_messages, settings.params(prompting.COMPRESS_SCHEMA), usage, settings,
+                               "llm_invalid_compression", lambda a: _verified(parse_compression(a, steps, trace.answer), trace))
+    return DrpResult(steps, pruned, usage)
+
+
+async def _ask(client: TeacherClient, messages: list[dict[str, str]], params: dict[str, Any], usage: Usage,
+               settings: DrpSettings, reason: str, parse: Callable[[str], Any]) -> Any:
+    """One validated call: retried with the error fed back, then TeacherInvalid."""
+    error = ""
+    for _ in range(settings.validation_retries + 1):
+        completion = await client.chat(messages, **params)
+        usage.add(completion.usage)
+        try:
+            return parse(completion.content)
+        except ParseError as e:
+            error = str(e)
+            messages = prompting.with_feedback(messages, completion.content, error)
+    raise TeacherInvalid(reason, error)
+
+
+def _verified(result: tuple[list[Step], str], trace: Trace) -> tuple[list[Step], str]:
+    """The verification of the offline pruner, phrased as feedback for the teacher."""
+    steps, pruned = result
+    failures = check(pruned, original_answer=trace.answer, gold=trace.gold_answer,
+                     original_text=trace.reasoning, question=trace.question)
+    if not failures:
+        return result
+    if "invented_numbers" in failures:
+        extra = invented_numbers(pruned, "\n".join((trace.reasoning, trace.question, trace.answer or "")))
+        raise ParseError(f"the path uses numbers that are not in the trace ({', '.join(extra[:10])}); "
+                         "do not introduce new numbers")
+    raise ParseError(f"the path does not verify ({', '.join(failures)}): it must reach the original answer "
+                     f"{trace.answer} and end with \"The answer is \\boxed{{{trace.answer}}}.\"")

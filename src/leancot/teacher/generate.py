@@ -1,0 +1,179 @@
+"""``leancot generate``: reasoning traces from a teacher model, kept only when correct.
+
+For every problem of a benchmark split (or a user's problem file, via
+``leancot.data.load``) the teacher — a reasoning model behind any OpenAI-compatible
+endpoint — is asked ``n`` times. Each completion is graded against the gold answer
+(``leancot.grading``); correct ones become records in the input format of
+``leancot prune`` (``id, question, completion, gold_answer, model, usage`` and more),
+the rest become rejects with their reason (``incorrect``, ``no_answer``, ``truncated``,
+``teacher_error``). This is DRP's rejection sampling: only the teacher's correct
+outputs are pruned and distilled. A problem without a gold answer cannot be graded;
+its samples are kept with ``correct: null``.
+
+A separate reasoning field (vLLM's or DeepSeek's ``reasoning_content``) is put back
+inside ``<think>...</think>`` before the answer, so every record reads the same way.
+Resumable like every stage: cached responses, append-only records, a manifest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from leancot import data, grading, manifest
+from leancot.io import StageOutput
+from leancot.progress import progress_bar
+from leancot.schema import Problem, Trace
+from leancot.teacher import pricing
+from leancot.teacher.cache import RequestCache
+from leancot.teacher.client import BudgetExceeded, Completion, TeacherClient, TeacherError
+from leancot.teacher.prompting import load_prompt, render
+
+log = logging.getLogger(__name__)
+
+
+class GenerateConfig(BaseModel):
+    """Settings of the generate stage (``leancot generate``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="Benchmark name (gsm8k, math500, aime24, aime25, amc23) or a problem file.")
+    out: Path = Field(description="Output directory (records.jsonl, rejects.jsonl, manifest.json).")
+    model: str = Field(description="Teacher (reasoning) model name as the server knows it.")
+    split: str = Field("test", description="Benchmark split.")
+    limit: int | None = Field(None, ge=1, description="Only the first N problems.")
+    n: int = Field(1, ge=1, le=1024, description="Samples per problem.")
+    temperature: float = Field(0.6, ge=0, le=2, description="Sampling temperature (0.6 is what R1 models recommend).")
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling.")
+    max_tokens: int | None = Field(None, ge=1, description="Completion token limit (default: the server's).")
+    keep_incorrect: bool = Field(False, description="Keep incorrect samples as records too (marked correct=false).")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM).")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Name of the environment variable holding the key.")
+    concurrency: int = Field(16, ge=1, le=4096, description="Requests in flight at once.")
+    timeout: float = Field(600.0, gt=0, description="Seconds before one request is abandoned and retried (long traces are slow).")
+    max_retries: int = Field(6, ge=0, le=50, description="Retries per request on 429/5xx/timeouts/dropped connections.")
+    max_cost: float | None = Field(None, gt=0, description="Stop (resumably) after this many USD of uncached calls.")
+    cache: Path | None = Field(None, description="SQLite request cache (default: <out>/teacher_cache.sqlite).")
+    prices: Path | None = Field(None, description="JSON prices to add (see leancot.teacher.pricing).")
+    overwrite: bool = Field(False, description="Discard an existing output directory instead of resuming it.")
+
+    def fingerprint_config(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", include={"source", "split", "limit", "n", "model", "temperature",
+                                                      "top_p", "max_tokens", "keep_incorrect"})
+
+    def params(self) -> dict[str, Any]:
+        p: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p}
+        if self.max_tokens:
+            p["max_tokens"] = self.max_tokens
+        return p
+
+
+def run(config: GenerateConfig) -> Path:
+    """Generate, grade and keep the correct traces of every problem; returns the output dir."""
+    problems = data.load(config.source, split=config.split, limit=config.limit)
+    source = Path(config.source)
+    inputs = {config.source: manifest.file_sha256(source) if source.is_file() else f"benchmark:{config.split}"}
+    man = manifest.Manifest(config.out, "generate", config.fingerprint_config(), inputs)
+    state = manifest.check_resumable(config.out, man.fingerprint, overwrite=config.overwrite)
+    if state == "skip":
+        log.info("generate: %s is up to date, skipping", config.out)
+        return config.out
+    man.data["teacher_settings"] = config.model_dump(mode="json", include={"base_url", "api_key_env", "concurrency", "timeout", "max_retries", "max_cost"})
+    man.write("running")
+    if config.prices:
+        pricing.load_prices(config.prices)
+    cache = RequestCache(config.cache or config.out / "teacher_cache.sqlite")
+    client = TeacherClient(config.model, base_url=config.base_url, api_key_env=config.api_key_env,
+                           concurrency=config.concurrency, timeout=config.timeout, max_retries=config.max_retries,
+                           max_cost=config.max_cost, cache=cache)
+    try:
+        with StageOutput(config.out) as out:
+            stopped = asyncio.run(_generate(problems, config, client, out))
+    finally:
+        cache.close()
+    fields = {"usage": client.usage.as_dict(), "call_failures": client.failures, **summarise(out)}
+    if stopped:
+        log.warning("generate: stopped early (%s); run the same command again to resume", stopped)
+    man.write("incomplete" if stopped else "complete", **({"stopped": stopped} if stopped else {}), **fields)
+    return config.out
+
+
+def summarise(out: StageOutput) -> dict[str, Any]:
+    from leancot.io import read_jsonl
+
+    rejects = read_jsonl(out.rejects_path)
+    reasons: dict[str, int] = {}
+    for r in rejects:
+        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+    records = len(read_jsonl(out.records_path))
+    return {"counts": {"samples": records + len(rejects), "records": records, "rejects": len(rejects)},
+            "reject_reasons": reasons}
+
+
+def _items(problems: list[Problem], config: GenerateConfig, out: StageOutput) -> Iterator[tuple[str, Problem, int]]:
+    for problem in problems:
+        for k in range(config.n):
+            item_id = problem.id if config.n == 1 else f"{problem.id}#{k}"
+            if not out.done(item_id):
+                yield item_id, problem, k
+
+
+async def _generate(problems: list[Problem], config: GenerateConfig, client: TeacherClient, out: StageOutput) -> str | None:
+    items = _items(problems, config, out)
+    stop: list[str] = []
+    template = load_prompt("generate_user")
+
+    async def worker(bar, task) -> None:
+        for item_id, problem, k in items:  # one shared iterator: each item goes to one worker
+            if stop:
+                return
+            messages = [{"role": "user", "content": render(template, question=problem.question)}]
+            try:
+                completion = await client.chat(messages, salt=f"sample-{k}", **config.params())
+            except BudgetExceeded as e:
+                stop.append(f"max_cost: {e}")
+                return
+            except TeacherError as e:
+                out.reject(item_id, "teacher_error", str(e))
+            else:
+                _keep_or_reject(out, item_id, problem, k, completion, config, client.record_usage(completion.usage))
+            bar.advance(task)
+
+    try:
+        with progress_bar("generating") as bar:
+            task = bar.add_task("generating", total=len(problems) * config.n - out.resumed)
+            await asyncio.gather(*(worker(bar, task) for _ in range(config.concurrency)))
+    finally:
+        await client.aclose()
+    return stop[0] if stop else None
+
+
+def full_text(completion: Completion) -> str:
+    """The completion with a separate reasoning field put back inside ``<think>``."""
+    if completion.reasoning and "</think>" not in completion.content:
+        return f"<think>\n{completion.reasoning.strip()}\n</think>\n\n{completion.content.strip()}"
+    return completion.content
+
+
+def _keep_or_reject(out: StageOutput, item_id: str, problem: Problem, k: int, completion: Completion,
+                    config: GenerateConfig, usage: dict[str, Any]) -> None:
+    text = full_text(completion)
+    reasoning, final, _closed = grading.split_think(text)
+    answer = grading.extract_answer(text)
+    correct = None if problem.gold_answer is None or answer is None else grading.is_equivalent(answer, problem.gold_answer)
+    if answer is None:
+        reason = "truncated" if completion.finish_reason == "length" else "no_answer"
+        out.reject(item_id, reason, f"finish_reason={completion.finish_reason}")
+        return
+    if correct is False and not config.keep_incorrect:
+        out.reject(item_id, "incorrect", f"answer {answer!r} != gold {problem.gold_answer!r}")
+        return
+    out.add(Trace(id=item_id, problem_id=problem.id, question=problem.question, completion=text,
+                  reasoning=reasoning, final=final, answer=answer, gold_answer=problem.gold_answer,
+                  correct=correct, model=config.model, usage=usage, sample=k, finish_reason=completion.finish_reason,
+                  source=problem.source))

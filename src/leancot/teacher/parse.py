@@ -1,0 +1,162 @@
+"""Reading the teacher's JSON answers, tolerantly, and validating them strictly.
+
+Tolerant: a server without structured output may wrap the JSON in a code fence, put a
+sentence or a ``<think>`` block before it, or add text after it; ``extract_json`` finds
+the first JSON object that decodes. Strict: what the object says must hold up —
+
+- a segmentation's steps must copy the reasoning verbatim and in order, covering at
+  least ``MIN_COVERAGE`` of its non-space characters;
+- a compression must give one of DRP's four actions to every step, and a synthesised
+  path that ends with "The answer is ...".
+
+Every failure raises ``ParseError`` with a message written to be fed back to the
+teacher in the retry. The model's text is only ever parsed as JSON, never evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from leancot import grading
+from leancot.prune.skills import SKILLS, label
+from leancot.schema import Step
+
+MIN_COVERAGE = 0.98
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+_SPACE = re.compile(r"\s+")
+_DECODER = json.JSONDecoder()
+
+# DRP's action names (and the spellings teachers use) -> Step.action
+ACTIONS = {
+    "keep": "keep",
+    "delete": "delete", "remove": "delete", "drop": "delete",
+    "single-step compress": "compress", "single step compress": "compress", "compress": "compress",
+    "single-step compression": "compress", "single_step_compress": "compress",
+    "multi-step compress": "merge", "multi step compress": "merge", "merge": "merge",
+    "multi-step compression": "merge", "multi_step_compress": "merge",
+}
+
+
+class ParseError(ValueError):
+    """A teacher answer that cannot be used; the message says why, for the retry."""
+
+
+def extract_json(text: str) -> dict[str, Any]:
+    """The first JSON object in ``text`` (after any ``</think>``, inside a fence or not)."""
+    if "</think>" in text:
+        text = text.rsplit("</think>", 1)[1]
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    for cand in candidates:
+        start = cand.find("{")
+        while start >= 0:
+            try:
+                obj, _ = _DECODER.raw_decode(cand, start)
+            except json.JSONDecodeError:
+                start = cand.find("{", start + 1)
+                continue
+            if isinstance(obj, dict):
+                return obj
+            start = cand.find("{", start + 1)
+    raise ParseError("the answer holds no JSON object")
+
+
+def coverage(step_texts: list[str], reasoning: str) -> float:
+    """Share of ``reasoning``'s non-space characters that the steps copy verbatim, in order.
+
+    Each step (spaces removed) is looked for after the end of the previous match; a step
+    that is not a verbatim copy covers nothing.
+    """
+    source = _SPACE.sub("", reasoning)
+    if not source:
+        return 1.0
+    pos = covered = 0
+    for text in step_texts:
+        piece = _SPACE.sub("", text)
+        if not piece:
+            continue
+        found = source.find(piece, pos)
+        if found >= 0:
+            covered += len(piece)
+            pos = found + len(piece)
+    return covered / len(source)
+
+
+def normalise_skill(skill: Any, text: str, position: float, question: str) -> str:
+    """The taxonomy name of a teacher's skill label; an unknown label is relabelled offline."""
+    name = _SPACE.sub("_", str(skill or "").strip().lower()).replace("-", "_")
+    return name if name in SKILLS else label(text, position=position, question=question)
+
+
+def parse_segmentation(answer: str, reasoning: str, question: str = "") -> list[Step]:
+    """Steps of a segmentation answer; raises ParseError unless they cover the reasoning."""
+    obj = extract_json(answer)
+    raw = obj.get("steps")
+    if not isinstance(raw, list) or not raw:
+        raise ParseError('the JSON must have a non-empty "steps" list')
+    texts = []
+    for i, item in enumerate(raw, start=1):
+        text = item.get("text") if isinstance(item, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            raise ParseError(f'step {i} has no "text" string')
+        texts.append(text.strip())
+    cov = coverage(texts, reasoning)
+    if cov < MIN_COVERAGE:
+        raise ParseError(f"the steps copy only {cov:.1%} of the trace's text; every step must be copied verbatim "
+                         f"and together they must reproduce the whole trace in order")
+    n = len(texts)
+    return [Step(index=i, text=t, skill=normalise_skill(raw[i].get("skill"), t, i / max(n - 1, 1), question))
+            for i, t in enumerate(texts)]
+
+
+def parse_compression(answer: str, steps: list[Step], original_answer: str | None) -> tuple[list[Step], str]:
+    """``(steps with actions, pruned path)`` of a compression answer; raises ParseError."""
+    obj = extract_json(answer)
+    actions = obj.get("actions")
+    pruned = obj.get("pruned")
+    if not isinstance(actions, list):
+        raise ParseError('the JSON must have an "actions" list with one entry per step')
+    if not isinstance(pruned, str) or not pruned.strip():
+        raise ParseError('the JSON must have the synthesised path as a "pruned" string')
+    by_step = _actions_by_step(actions, len(steps))
+    out = [Step(index=s.index, text=s.text, skill=s.skill, action=by_step[i][0], rewritten=by_step[i][1])
+           for i, s in enumerate(steps)]
+    pruned = pruned.strip()
+    _check_ending(pruned, original_answer)
+    return out, pruned
+
+
+def _actions_by_step(actions: list[Any], n_steps: int) -> dict[int, tuple[str, str | None]]:
+    by_step: dict[int, tuple[str, str | None]] = {}
+    for pos, item in enumerate(actions):
+        if not isinstance(item, dict):
+            raise ParseError(f"action entry {pos + 1} is not an object")
+        number = item.get("step", pos + 1)
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= n_steps:
+            raise ParseError(f"action entry {pos + 1} names step {number!r}; steps are numbered 1 to {n_steps}")
+        name = _SPACE.sub(" ", str(item.get("action", "")).strip().lower()).replace("_", " ")
+        action = ACTIONS.get(name) or ACTIONS.get(name.replace(" ", "-", 1))
+        if action is None:
+            raise ParseError(f"step {number} has action {item.get('action')!r}; use KEEP, DELETE, "
+                             f"SINGLE-STEP COMPRESS or MULTI-STEP COMPRESS")
+        rewritten = item.get("rewritten")
+        rewritten = rewritten if isinstance(rewritten, str) and action in ("compress", "merge") else None
+        by_step[number - 1] = (action, rewritten)
+    missing = [i + 1 for i in range(n_steps) if i not in by_step]
+    if missing:
+        raise ParseError(f"no action for step(s) {', '.join(map(str, missing[:20]))}; give one action per step")
+    return by_step
+
+
+def _check_ending(pruned: str, original_answer: str | None) -> None:
+    """The path must end with its answer: "The answer is ..." in its last lines, equal to the original's."""
+    tail = pruned[-400:]
+    if "answer is" not in tail.lower() and "\\boxed" not in tail:
+        raise ParseError('the synthesised path must end with "The answer is \\boxed{ANSWER}."')
+    found = grading.extract_answer(tail)
+    if found is None:
+        raise ParseError('the synthesised path must end with "The answer is \\boxed{ANSWER}."')
+    if original_answer is not None and not grading.is_equivalent(found, original_answer):
+        raise ParseError(f"the synthesised path ends with the answer {found}, but the original trace's answer "
+                         f"is {original_answer}; keep the steps that reach it")

@@ -1,0 +1,91 @@
+"""DRP's two teacher conversations, built from the prompt files in ``prompts/``.
+
+The prompts are data (``prompts/*.txt``, shipped as package data) with ``{{name}}``
+slots. The instructions go in the system message and the trace in the user message,
+so every request of a run shares one long prefix (cheaper with provider prompt caching).
+Each request can ask for structured output (a JSON schema) where the server supports it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from typing import Any
+
+from leancot.prune.skills import SKILLS
+from leancot.schema import Step
+
+_SLOT = re.compile(r"\{\{(\w+)\}\}")
+
+SEGMENT_SCHEMA: dict[str, Any] = {
+    "name": "drp_segmentation",
+    "strict": True,
+    "schema": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["steps"],
+        "properties": {"steps": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["text", "skill"],
+            "properties": {"text": {"type": "string"}, "skill": {"type": "string", "enum": sorted(SKILLS)}},
+        }}},
+    },
+}
+
+COMPRESS_SCHEMA: dict[str, Any] = {
+    "name": "drp_compression",
+    "strict": True,
+    "schema": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["actions", "pruned"],
+        "properties": {
+            "actions": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False, "required": ["step", "action", "rewritten"],
+                "properties": {
+                    "step": {"type": "integer"},
+                    "action": {"type": "string", "enum": ["KEEP", "DELETE", "SINGLE-STEP COMPRESS", "MULTI-STEP COMPRESS"]},
+                    "rewritten": {"type": ["string", "null"]},
+                },
+            }},
+            "pruned": {"type": "string"},
+        },
+    },
+}
+
+
+@functools.lru_cache(maxsize=None)
+def load_prompt(name: str) -> str:
+    """The text of ``prompts/<name>.txt`` from the installed package."""
+    return (resources.files("leancot.teacher") / "prompts" / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def render(template: str, **values: Any) -> str:
+    """Fill ``{{name}}`` slots in one pass (a value holding ``{{x}}`` is left alone)."""
+    return _SLOT.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
+
+
+def segment_messages(question: str, reasoning: str) -> list[dict[str, str]]:
+    skills = "\n".join(f"- {name}: {desc}" for name, desc in SKILLS.items())
+    return [
+        {"role": "system", "content": render(load_prompt("segment_system"), skills=skills)},
+        {"role": "user", "content": render(load_prompt("segment_user"), question=question, reasoning=reasoning)},
+    ]
+
+
+def compress_messages(question: str, steps: list[Step], answer: str | None) -> list[dict[str, str]]:
+    listing = "\n\n".join(f"Step {i + 1} [{s.skill}]:\n{s.text}" for i, s in enumerate(steps))
+    user = render(load_prompt("compress_user"), question=question, answer=answer or "(unknown)",
+                  n_steps=len(steps), steps=listing)
+    return [{"role": "system", "content": load_prompt("compress_system")}, {"role": "user", "content": user}]
+
+
+def with_feedback(messages: list[dict[str, str]], bad_answer: str, error: str) -> list[dict[str, str]]:
+    """The conversation extended by the unusable answer and what was wrong with it."""
+    return [*messages, {"role": "assistant", "content": bad_answer},
+            {"role": "user", "content": render(load_prompt("retry_user"), error=error)}]
+
+
+def response_format(schema: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``response_format`` request parameter for a JSON schema ({} when not used)."""
+    return {"response_format": {"type": "json_schema", "json_schema": schema}} if schema else {}

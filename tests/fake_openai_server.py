@@ -1,0 +1,315 @@
+"""A real OpenAI-compatible HTTP server on loopback, with scripted answers and faults.
+
+It speaks ``POST /v1/chat/completions`` and the Batch API's ``/v1/files`` and
+``/v1/batches`` endpoints, answering DRP's prompts like a (simple, honest) teacher:
+the segmentation copies the trace sentence by sentence, the compression deletes the
+hesitation steps and ends with "The answer is \\boxed{X}". Tests start it in a
+background thread (``FakeOpenAI().start()`` returns its base URL); the throughput
+benchmark runs it as a separate process (``python tests/fake_openai_server.py``).
+
+Faults, to check the client's retries and the stage's validation:
+
+- ``server.script``: a FIFO of faults, one consumed per chat request: ``"429"`` (with
+  ``Retry-After``), ``"500"``, ``"hang"`` (sleeps ``hang_s``, past the client timeout),
+  ``"malformed_body"`` (truncated JSON with status 200), ``"drop"`` (connection closed),
+  ``"bad_json"``, ``"not_schema"``, ``"no_cover"`` (steps that skip most of the trace),
+  ``"wrong_answer"`` (a synthesised path with another answer), ``"fenced"`` (valid JSON
+  inside a code fence with prose around it), ``"ok"``;
+- ``server.rates``: random faults per request, e.g. ``{"500": 0.2, "429": 0.1}``;
+- ``server.content_fault_rate``: a share of traces (chosen by a hash of the trace, so the
+  same ones every run) whose first answer does not match the schema; half of them stay
+  wrong after the error is fed back (so the stage falls back to the offline pruner).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import re
+import threading
+import time
+from typing import Any, Callable
+
+from aiohttp import web
+
+Responder = Callable[[dict[str, Any]], str]
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_STEP = re.compile(r"Step (\d+) \[(\w+)\]:\n(.*?)(?=\n\nStep \d+ \[|\Z)", re.S)
+_HESITANT = re.compile(r"^\W*(?:hmm|wait|let me (?:think|double-check|check)|okay|yes\b)", re.I)
+
+
+def drp_answer(body: dict[str, Any], fault: str = "ok") -> str:
+    """A teacher's answer to DRP's segmentation or compression request (or a solution)."""
+    if len(body["messages"]) < 2:
+        return _solve(body["messages"][-1]["content"])
+    system, user = body["messages"][0]["content"], body["messages"][1]["content"]
+    if "split a long chain-of-thought" in system:
+        return _segment(user, fault)
+    if "prune a reasoning trace" in system:
+        return _compress(user, fault)
+    return _solve(user)
+
+
+def _segment(user: str, fault: str) -> str:
+    trace = user.split("<trace>\n", 1)[1].rsplit("\n</trace>", 1)[0]
+    parts = [p.strip() for p in _SENTENCE.split(trace) if p and p.strip()]
+    if fault == "no_cover":
+        parts = parts[:1]
+    steps = [{"text": p, "skill": "hesitation" if _HESITANT.match(p) else "computation"} for p in parts]
+    return _wrap({"steps": steps}, fault)
+
+
+def _compress(user: str, fault: str) -> str:
+    answer = re.search(r"Final answer of the original trace: (.*)", user).group(1).strip()
+    steps = [(int(n), skill, text.strip()) for n, skill, text in _STEP.findall(user)]
+    actions, kept = [], []
+    for n, skill, text in steps:
+        delete = skill == "hesitation" or "\\boxed" in text
+        actions.append({"step": n, "action": "DELETE" if delete else "KEEP", "rewritten": None})
+        if not delete:
+            kept.append(text)
+    final = "999" if fault == "wrong_answer" else answer
+    return _wrap({"actions": actions, "pruned": " ".join(kept) + f" The answer is \\boxed{{{final}}}."}, fault)
+
+
+def _solve(user: str) -> str:
+    """A 'reasoning model' for ``leancot generate``: adds the numbers of the question."""
+    numbers = [int(n) for n in re.findall(r"\d+", user.split("Please reason")[0])]
+    total = sum(numbers)
+    return f"<think>\nThe numbers are {numbers}. Adding them gives {total}.\n</think>\nThe answer is \\boxed{{{total}}}."
+
+
+def _wrap(obj: dict[str, Any], fault: str) -> str:
+    if fault == "bad_json":
+        return "Sure! Here it is: {\"steps\": [oops"
+    if fault == "not_schema":
+        return json.dumps({"result": "done", "items": 3})
+    if fault == "fenced":
+        return "Here is the JSON you asked for:\n```json\n" + json.dumps(obj) + "\n```\nHope this helps."
+    return json.dumps(obj)
+
+
+def completion_body(content: str, model: str, prompt_chars: int) -> dict[str, Any]:
+    prompt_tokens, completion_tokens = max(1, prompt_chars // 4), max(1, len(content) // 4)
+    return {
+        "id": f"chatcmpl-{random.getrandbits(48):x}", "object": "chat.completion", "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+    }
+
+
+class FakeOpenAI:
+    """The server; configure the attributes, then ``start()`` (thread) or ``serve()`` (process)."""
+
+    def __init__(self, *, latency: float = 0.0, seed: int = 0, responder: Callable[[dict[str, Any], str], str] = drp_answer):
+        self.latency = latency
+        self.responder = responder
+        self.script: list[str] = []
+        self.rates: dict[str, float] = {}
+        self.content_fault_rate = 0.0
+        self.retry_after = "0.05"
+        self.hang_s = 5.0
+        self.batch_line_fail_rate = 0.0
+        self.batch_delay_s = 0.05
+        self.rng = random.Random(seed)
+        self.chat_requests = 0  # every chat request received, faulty ones included
+        self.fault_counts: dict[str, int] = {}
+        self.batch_lines = 0
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self._failed_once: set[str] = set()
+        self.base_url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ chat
+
+    def _pick_fault(self) -> str:
+        if self.script:
+            return self.script.pop(0)
+        for name, rate in self.rates.items():
+            if self.rng.random() < rate:
+                return name
+        return "ok"
+
+    def _content_fault(self, body: dict[str, Any]) -> str:
+        if not self.content_fault_rate:
+            return "ok"
+        first_user = body["messages"][1 if len(body["messages"]) > 1 else 0]["content"]  # the same on a re-ask
+        h = int(hashlib.sha256(first_user.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        retried = len(body["messages"]) > 2
+        if h < self.content_fault_rate / 2 or (h < self.content_fault_rate and not retried):
+            return "not_schema"
+        return "ok"
+
+    def answer(self, body: dict[str, Any], fault: str) -> str:
+        if fault == "ok":
+            fault = self._content_fault(body)
+        return self.responder(body, fault)
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        self.chat_requests += 1
+        fault = self._pick_fault()
+        self.fault_counts[fault] = self.fault_counts.get(fault, 0) + 1
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if fault == "hang":
+            await asyncio.sleep(self.hang_s)
+        if fault == "429":
+            return web.json_response({"error": {"message": "rate limited", "type": "rate_limit"}}, status=429,
+                                     headers={"Retry-After": self.retry_after})
+        if fault == "500":
+            return web.json_response({"error": {"message": "boom", "type": "server_error"}}, status=500)
+        if fault == "malformed_body":
+            return web.Response(text='{"id": "x", "choices": [{"message": ', content_type="application/json")
+        if fault == "drop":
+            request.transport.close()
+            return web.Response(status=500)
+        body = await request.json()
+        content = self.answer(body, fault)
+        return web.json_response(completion_body(content, body["model"], len(json.dumps(body["messages"]))))
+
+    # ------------------------------------------------------------------ files and batches
+
+    async def upload(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        data = form["file"].file.read()
+        fid = f"file-{len(self.files) + 1}"
+        self.files[fid] = data
+        return web.json_response(self._file_obj(fid, form.get("purpose", "batch")))
+
+    def _file_obj(self, fid: str, purpose: str = "batch") -> dict[str, Any]:
+        return {"id": fid, "object": "file", "bytes": len(self.files[fid]), "created_at": int(time.time()),
+                "filename": f"{fid}.jsonl", "purpose": purpose, "status": "processed"}
+
+    async def file_content(self, request: web.Request) -> web.Response:
+        fid = request.match_info["fid"]
+        if fid not in self.files:
+            return web.json_response({"error": {"message": "no such file"}}, status=404)
+        return web.Response(body=self.files[fid], content_type="application/octet-stream")
+
+    async def create_batch(self, request: web.Request) -> web.Response:
+        req = await request.json()
+        bid = f"batch_{len(self.batches) + 1}"
+        batch = {"id": bid, "object": "batch", "endpoint": req["endpoint"], "input_file_id": req["input_file_id"],
+                 "completion_window": req["completion_window"], "status": "validating", "created_at": int(time.time()),
+                 "metadata": req.get("metadata"), "output_file_id": None, "error_file_id": None,
+                 "request_counts": {"total": 0, "completed": 0, "failed": 0}}
+        self.batches[bid] = batch
+        asyncio.get_running_loop().create_task(self._process(batch))
+        return web.json_response(batch)
+
+    async def _process(self, batch: dict[str, Any]) -> None:
+        lines = [json.loads(x) for x in self.files[batch["input_file_id"]].decode().splitlines() if x.strip()]
+        batch["status"] = "in_progress"
+        batch["request_counts"]["total"] = len(lines)
+        await asyncio.sleep(self.batch_delay_s)
+        ok, bad = [], []
+        for line in lines:
+            self.batch_lines += 1
+            cid = line["custom_id"]
+            if cid not in self._failed_once and self.rng.random() < self.batch_line_fail_rate:
+                self._failed_once.add(cid)
+                bad.append({"id": f"r-{cid[:8]}", "custom_id": cid, "response": None,
+                            "error": {"code": "server_error", "message": "line failed"}})
+                continue
+            content = self.answer(line["body"], "ok")
+            body = completion_body(content, line["body"]["model"], len(json.dumps(line["body"]["messages"])))
+            ok.append({"id": f"r-{cid[:8]}", "custom_id": cid, "response": {"status_code": 200, "body": body}, "error": None})
+        batch["output_file_id"] = self._store("\n".join(json.dumps(x) for x in ok) + "\n") if ok else None
+        batch["error_file_id"] = self._store("\n".join(json.dumps(x) for x in bad) + "\n") if bad else None
+        batch["request_counts"].update(completed=len(ok), failed=len(bad))
+        batch["status"] = "completed"
+
+    def _store(self, text: str) -> str:
+        fid = f"file-{len(self.files) + 1}"
+        self.files[fid] = text.encode()
+        return fid
+
+    async def get_batch(self, request: web.Request) -> web.Response:
+        batch = self.batches.get(request.match_info["bid"])
+        return web.json_response(batch) if batch else web.json_response({"error": {"message": "no such batch"}}, status=404)
+
+    async def list_batches(self, request: web.Request) -> web.Response:
+        data = list(reversed(self.batches.values()))
+        return web.json_response({"object": "list", "data": data, "has_more": False,
+                                  "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None})
+
+    async def stats(self, request: web.Request) -> web.Response:
+        """Counters, for a benchmark that runs the server as a separate process."""
+        return web.json_response({"chat_requests": self.chat_requests, "faults": self.fault_counts})
+
+    # ------------------------------------------------------------------ running
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_post("/v1/files", self.upload)
+        app.router.add_get("/v1/files/{fid}/content", self.file_content)
+        app.router.add_post("/v1/batches", self.create_batch)
+        app.router.add_get("/v1/batches", self.list_batches)
+        app.router.add_get("/v1/batches/{bid}", self.get_batch)
+        app.router.add_get("/_stats", self.stats)
+        return app
+
+    async def _start(self, port: int = 0) -> str:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        return self.base_url
+
+    def start(self) -> str:
+        """Serve in a background thread; returns the base URL (``http://127.0.0.1:PORT/v1``)."""
+        self._loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(self._start())
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self.base_url
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+def main() -> None:
+    """Run as a process: prints the base URL on stdout, then serves until killed."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--latency", type=float, default=0.0)
+    p.add_argument("--rates", default="{}", help='random faults, e.g. {"500": 0.3}')
+    p.add_argument("--content-fault-rate", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    server = FakeOpenAI(latency=args.latency, seed=args.seed)
+    server.rates = json.loads(args.rates)
+    server.content_fault_rate = args.content_fault_rate
+
+    async def run() -> None:
+        print(await server._start(), flush=True)
+        while True:
+            await asyncio.sleep(3600)
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

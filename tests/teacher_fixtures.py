@@ -1,0 +1,50 @@
+"""Shared helpers of the teacher tests: the loopback server and small synthetic traces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SECRET = "sk-test-DO-NOT-LEAK-4f2a9c"
+
+
+def trace_row(i: int) -> dict:
+    """A short R1-style trace whose answer is a + b, with hesitation to prune."""
+    a, b = 10 + i, 3 + 2 * i
+    return {
+        "id": f"t{i}",
+        "question": f"Tom has {a} apples and buys {b} more. How many apples does he have?",
+        "completion": f"<think>\nOkay, so Tom has {a} apples. Hmm, let me think. He buys {b} more, so {a} + {b} = {a + b}.\n"
+                      f"Wait, let me double-check: {a} + {b} = {a + b}. Yes.\n</think>\nThe answer is \\boxed{{{a + b}}}.",
+        "gold_answer": str(a + b),
+    }
+
+
+def write_traces(path: Path, n: int, extra: list[dict] | None = None) -> Path:
+    with open(path, "w") as f:
+        for i in range(n):
+            f.write(json.dumps(trace_row(i)) + "\n")
+        for row in extra or []:
+            f.write(json.dumps(row) + "\n")
+    return path
+
+
+def by_id(path: Path) -> dict[str, dict]:
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    out = {r["id"]: r for r in rows}
+    assert len(out) == len(rows), "an id was written twice"
+    return out
+
+
+import pytest  # noqa: E402
+
+from fake_openai_server import FakeOpenAI  # noqa: E402
+
+
+@pytest.fixture
+def server():
+    """A fresh loopback OpenAI-compatible server per test."""
+    srv = FakeOpenAI()
+    srv.start()
+    yield srv
+    srv.stop()

@@ -1,0 +1,132 @@
+"""The teacher client against a real HTTP server on loopback: retries, timeouts, cache, budget."""
+
+import asyncio
+import time
+
+import pytest
+
+from leancot.errors import UsageError
+from leancot.teacher.cache import RequestCache
+from leancot.teacher.client import BudgetExceeded, TeacherClient, TeacherError
+from teacher_fixtures import SECRET, server  # noqa: F401
+
+MESSAGES = [{"role": "user", "content": "What is 2 + 3? Please reason step by step."}]
+
+
+def make(server, tmp_path=None, **kw):
+    kw.setdefault("backoff_base", 0.01)
+    cache = RequestCache(tmp_path / "cache.sqlite") if tmp_path else None
+    return TeacherClient("gpt-4o-mini", base_url=server.base_url, cache=cache, **kw)
+
+
+def ask(client, messages=MESSAGES, **params):
+    async def go():
+        try:
+            return await client.chat(messages, **params)
+        finally:
+            await client.aclose()
+    return asyncio.run(go())
+
+
+def test_a_plain_call_returns_text_usage_and_cost(server):
+    client = make(server)
+    c = ask(client)
+    assert "\\boxed{5}" in c.content and c.usage.prompt_tokens > 0 and c.usage.cost_usd > 0
+    assert client.usage.calls == 1 and client.usage.attempts == 1
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "malformed_body", "drop", "hang"])
+def test_transient_faults_are_retried_and_counted(server, fault):
+    server.script = [fault, fault]
+    server.hang_s = 1.0
+    client = make(server, timeout=0.3)
+    c = ask(client)
+    assert "\\boxed{5}" in c.content
+    assert client.usage.retries == 2 and client.usage.attempts == 3 and server.chat_requests == 3
+
+
+def test_retry_after_is_honoured(server):
+    server.script = ["429"]
+    server.retry_after = "0.4"
+    client = make(server)
+    start = time.perf_counter()
+    ask(client)
+    assert time.perf_counter() - start >= 0.4
+
+
+def test_retries_are_bounded(server):
+    server.script = ["500"] * 10
+    client = make(server, max_retries=3)
+    with pytest.raises(TeacherError, match="retries_exhausted"):
+        ask(client)
+    assert server.chat_requests == 4 and client.usage.retries == 3
+
+
+def test_a_refused_key_stops_the_run_with_one_line(monkeypatch):
+    from aiohttp import web
+
+    from fake_openai_server import FakeOpenAI
+
+    class Refusing(FakeOpenAI):
+        async def chat(self, request):
+            return web.json_response({"error": {"message": "bad key"}}, status=401)
+
+    srv = Refusing()
+    srv.start()
+    try:
+        monkeypatch.setenv("MY_KEY", SECRET)
+        client = TeacherClient("gpt-4o-mini", base_url=srv.base_url, api_key_env="MY_KEY")
+        with pytest.raises(UsageError, match=r"refused the key in \$MY_KEY") as e:
+            ask(client)
+        assert SECRET not in str(e.value)
+    finally:
+        srv.stop()
+
+
+def test_no_key_for_openai_itself_is_a_usage_error(monkeypatch):
+    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    client = TeacherClient("gpt-4o-mini", api_key_env="NO_SUCH_KEY_VAR")
+    with pytest.raises(UsageError, match=r"\$NO_SUCH_KEY_VAR"):
+        ask(client)
+
+
+def test_the_cache_answers_a_repeat_without_a_call_and_never_holds_the_key(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    first = ask(make(server, tmp_path))
+    client = make(server, tmp_path)
+    again = ask(client)
+    assert again.content == first.content and again.cached and server.chat_requests == 1
+    assert again.usage.prompt_tokens == first.usage.prompt_tokens  # a record shows the same tokens either way
+    assert client.usage.calls == 0 and client.usage.cost_usd == 0
+    ask(make(server, tmp_path), temperature=0.5)  # other params: another key
+    assert server.chat_requests == 2
+    for path in tmp_path.iterdir():
+        assert SECRET.encode() not in path.read_bytes()
+
+
+def test_the_budget_stops_uncached_calls(server):
+    client = make(server, max_cost=1e-9)
+    ask(client)  # the first call is allowed; then the budget is spent
+    with pytest.raises(BudgetExceeded):
+        ask(client, [{"role": "user", "content": "another question"}])
+    assert server.chat_requests == 1
+
+
+def test_max_cost_needs_a_known_price(server):
+    with pytest.raises(UsageError, match="no price known"):
+        TeacherClient("my-local-model", base_url=server.base_url, max_cost=1.0)
+
+
+def test_concurrency_is_bounded(server):
+    server.latency = 0.1
+    client = make(server, concurrency=4)
+
+    async def many():
+        try:
+            start = time.perf_counter()
+            await asyncio.gather(*(client.chat([{"role": "user", "content": f"q {i}"}]) for i in range(8)))
+            return time.perf_counter() - start
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(many()) >= 0.2  # 8 calls of 0.1 s, 4 at a time: at least two rounds

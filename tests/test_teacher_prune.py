@@ -1,0 +1,193 @@
+"""``leancot prune --method llm`` end to end against the loopback server."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from leancot.prune.stage import PruneConfig
+from leancot.teacher.llm_prune import TeacherConfig, run_llm_prune
+from teacher_fixtures import SECRET, by_id, server, write_traces  # noqa: F401
+
+
+def prune(inp, out, server, **teacher):
+    teacher.setdefault("backoff_base", 0.01)
+    return run_llm_prune(PruneConfig(input=inp, out=out), TeacherConfig(model="gpt-4o-mini", base_url=server.base_url, **teacher))
+
+
+def test_records_are_pruned_by_the_teacher_and_every_input_is_accounted_for(server, tmp_path):
+    bad = [{"id": "wrong", "question": "1 + 1?", "completion": "<think>1 + 1 = 3</think> \\boxed{3}", "gold_answer": "2"}]
+    inp = write_traces(tmp_path / "in.jsonl", 6, extra=bad)
+    out = prune(inp, tmp_path / "out", server)
+    records, rejects = by_id(out / "records.jsonl"), by_id(out / "rejects.jsonl")
+    assert len(records) + len(rejects) == 7 and rejects["wrong"]["reason"] == "incorrect_trace"
+    r = records["t0"]
+    assert r["method"] == "llm:gpt-4o-mini" and r["verified"] and r["pruned"].endswith("\\boxed{13}.")
+    assert "Hmm" not in r["pruned"] and r["tokens_after"] < r["tokens_before"]
+    assert {s["action"] for s in r["steps"]} == {"keep", "delete"} and r["usage"]["prompt_tokens"] > 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["usage"]["calls"] == 12 and manifest["usage"]["cost_usd"] > 0
+    assert manifest["config"]["method"] == "llm" and manifest["teacher_settings"]["api_key_env"] == "OPENAI_API_KEY"
+
+
+@pytest.mark.parametrize("faults, method, calls", [
+    (["fenced", "fenced"], "llm:gpt-4o-mini", 2),  # tolerant parsing, no retry needed
+    (["bad_json"], "llm:gpt-4o-mini", 3),  # retried with the error fed back, then fine
+    (["no_cover", "no_cover"], "heuristic:llm-fallback", 2),  # segmentation never covers the text
+    (["not_schema", "not_schema"], "heuristic:llm-fallback", 2),
+    (["ok", "wrong_answer", "wrong_answer"], "heuristic:llm-fallback", 3),  # synthesised path with another answer
+    (["ok", "wrong_answer"], "llm:gpt-4o-mini", 3),  # ... fixed after the feedback
+])
+def test_invalid_answers_are_retried_then_fall_back_to_the_offline_pruner(server, tmp_path, faults, method, calls):
+    server.script = list(faults)
+    out = prune(write_traces(tmp_path / "in.jsonl", 1), tmp_path / "out", server, concurrency=1)
+    record = by_id(out / "records.jsonl")["t0"]
+    assert record["method"] == method and record["verified"] and server.chat_requests == calls
+    if method.startswith("heuristic"):
+        assert record["fallback_reason"].startswith("llm_invalid_")
+
+
+def test_feedback_is_sent_back_to_the_teacher(server, tmp_path):
+    seen = []
+    original = server.responder
+
+    def spy(body, fault):
+        seen.append(body["messages"])
+        return original(body, fault)
+
+    server.responder = spy
+    server.script = ["no_cover"]
+    prune(write_traces(tmp_path / "in.jsonl", 1), tmp_path / "out", server)
+    retry = seen[1]
+    assert retry[-2]["role"] == "assistant" and "copy only" in retry[-1]["content"]
+
+
+def test_a_rerun_over_a_warm_cache_makes_zero_calls(server, tmp_path):
+    inp = write_traces(tmp_path / "in.jsonl", 5)
+    first = prune(inp, tmp_path / "a", server)
+    calls = server.chat_requests
+    second = prune(inp, tmp_path / "b", server, cache=first / "teacher_cache.sqlite")
+    assert server.chat_requests == calls
+    assert by_id(first / "records.jsonl") == by_id(second / "records.jsonl")
+    assert json.loads((second / "manifest.json").read_text())["usage"]["cached_calls"] == 10
+
+
+def test_transient_faults_lose_nothing(server, tmp_path):
+    server.rates = {"500": 0.2, "429": 0.1, "malformed_body": 0.1}
+    inp = write_traces(tmp_path / "in.jsonl", 20)
+    out = prune(inp, tmp_path / "out", server, concurrency=8)
+    records = by_id(out / "records.jsonl")
+    assert len(records) == 20 and all(r["method"] == "llm:gpt-4o-mini" for r in records.values())
+    failures = json.loads((out / "manifest.json").read_text())["call_failures"]
+    assert sum(failures.values()) > 0
+
+
+def test_the_budget_stops_cleanly_and_a_rerun_resumes(server, tmp_path):
+    inp = write_traces(tmp_path / "in.jsonl", 6)
+    out = prune(inp, tmp_path / "out", server, concurrency=1, max_cost=0.0002)
+    manifest = json.loads((out / "manifest.json").read_text())
+    done = len(by_id(out / "records.jsonl"))
+    assert manifest["status"] == "incomplete" and manifest["stopped"].startswith("max_cost") and 0 < done < 6
+    out = prune(inp, tmp_path / "out", server, concurrency=1)
+    assert len(by_id(out / "records.jsonl")) == 6
+
+
+def test_kill_9_then_resume_gives_the_same_records(server, tmp_path, monkeypatch):
+    server.latency = 0.03
+    inp = write_traces(tmp_path / "in.jsonl", 30)
+    reference = prune(inp, tmp_path / "ref", server)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    out = tmp_path / "out"
+    code = (f"from leancot.prune.stage import PruneConfig; from leancot.teacher.llm_prune import TeacherConfig, run_llm_prune; "
+            f"run_llm_prune(PruneConfig(input={str(inp)!r}, out={str(out)!r}), "
+            f"TeacherConfig(model='gpt-4o-mini', base_url={server.base_url!r}, concurrency=2))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and (not (out / "records.jsonl").exists() or len(by_id(out / "records.jsonl")) < 5):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(by_id(out / "records.jsonl"))
+    assert 5 <= partial < 30
+    prune(inp, out, server)
+    assert by_id(out / "records.jsonl") == by_id(reference / "records.jsonl")
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_batch_mode_resubmits_only_failed_lines_and_keeps_every_batch_id(server, tmp_path):
+    server.batch_line_fail_rate = 0.3
+    server.content_fault_rate = 0.3
+    inp = write_traces(tmp_path / "in.jsonl", 10)
+    out = prune(inp, tmp_path / "out", server, batch=True, batch_poll_s=0.01)
+    records = by_id(out / "records.jsonl")
+    assert len(records) == 10 and server.chat_requests == 0
+    state = json.loads((out / "batch_state.json").read_text())
+    ids = [b["id"] for phase in state["phases"] for b in phase["batches"]]
+    assert len(ids) == len(set(ids)) == len(server.batches)
+    first = state["phases"][0]["batches"]
+    assert first[0]["lines"] == 10 and len(first) > 1 and first[1]["lines"] < 10  # only the failed lines again
+    assert (out / first[0]["input_file"]).exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["usage"]["calls"] == server.batch_lines - sum(
+        1 for _ in server._failed_once)
+    # a rerun submits nothing
+    before = len(server.batches)
+    prune(inp, tmp_path / "out2", server, batch=True, batch_poll_s=0.01, cache=out / "teacher_cache.sqlite")
+    assert len(server.batches) == before
+
+
+def test_batch_mode_finds_a_batch_created_just_before_a_kill(server, tmp_path):
+    from leancot.teacher import batch as batch_mod
+
+    inp = write_traces(tmp_path / "in.jsonl", 3)
+    real_poll = batch_mod._poll
+
+    async def die_after_create(*a, **k):
+        raise KeyboardInterrupt  # as if killed right after the batch was created and recorded
+
+    batch_mod._poll = die_after_create
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            prune(inp, tmp_path / "out", server, batch=True, batch_poll_s=0.01)
+    finally:
+        batch_mod._poll = real_poll
+    state = json.loads((tmp_path / "out" / "batch_state.json").read_text())
+    entry = state["phases"][0]["batches"][0]
+    del entry["id"]  # even without the id, the input file id finds the batch again
+    (tmp_path / "out" / "batch_state.json").write_text(json.dumps(state))
+    prune(inp, tmp_path / "out", server, batch=True, batch_poll_s=0.01)
+    assert len(by_id(tmp_path / "out" / "records.jsonl")) == 3
+    assert server.batches["batch_1"]["input_file_id"] == entry["input_file_id"]
+    assert sum(1 for b in server.batches.values() if b["input_file_id"] == entry["input_file_id"]) == 1
+
+
+def test_the_cli_prunes_with_a_teacher_and_never_writes_the_key(server, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from leancot.cli import app
+
+    monkeypatch.setenv("MY_TEACHER_KEY", SECRET)
+    inp = write_traces(tmp_path / "in.jsonl", 3)
+    args = ["prune", str(inp), "--out", str(tmp_path / "out"), "--method", "llm", "--teacher-model", "gpt-4o-mini",
+            "--base-url", server.base_url, "--api-key-env", "MY_TEACHER_KEY", "--concurrency", "4"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert {r["method"] for r in by_id(tmp_path / "out" / "records.jsonl").values()} == {"llm:gpt-4o-mini"}
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+
+
+def test_the_cli_wants_a_teacher_model_for_method_llm(tmp_path):
+    from typer.testing import CliRunner
+
+    from leancot.cli import app
+
+    inp = write_traces(tmp_path / "in.jsonl", 1)
+    result = CliRunner().invoke(app, ["prune", str(inp), "--out", str(tmp_path / "out"), "--method", "llm"])
+    assert result.exit_code == 2 and "--teacher-model" in result.output
