@@ -1,0 +1,126 @@
+"""``TrainConfig``: every setting of ``leancot train``, typed, documented and validated.
+
+Students (``student``): the built-in ``smollm2-135m``; ``smollm2-135m:layers=<k>`` (the built-in
+with only k of its 30 layers kept, evenly spaced: a smaller student the full model can teach on
+CPU); ``tiny:<n_layer>x<hidden>`` (a random Llama with the SmolLM2 tokenizer, for tests and the
+miniature lab); or a local checkpoint directory. Teachers take the same forms.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from leancot.errors import UsageError
+
+Section = Literal["prompt", "cot", "answer"]
+Policy = Literal["lsp", "lsp-cot", "drop", "cut", "none"]
+KDKind = Literal["forward_kl", "reverse_kl", "jsd", "tvd", "skew_kl"]
+
+_TINY = re.compile(r"^tiny:(\d+)x(\d+)$")
+_LAYERS = re.compile(r"^(.+):layers=(\d+)$")
+
+
+class TrainConfig(BaseModel):
+    """Settings of the train stage (``leancot train``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # --- data
+    input: Path = Field(description="Training records: a prune records.jsonl, any JSONL/JSON/CSV/Parquet of question/reasoning/answer, or chat `messages`.")
+    out: Path = Field(description="Output dir: model/ (merged, loadable), checkpoints/, metrics.json, loss.png, preflight.json, rejects.jsonl, manifest.json.")
+    reasoning_field: str | None = Field(None, description="Record field holding the reasoning to train on (e.g. pruned, original, reasoning). Default: the first of pruned, reasoning, original present.")
+    loss_on: list[Section] = Field(["cot", "answer"], description="Sections that carry the loss: any non-empty subset of prompt, cot, answer.")
+    policy: Policy = Field("lsp", description="Length policy: lsp (first X% of each sequence, the paper), lsp-cot (truncate only the chain of thought, keep the answer), cut / drop (sequences over max_length), none.")
+    lsp: float = Field(1.0, gt=0.0, le=1.0, description="Lead-span proportion X for lsp / lsp-cot: the share of tokens kept (1.0 keeps all).")
+    max_length: int | None = Field(None, ge=8, description="Hard cap on sequence length in tokens (None: no cap). lsp/lsp-cot/cut cut to it, drop skips longer sequences.")
+    limit: int | None = Field(None, ge=1, description="Use only the first N input rows.")
+    # --- models
+    student: str = Field("smollm2-135m", description="Student: smollm2-135m, smollm2-135m:layers=<k>, tiny:<n_layer>x<hidden>, or a local checkpoint dir.")
+    teacher: str | None = Field(None, description="KD teacher (same forms as student; must share the student's tokenizer). None: SFT only.")
+    teacher_device: str | None = Field(None, description="Device for the teacher, e.g. cuda:1 (default: the student's device).")
+    lora: bool = Field(True, description="Train LoRA adapters (merged into the saved model) instead of all weights.")
+    lora_r: int = Field(16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA alpha (scale = alpha / r).")
+    lora_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the LoRA path.")
+    lora_targets: str = Field("all-linear", description="PEFT target_modules: 'all-linear' (every linear layer but the output head) or a comma-separated list of module names.")
+    # --- loss
+    kd: KDKind = Field("forward_kl", description="KD divergence between teacher P and student Q: forward_kl KL(P||Q), reverse_kl KL(Q||P), jsd (generalised JSD(beta)), tvd, skew_kl KL(P||aP+(1-a)Q).")
+    kd_ratio: float = Field(0.5, ge=0.0, le=1.0, description="Mix: loss = (1 - kd_ratio) * CE + kd_ratio * KD (only with a teacher).")
+    temperature: float = Field(1.0, gt=0.0, description="KD softmax temperature; the KD term is scaled by T^2.")
+    jsd_beta: float = Field(0.5, gt=0.0, lt=1.0, description="beta of JSD(beta): beta*KL(P||M) + (1-beta)*KL(Q||M), M = beta*P + (1-beta)*Q.")
+    skew_alpha: float = Field(0.1, gt=0.0, lt=1.0, description="alpha of skew KL: KL(P || alpha*P + (1-alpha)*Q).")
+    kd_chunk_tokens: int | None = Field(None, ge=1, description="Positions per KD chunk (default: ~4M logits per chunk, e.g. 85 positions at vocab 49,152).")
+    # --- optimisation
+    epochs: float = Field(3.0, gt=0.0, description="Training epochs (DRP: 3).")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides epochs).")
+    lr: float = Field(2e-4, gt=0.0, description="Peak learning rate (DRP's LoRA recipe uses 3e-5 on a 7B model; small students like more).")
+    batch_size: int = Field(4, ge=1, description="Sequences per device per micro-batch.")
+    grad_accum: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
+    warmup: float = Field(0.03, ge=0.0, description="Warm-up: a fraction of the steps if < 1, else a number of steps.")
+    weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay.")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass (less memory, ~30% more time).")
+    precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: bf16 where the GPU supports it, else fp32.")
+    save_steps: int = Field(50, ge=1, description="Save a checkpoint every N optimizer steps (resume starts from the last one).")
+    save_total_limit: int = Field(2, ge=1, description="Checkpoints kept on disk.")
+    seed: int = Field(0, description="Seed for data order, LoRA init and tiny students.")
+    overwrite: bool = Field(False, description="Discard an existing output directory instead of resuming it.")
+
+    @field_validator("input")
+    @classmethod
+    def _input_exists(cls, v: Path) -> Path:
+        if not v.exists():
+            raise UsageError(f"input not found: {v}")
+        return v
+
+    @field_validator("loss_on", mode="before")
+    @classmethod
+    def _split_sections(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [s.strip() for s in v.split(",") if s.strip()]
+        if not v:
+            raise UsageError("--loss-on needs at least one of prompt, cot, answer")
+        return sorted(set(v), key=["prompt", "cot", "answer"].index) if all(s in ("prompt", "cot", "answer") for s in v) else v
+
+    @field_validator("student", "teacher")
+    @classmethod
+    def _model_spec(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        m = _LAYERS.match(v)
+        if m and int(m.group(2)) < 1:
+            raise UsageError(f"{v}: layers must be >= 1")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        if self.policy in ("drop", "cut") and self.max_length is None:
+            raise UsageError(f"--policy {self.policy} needs --max-length")
+        if self.lsp < 1.0 and self.policy not in ("lsp", "lsp-cot"):
+            raise UsageError(f"--lsp {self.lsp} needs --policy lsp or lsp-cot (got {self.policy})")
+        if self.policy == "none" and self.max_length is not None:
+            raise UsageError("--policy none keeps every sequence whole; drop --max-length or pick cut/drop/lsp")
+        return self
+
+    @property
+    def kd_enabled(self) -> bool:
+        return self.teacher is not None and self.kd_ratio > 0
+
+    def fingerprint_config(self) -> dict[str, Any]:
+        """The settings that change the trained model (not where it goes or whether to overwrite)."""
+        return self.model_dump(mode="json", exclude={"out", "overwrite", "input", "teacher_device"})
+
+
+def parse_tiny(spec: str) -> tuple[int, int] | None:
+    """``tiny:4x64`` -> (4, 64); anything else -> None."""
+    m = _TINY.match(spec)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def parse_layers(spec: str) -> tuple[str, int] | None:
+    """``smollm2-135m:layers=6`` -> ('smollm2-135m', 6); anything else -> None."""
+    m = _LAYERS.match(spec)
+    return (m.group(1), int(m.group(2))) if m else None
