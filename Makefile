@@ -14,10 +14,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-test: setup
+# Debian's chromium for the report's browser tests (they skip when it is missing).
+$(VENV)/.browser: | $(VENV)/.installed
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "note: chromium not installed; the browser tests will skip"
+	touch $@
+
+test: setup $(VENV)/.browser
 	$(BIN)/pytest -q
 
-test-fast: setup
+test-fast: setup $(VENV)/.browser
 	$(BIN)/pytest -q -m "not slow"
 
 demo: setup

@@ -1,0 +1,361 @@
+"""Read run directories into one typed summary that the plots and the page are drawn from.
+
+A run directory is a stage's output (``prune``, ``train``, ``eval``), recognised by the
+``stage`` of its ``manifest.json`` or, for an older or partial run without one, by the
+files it holds. A directory that is none of these but holds stage directories up to two
+levels down (``runs/demo/{prune,train,eval}``, ``sweep/lsp0.5/{train,eval}``) contributes each of them. Every field is read
+with a default: a run that is still going, was interrupted or predates a field still
+shows what it has; only a directory with nothing to show is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leancot.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+STAGES = ("prune", "train", "eval")
+
+
+@dataclass
+class Run:
+    """What every run has: where it is, what it is, and its manifest (empty when there is none)."""
+
+    name: str
+    path: Path
+    stage: str
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status", "unknown" if self.manifest else "no manifest"))
+
+    @property
+    def wall_seconds(self) -> float | None:
+        return num(self.manifest.get("wall_seconds"))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.manifest.get("config") or {}
+
+
+@dataclass
+class PruneRun(Run):
+    """A prune output: counts, token totals, the skill × action table and records for the viewer."""
+
+    records: int = 0
+    rejects: int = 0
+    verified: int = 0
+    tokens_before: int = 0
+    tokens_after: int = 0
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    skills: dict[str, dict[str, int]] = field(default_factory=dict)  # skill -> {action: tokens, steps, after}
+    viewer: list[dict[str, Any]] = field(default_factory=list)  # records trimmed for the trace viewer
+
+    @property
+    def ratio(self) -> float | None:
+        """Tokens after / before (0.3 = the pruned traces are 30% as long)."""
+        return self.tokens_after / self.tokens_before if self.tokens_before else None
+
+
+@dataclass
+class TrainRun(Run):
+    """A train output: the compute account of ``metrics.json`` and the settings that matter here."""
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def setting(self, key: str) -> Any:
+        """A config value from the manifest, else from ``metrics.json``'s own config, else None."""
+        if key in self.config:
+            return self.config[key]
+        return (self.metrics.get("config") or {}).get(key)
+
+    @property
+    def lsp(self) -> float | None:
+        return num(self.setting("lsp"))
+
+    @property
+    def loss_curve(self) -> list[dict[str, float]]:
+        return [c for c in self.metrics.get("loss_curve") or [] if num(c.get("step")) is not None and num(c.get("loss")) is not None]
+
+
+@dataclass
+class EvalRun(Run):
+    """An eval output: one summary per benchmark, and the train run that made its model (if found)."""
+
+    benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    model: str = ""
+    train: str | None = None  # name of the TrainRun whose model this evaluated
+
+
+@dataclass
+class Collection:
+    """Every run found under the directories given, by stage, plus what could not be read."""
+
+    dirs: list[Path]
+    prune: list[PruneRun] = field(default_factory=list)
+    train: list[TrainRun] = field(default_factory=list)
+    eval: list[EvalRun] = field(default_factory=list)
+    other: list[Run] = field(default_factory=list)  # stages this report does not draw (generate, ...)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def runs(self) -> list[Run]:
+        return [*self.prune, *self.train, *self.eval, *self.other]
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def collect(dirs: list[Path], *, max_records: int = 200, tokenizer: str | None = None) -> Collection:
+    """Read every run under ``dirs``; a directory with no run in it is a UsageError."""
+    found: list[tuple[Path, str]] = []
+    for d in dirs:
+        runs = find_runs(Path(d))
+        if not runs:
+            raise UsageError(f"{d}: no run found (no manifest.json, records.jsonl, summary.json or metrics.json here or up to two levels down)")
+        found.extend(runs)
+    names = _names([p for p, _ in found])
+    coll = Collection(dirs=[Path(d) for d in dirs])
+    seen: set[Path] = set()
+    for (path, stage), name in zip(found, names):
+        if path.resolve() in seen:  # the same dir given twice, or as a child and itself
+            continue
+        seen.add(path.resolve())
+        _load(coll, name, path, stage, max_records=max_records, tokenizer=tokenizer)
+    link_evals(coll)
+    return coll
+
+
+def find_runs(path: Path, depth: int = 2) -> list[tuple[Path, str]]:
+    """``(dir, stage)`` of ``path`` itself if it is a run, else of the runs in its subdirectories,
+    ``depth`` levels down at most (``sweep/lsp0.5/{train,eval}`` is two)."""
+    if not path.is_dir():
+        raise UsageError(f"{path}: not a directory")
+    stage = detect_stage(path)
+    if stage in STAGES or depth == 0:
+        return [(path, stage)] if stage is not None else []
+    subs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    children = [run for p in subs for run in find_runs(p, depth - 1)]
+    # a dir of another stage (a recipe's own manifest, say) that holds stage dirs stands for them
+    return children or ([(path, stage)] if stage is not None else [])
+
+
+def detect_stage(path: Path) -> str | None:
+    """The stage named by the manifest, else guessed from the files; None if not a run dir."""
+    manifest = read_json(path / "manifest.json")
+    if isinstance(manifest, dict) and manifest.get("stage"):
+        return str(manifest["stage"])
+    if (path / "summary.json").is_file():
+        return "eval"
+    if (path / "metrics.json").is_file() or (path / "model").is_dir():
+        return "train"
+    first = _first_row(path / "records.jsonl")
+    if first is not None:
+        return "prune" if "steps" in first else "eval" if "benchmark" in first else None
+    return None
+
+
+def _names(paths: list[Path]) -> list[str]:
+    """Short unique labels: the dir name, with as many parent names as it takes to be unique."""
+    parts = [p.resolve().parts for p in paths]
+    depth = {i: 1 for i in range(len(paths))}
+    for _ in range(max((len(p) for p in parts), default=0)):
+        labels = ["/".join(parts[i][-depth[i]:]) for i in range(len(paths))]
+        dupes = {lab for lab in labels if labels.count(lab) > 1}
+        if not dupes:
+            break
+        for i, lab in enumerate(labels):
+            if lab in dupes and depth[i] < len(parts[i]):
+                depth[i] += 1
+    names = ["/".join(parts[i][-depth[i]:]) for i in range(len(paths))]
+    # a lone child dir ("prune") reads better with its parent ("demo/prune")
+    return [n if "/" in n or len(parts[i]) < 2 or parts[i][-1] not in STAGES else "/".join(parts[i][-2:]) for i, n in enumerate(names)]
+
+
+# --------------------------------------------------------------------------- loading one run
+
+
+def _load(coll: Collection, name: str, path: Path, stage: str, *, max_records: int, tokenizer: str | None) -> None:
+    manifest = read_json(path / "manifest.json")
+    manifest = manifest if isinstance(manifest, dict) else {}
+    if stage == "prune":
+        coll.prune.append(load_prune(name, path, manifest, coll.warnings, max_records=max_records, tokenizer=tokenizer))
+    elif stage == "train":
+        coll.train.append(load_train(name, path, manifest, coll.warnings))
+    elif stage == "eval":
+        coll.eval.append(load_eval(name, path, manifest, coll.warnings))
+    else:
+        coll.other.append(Run(name, path, stage, manifest))
+
+
+def load_prune(name: str, path: Path, manifest: dict[str, Any], warnings: list[str], *, max_records: int = 200,
+               tokenizer: str | None = None) -> PruneRun:
+    """A prune dir: totals from its records (the manifest's may be stale mid-run), skills, viewer records."""
+    records = read_rows(path / "records.jsonl", warnings)
+    rejects = read_rows(path / "rejects.jsonl", warnings)
+    reasons: dict[str, int] = {}
+    for r in rejects:
+        reasons[str(r.get("reason", "unknown"))] = reasons.get(str(r.get("reason", "unknown")), 0) + 1
+    run = PruneRun(
+        name, path, "prune", manifest, records=len(records), rejects=len(rejects),
+        verified=sum(bool(r.get("verified")) for r in records),
+        tokens_before=sum(int(num(r.get("tokens_before")) or 0) for r in records),
+        tokens_after=sum(int(num(r.get("tokens_after")) or 0) for r in records),
+        reject_reasons=reasons,
+    )  # fmt: skip
+    run.skills = _skill_table(records, tokenizer or (manifest.get("config") or {}).get("tokenizer"), warnings, name)
+    run.viewer = [viewer_record(name, r) for r in records[:max_records] if isinstance(r.get("steps", []), list)]
+    if len(records) > max_records:
+        warnings.append(f"{name}: the trace viewer shows the first {max_records} of {len(records)} records (--max-records)")
+    return run
+
+
+def _skill_table(records: list[dict[str, Any]], tokenizer: str | None, warnings: list[str], name: str) -> dict[str, dict[str, int]]:
+    """The skill × action token table (``leancot.prune.stats``), with the run's tokenizer if it still loads."""
+    from leancot.prune.stats import skill_action_tokens
+
+    good = [r for r in records if all(isinstance(s, dict) and {"text", "skill", "action"} <= s.keys() for s in r.get("steps") or [])]
+    for tok in dict.fromkeys([tokenizer, None]):  # the run's tokenizer, then the built-in one
+        try:
+            return skill_action_tokens(good, tok)
+        except Exception as exc:  # noqa: BLE001 - no tokenizer (offline, moved dir) costs this table, not the report
+            warnings.append(f"{name}: cannot count step tokens with tokenizer {tok or 'default'!r} ({exc})")
+    return {}
+
+
+def viewer_record(run: str, r: dict[str, Any]) -> dict[str, Any]:
+    """A prune record cut down to what the trace viewer shows (steps as compact lists)."""
+    steps = [[i if num(s.get("index")) is None else int(s["index"]), str(s.get("skill", "")), str(s.get("action", "keep")), str(s.get("text", "")), _str(s.get("rewritten"))]
+             for i, s in enumerate(r.get("steps") or []) if isinstance(s, dict)]  # fmt: skip
+    out = {
+        "run": run, "id": str(r.get("id", "")), "question": str(r.get("question", "")), "gold": _str(r.get("gold_answer")),
+        "answer": _str(r.get("answer")), "before": num(r.get("tokens_before")), "after": num(r.get("tokens_after")),
+        "verified": bool(r.get("verified")), "method": _str(r.get("method")), "steps": steps, "pruned": str(r.get("pruned", "")),
+    }  # fmt: skip
+    if not steps:  # no decomposition to show: the original as one block
+        out["original"] = str(r.get("original", ""))
+    return out
+
+
+def load_train(name: str, path: Path, manifest: dict[str, Any], warnings: list[str]) -> TrainRun:
+    """A train dir: ``metrics.json`` (empty while training or if the run failed)."""
+    metrics = read_json(path / "metrics.json")
+    if metrics is None and (path / "metrics.json").exists():
+        warnings.append(f"{name}: metrics.json is not valid JSON")
+    if metrics is None:
+        metrics = (manifest.get("metrics") or {}) if isinstance(manifest.get("metrics"), dict) else {}
+    return TrainRun(name, path, "train", manifest, metrics=metrics if isinstance(metrics, dict) else {})
+
+
+def load_eval(name: str, path: Path, manifest: dict[str, Any], warnings: list[str]) -> EvalRun:
+    """An eval dir: ``summary.json``, or a summary computed from ``records.jsonl`` when it is missing."""
+    summary = read_json(path / "summary.json")
+    benchmarks = summary.get("benchmarks") if isinstance(summary, dict) else None
+    if not isinstance(benchmarks, dict):
+        benchmarks = summarize_records(read_rows(path / "records.jsonl", warnings))
+    model = (summary or {}).get("model") if isinstance(summary, dict) else None
+    model = model or (manifest.get("config") or {}).get("model") or ""
+    return EvalRun(name, path, "eval", manifest, benchmarks={str(k): v for k, v in benchmarks.items() if isinstance(v, dict)}, model=str(model))
+
+
+def summarize_records(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per-benchmark summary from eval records, via the evaluator's own function when the fields are all there."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault(str(r.get("benchmark", "unknown")), []).append(r)
+    out = {}
+    for bench, rs in groups.items():
+        try:
+            from leancot.evaluate.metrics import summarize_benchmark
+
+            out[bench] = summarize_benchmark(rs)
+        except (ImportError, KeyError, TypeError):  # an older or partial record: the essentials only
+            tokens = [t for r in rs if (t := num(r.get("total_tokens"))) is not None]
+            out[bench] = {"problems": len({r.get("problem_id") for r in rs}), "records": len(rs),
+                          "accuracy": sum(bool(r.get("correct")) for r in rs) / len(rs),
+                          "mean_tokens": sum(tokens) / len(tokens) if tokens else None}  # fmt: skip
+    return out
+
+
+def link_evals(coll: Collection) -> None:
+    """Find the train run behind each eval run: its model path, else the one train dir beside it."""
+    by_path = {}
+    for t in coll.train:
+        by_path[t.path.resolve()] = t.name
+        by_path[(t.path / "model").resolve()] = t.name
+    for e in coll.eval:
+        if e.model:
+            for base in (Path.cwd(), e.path.parent, e.path.parent.parent):
+                hit = by_path.get((base / e.model).resolve())
+                if hit:
+                    e.train = hit
+                    break
+        if e.train is None:
+            siblings = [t for t in coll.train if t.path.parent.resolve() == e.path.parent.resolve()]
+            if len(siblings) == 1:
+                e.train = siblings[0].name
+
+
+# --------------------------------------------------------------------------- tolerant readers
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's content, or None if it is missing or unreadable (a run may be half-written)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def read_rows(path: Path, warnings: list[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of a JSONL file; a bad line (e.g. the torn last line of a running stage) is skipped and noted."""
+    if not path.is_file():
+        return []
+    rows, bad = [], 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                bad += 1
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+            else:
+                bad += 1
+    if bad and warnings is not None:
+        warnings.append(f"{path}: skipped {bad} unreadable line(s)")
+    return rows
+
+
+def _first_row(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            return row if isinstance(row, dict) else None
+    return None
+
+
+def _str(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def num(v: Any) -> float | None:
+    """A finite number or None (JSON may hold null, a string or NaN where a number was expected)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v) if v == v and abs(v) != float("inf") else None

@@ -1,0 +1,30 @@
+"""``leancot report``: parse the arguments into a ReportConfig and call ``leancot.report.stage.run``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from leancot.cli_utils import console, usage_errors_exit_2
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report`` subcommand to ``app``."""
+    app.command("report")(report)
+
+
+@usage_errors_exit_2
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories (prune/train/eval outputs), or parents holding them up to two levels down.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output directory (default: the first run directory).")] = None,
+    title: Annotated[str, typer.Option(help="Title of the report.")] = "leancot report",
+    max_records: Annotated[int, typer.Option(help="Pruned records per prune run shown in the trace viewer.")] = 200,
+    tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer for per-skill token counts (default: the prune run's).")] = None,
+) -> None:
+    """Write a self-contained report.html (plots, tables, trace viewer) and report.md for run directories."""
+    from leancot.report.stage import ReportConfig, run
+
+    path = run(ReportConfig(runs=runs, out=out, title=title, max_records=max_records, tokenizer=tokenizer))
+    console.print(f"report: {path} (and {path.with_name('report.md')})", highlight=False, soft_wrap=True)
