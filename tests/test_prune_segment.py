@@ -102,3 +102,18 @@ def test_unclosed_math_and_empty_input_are_harmless():
     assert decompose("") == []
     steps = decompose("We get \\[ x = 1. No closer here. And $5 is cheap. Done.")
     assert _squeeze("".join(s.text for s in steps)) == _squeeze("We get \\[ x = 1. No closer here. And $5 is cheap. Done.")
+
+
+def test_cue_key_prefilters_never_hide_a_match(real_traces):
+    """Each cue's literal ``keys`` (a speed-up) must be a necessary condition of its regex."""
+    from leancot.prune import skills
+    from leancot.prune.segment import units
+
+    cues = [c for c in vars(skills).values() if isinstance(c, skills._Cue) and c.keys]
+    assert len(cues) >= 8
+    heads = [r["reasoning"][s:e].strip().lower()[:160] for r in real_traces for s, e, _ in units(r["reasoning"])]
+    for head in heads:
+        for cue in cues:
+            if cue.anywhere.search(head):
+                assert any(k in head for k in cue.keys), (cue.anywhere.pattern[:40], head)
+        assert skills._has_math(head, bool(skills._DIGIT.search(head))) == bool(skills._MATH.search(head)), head

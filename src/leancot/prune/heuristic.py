@@ -8,22 +8,26 @@ Actions (``Step.action``):
 - ``keep`` / ``compress``: the steps the answer depends on. Compress removes filler
   sentences and words ("So,", "Okay, so", "Let me", "I think", hedges) and never a
   number or a formula; ``rewritten`` holds the shorter text.
-- ``merge``: a run of short adjacent kept computations written as one line. The first
+- ``merge``: a run of short adjacent kept computations written as one block (prose joined
+  by spaces, equation lines by line breaks). The first
   step of the run holds the merged line in ``rewritten``; the others have ``rewritten=""``
   (folded into the first).
 
 Which steps are needed is decided by tracking numbers: the step where the answer is
 first reached is the root; a needed step needs the step that first produced each of its
-numbers; the walk goes backwards to the start. The pruned text is made only of
-(shortened) slices of the original plus ``The answer is \\boxed{X}``, so it cannot
-invent a number.
+numbers (a line such as "29524 * 3:" that announces a needed computation comes along);
+the walk goes backwards to the start. A step that ends by doubting itself ("does 484
+count as the 49th?") and is answered by a check stating a new value is treated like a
+value before a self-correction: the check produces the value, the doubted step goes.
+The pruned text is made only of (shortened) slices of the original plus
+``The answer is \\boxed{X}``, so it cannot invent a number.
 """
 
 from __future__ import annotations
 
 import re
 
-from leancot.prune.segment import decompose, sentences
+from leancot.prune.segment import decompose, units
 from leancot.prune.skills import label
 from leancot.prune.verify import numbers_in
 from leancot.schema import Step
@@ -39,8 +43,9 @@ _MERGE_MAX_WORDS = 24
 
 # Filler that opens a sentence, removed repeatedly: "Okay, so now, I think ..." -> "...".
 _FILLER_HEAD = re.compile(
-    r"^(?:(?:okay|ok|alright|all right|so(?! on\b)|now|well|hmm+|oh|yeah|yep|wait(?: a (?:second|minute|moment))?|then|and|also|first|next|finally"
-    r"|basically|actually|again|right)\b[,.!:]?\s*"
+    r"^(?:(?:okay|ok|alright|all right|so(?! on\b)|now|well|hmm+|oh|yeah|yep|wait(?: a (?:second|minute|moment))?|then|and|also"
+    r"|basically|actually|again)\b[,.!:]?\s*"
+    r"|(?:first|next|finally|right)\b[,.!]\s*"  # only with a comma: "Right side:", "Next digit:" are content
     r"|(?:i think|i believe|i guess|i suppose|i recall|i remember|i know|it seems|i see)(?: that)?\b,?\s*"
     r"|(?:let me|let's|let us|i'll|i will|i need to|i should|i have to|i can|i could|we can|we need to)"
     r"\s+(?:now\s+|just\s+|first\s+|also\s+|try to\s+|go ahead and\s+|start by\s+)*"
@@ -48,8 +53,9 @@ _FILLER_HEAD = re.compile(
     r"express|rewrite|factor|expand|solve|multiply|divide|add|subtract|count|use|apply)\b))+",
     re.I,
 )
-_HEDGES = re.compile(r",?\s*\b(?:i think|i guess|i believe|probably|basically|just|actually|kind of|sort of)\b,?(?=\s)"
-                     r"|,?\s*right\?$", re.I)
+_HEDGES = re.compile(r",?\s*\b(?:i think|i guess|i believe|probably|basically|just|actually|kind of|sort of)\b,?(?=\s)", re.I)
+_TAG_QUESTION = re.compile(r",?\s*right\?$", re.I)  # "... is 3 times Layer 9, right?" -> "... Layer 9."
+_LONE_LETTER = re.compile(r"[ai] [a-z]{2,}")  # "a cubic ...", "i guess": a word, not a variable like "x"
 _LEAD_IN = re.compile(  # a pure lead-in before display maths: "Let me write that out:"
     r"^(?:[^\\$\d\n]{0,80}?)\b(?:let me|let's|let us|i'll|i can|we can|we get|we have|this gives|that gives"
     r"|so we have|this becomes|it becomes)\b[^\\$\d\n]{0,60}:\s*(?=\\\[|\$\$|\\begin)", re.I)
@@ -75,9 +81,10 @@ def prune(steps: list[Step], answer: str | None, question: str = "") -> tuple[li
         answer = _last_boxed(" ".join(s.text for s in steps))
     q_numbers = numbers_in(question)
     nums = [_significant(numbers_in(s.text)) - q_numbers for s in steps]
-    superseded = _superseded(steps)
+    doubts = _answered_doubts(steps)
+    superseded = _superseded(steps) | set(doubts)
     root = _root(steps, answer)
-    needed = _needed(steps, nums, superseded, root)
+    needed = _needed(steps, nums, superseded, root, corrections=set(doubts.values()))
     produced = _produced(nums)
     used = _used_later(steps, nums, root)
     in_detour = _detours(steps, needed)
@@ -88,6 +95,7 @@ def prune(steps: list[Step], answer: str | None, question: str = "") -> tuple[li
             _compress(step, question)
         else:
             step.action = "delete"
+    _drop_repeated_headings(steps)
     _merge(steps)
     return steps, _synthesise(steps, answer)
 
@@ -144,6 +152,30 @@ def _superseded(steps: list[Step]) -> set[int]:
     return out
 
 
+def _answered_doubts(steps: list[Step]) -> dict[int, int]:
+    """``{doubted step: check}`` where a check states a value its doubted step did not reach.
+
+    "... which gives 48.4, so 48. But wait, does 484 count as the 49th occurrence?"
+    then "Let me check: ... That's 49 numbers.": the check is the correction (it
+    produces 49) and the doubted step is a detour, like a value before a self-correction.
+    """
+    out = {}
+    for j, step in enumerate(steps):
+        if step.skill not in _PRODUCERS or not step.text.rstrip().endswith("?"):
+            continue
+        i = next((k for k in range(j + 1, min(j + 3, len(steps))) if steps[k].skill != "hesitation"), None)
+        if i is not None and steps[i].skill in ("verification", "self_correction") \
+                and _significant(_results(steps[i].text)) - _results(step.text):
+            out[j] = i
+    return out
+
+
+def _results(text: str) -> set[str]:
+    """Numbers ``text`` states as results ("= 49", "is 49", "that's 49 numbers")."""
+    return {m.group(0) for m in _RESULT_NUMBER.finditer(text)
+            if _RESULT_CONTEXT.search(text[max(0, m.start() - 12):m.start()])}
+
+
 def _canon(text: str) -> str:
     """Maths spelled one way: no spaces, \\dfrac -> \\frac, no \\left/\\right or thin spaces."""
     text = re.sub(r"\\[dt]frac", r"\\frac", text)
@@ -165,38 +197,68 @@ def _answer_forms(answer: str) -> list[str]:
     return [f for f in forms if f]
 
 
-_RESULT_CONTEXT = re.compile(r"(?:=|\bis|\bbe|\bget|\bgives?|\bare|:|\bof|total|\bto|\bequals|boxed\{)\W{0,3}$", re.I)
+_RESULT_CONTEXT = re.compile(r"(?:=|\bis|\bbe|\bget|\bgives?|\bare|:|\bof|total|\bto|\bequals|boxed\{|'s|\bhas)\W{0,3}$", re.I)
+# After a number: a range or an operation ("90-99", "90 \times 3"), so not a result.
+_NOT_A_RESULT = r"(?!\s*(?:[-–+*/×^]|\\times|\\cdot)\s*\d)"
 
 
 def _root(steps: list[Step], answer: str | None) -> int | None:
-    """Index of the first step that reaches the answer (as a result), or None."""
+    """Index of the first step that reaches the answer (as a result), or None.
+
+    A step reaches the answer when it states it as a result ("= 90", "is 90") and then
+    states no other result: in "99 - 10 + 1 = 90 numbers, which is 9 sets" the answer
+    90 is a coincidence on the way to 9. Failing that, the first statement as a result,
+    then the first mention. A planning step counts only with ``= X`` ("How many more?
+    That would be 188 - 98 = 90.").
+    """
     if not answer:
         return None
     forms = _answer_forms(answer)
     numeric = all(re.fullmatch(r"-?\d+(?:\.\d+)?", f) for f in forms)
-    patterns = [re.compile(r"(?<![\d.])" + re.escape(f) + r"(?![\d]|\.\d)") for f in forms]
+    tail = _NOT_A_RESULT if numeric else ""
+    patterns = [re.compile(r"(?<![\d.])" + re.escape(f) + r"(?![\d]|\.\d)" + tail) for f in forms]
     digits = max(re.findall(r"\d+", answer), key=len, default="")  # a cheap pre-filter
-    fallback = None
+    stated = mentioned = None
     for i, step in enumerate(steps):
-        if step.skill in ("hesitation", "restatement", "planning") or digits not in step.text:
+        if step.skill in ("hesitation", "restatement") or digits not in step.text:
             continue
         text = _canon(step.text) if not numeric else step.text
-        for pattern in patterns:
-            for m in pattern.finditer(text):
-                if not numeric or _RESULT_CONTEXT.search(text[max(0, m.start() - 12):m.start()]):
-                    return i
-                fallback = i if fallback is None else fallback
-    return fallback
+        for m in (m for pattern in patterns for m in pattern.finditer(text)):
+            before = text[max(0, m.start() - 12):m.start()]
+            if step.skill == "planning" and not before.rstrip().endswith("="):
+                continue
+            if numeric and not _RESULT_CONTEXT.search(before):
+                mentioned = i if mentioned is None else mentioned
+                continue
+            if not numeric or _concludes(text, m.end(), forms):
+                return i
+            stated = i if stated is None else stated
+    return stated if stated is not None else mentioned
 
 
-def _needed(steps: list[Step], nums: list[set[str]], superseded: set[int], root: int | None) -> set[int]:
-    """The root and, transitively, the first producers of the numbers needed steps use."""
+_RESULT_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
+
+
+def _concludes(text: str, end: int, forms: list[str]) -> bool:
+    """Whether no other number is stated as a result after position ``end`` of ``text``."""
+    for m in _RESULT_NUMBER.finditer(text, end):
+        if m.group(0) not in forms and _RESULT_CONTEXT.search(text[max(end, m.start() - 12):m.start()]):
+            return False
+    return True
+
+
+def _needed(steps: list[Step], nums: list[set[str]], superseded: set[int], root: int | None,
+            corrections: set[int] = frozenset()) -> set[int]:  # type: ignore[assignment]
+    """The root and, transitively, the first producers of the numbers needed steps use.
+
+    ``corrections`` are checks that produce a value (see :func:`_answered_doubts`).
+    """
     if root is None:
         return set()
     producer: dict[str, int] = {}
     backup: dict[str, int] = {}  # verification steps produce only when nothing else does
     for i, ns in enumerate(nums):
-        table = producer if steps[i].skill in _PRODUCERS and i not in superseded else backup
+        table = producer if (steps[i].skill in _PRODUCERS or i in corrections) and i not in superseded else backup
         for n in ns:
             table.setdefault(n, i)
     needed = {root}
@@ -207,12 +269,21 @@ def _needed(steps: list[Step], nums: list[set[str]], superseded: set[int], root:
     stack = list(needed)
     while stack:
         s = stack.pop()
-        for n in nums[s]:
-            p = producer.get(n, backup.get(n))
+        deps = [producer.get(n, backup.get(n)) for n in nums[s]]
+        if s > 0 and _is_lead_in(steps[s - 1]) and s - 1 not in superseded:
+            deps.append(s - 1)  # "29524 * 3:" before "20000 * 3 = 60000": says what is computed
+        for p in deps:
             if p is not None and p < s and p not in needed:
                 needed.add(p)
                 stack.append(p)
     return needed
+
+
+def _is_lead_in(step: Step) -> bool:
+    """A computation line that announces the next one: ends with ":" (or "= ?") and holds maths."""
+    text = step.text.rstrip()
+    return (step.skill in _PRODUCERS and text.endswith((":", "= ?", "=?"))
+            and "\n" not in text and bool(re.search(r"\d\s*(?:[-+*/×^=]|\\times|\\cdot)", text)))
 
 
 def _detours(steps: list[Step], needed: set[int]) -> list[bool]:
@@ -229,9 +300,15 @@ def _detours(steps: list[Step], needed: set[int]) -> list[bool]:
 
 
 def _compress(step: Step, question: str) -> None:
-    """Drop filler sentences and words of a kept step; sets ``compress`` when shorter."""
-    kept = []
-    for sent in sentences(step.text):
+    """Drop filler sentences and words of a kept step; sets ``compress`` when shorter.
+
+    A kept sentence that starts a line in the step starts a line in the rewrite, so
+    equation lines stay one per line.
+    """
+    kept: list[str] = []
+    text = step.text
+    for start, end, _ in units(text):
+        sent = text[start:end].strip()
         has_maths = bool(_DISPLAY.search(sent))
         skill = label(sent, question=question)
         if not has_maths and skill in _DROP_SENTENCE:
@@ -243,31 +320,45 @@ def _compress(step: Step, question: str) -> None:
         sent = _LEAD_IN.sub("", sent, count=1)
         sent = _strip_filler(sent)
         if sent:
+            if kept:
+                kept.append("\n" if text[:start].rstrip(" \t").endswith("\n") else " ")
             kept.append(sent)
     if not kept:
         step.action = "delete"  # nothing but filler
         return
-    text = " ".join(kept)
-    if text != step.text:
+    rewritten = "".join(kept)
+    if rewritten != step.text:
         step.action = "compress"
-        step.rewritten = text
+        step.rewritten = rewritten
 
 
 def _strip_filler(sentence: str) -> str:
     """Remove opening filler and hedges; capitalise what is left. Numbers are never touched."""
     s = _FILLER_HEAD.sub("", sentence, count=1)
     s = _HEDGES.sub("", s)
-    s = s.strip()
+    s = _TAG_QUESTION.sub(".", s).strip()
     first = s.split(" ", 1)[0].rstrip(",.:;")
-    if s and s[0].islower() and first.replace("'", "").isalpha() and len(first) > 1:  # not "ln(x)", "e^x", "x"
+    word = first.replace("'", "").isalpha() and (len(first) > 1 or bool(_LONE_LETTER.match(s)))
+    if s and s[0].islower() and word:  # not "ln(x)", "e^x", "x is"
         s = s[0].upper() + s[1:]
     return s
 
 
+def _drop_repeated_headings(steps: list[Step]) -> None:
+    """Delete a kept heading ("Layer 4:") when the next kept step opens with it again."""
+    kept = [s for s in steps if s.action != "delete"]
+    for head, nxt in zip(kept, kept[1:]):
+        h = _text(head).strip()
+        if h.endswith(":") and len(h) <= 40 and _text(nxt).lstrip().startswith(h):
+            head.action, head.rewritten = "delete", None
+
+
 def _merge(steps: list[Step]) -> None:
-    """Fold runs of short adjacent kept computation steps into one line.
+    """Fold runs of short adjacent kept computation steps into one merged text.
 
     Adjacent means consecutive in the trace, or separated only by deleted hesitations.
+    Prose sentences are joined by a space, equation lines (no closing ". ! ?") by a
+    line break, so a merged block reads like the worked lines it came from.
     """
     run: list[Step] = []
     for step in steps + [None]:  # type: ignore[list-item]
@@ -282,7 +373,8 @@ def _merge(steps: list[Step]) -> None:
         if len(run) > 1:
             line = _text(run[0])
             for s in run[1:]:
-                line += (" " if line.rstrip().endswith((".", "!", "?", ":")) else "; ") + _text(s)
+                prose = line.rstrip().endswith((".", "!", "?")) and _text(s).rstrip().endswith((".", "!", "?"))
+                line += (" " if prose else "\n") + _text(s)
             for k, s in enumerate(run):
                 s.action, s.rewritten = "merge", (line if k == 0 else "")
         run = []
