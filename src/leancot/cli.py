@@ -106,6 +106,26 @@ def print_prune_stats(out_dir: Path, tokenizer: str | None) -> None:
     console.print(table)
 
 
+@app.command("run")
+@usage_errors_exit_2
+def run_recipe(
+    recipe: Annotated[Path, typer.Argument(help="A YAML recipe (see recipes/).")],
+    from_stage: Annotated[Optional[str], typer.Option("--from", help="Re-run from this stage on, even if up to date.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: stage.key=value (repeatable).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate the recipe and print the steps; run nothing.")] = False,
+) -> None:
+    """Run a recipe: its stages in order, sweeps expanded, finished stages skipped."""
+    from leancot import pipeline
+
+    if dry_run:
+        plan = pipeline.plan(recipe, set_, from_stage=from_stage)
+        for step in plan.steps:
+            console.print(f"{step.label:<24} {step.variant or '':<16} → {step.out}", soft_wrap=True)
+        return
+    out = pipeline.run(recipe, set_, from_stage=from_stage)
+    console.print(f"done: [bold]{out}[/bold]")
+
+
 @models_app.command("fetch")
 @usage_errors_exit_2
 def models_fetch(

@@ -1,0 +1,281 @@
+"""``leancot run RECIPE.yaml``: chain the stages of one experiment from a YAML file.
+
+A recipe names its stages (in the fixed order generate → prune → train → eval → report)
+and their settings, which are exactly the fields of each stage's config class::
+
+    out: runs/cpu-demo
+    stages:
+      prune: {input: bundled:r1-traces}
+      train: {student: smollm2-135m, lsp: [0.5, 1.0], max_steps: 20}
+      eval:  {benchmarks: [gsm8k], limit: 20, compare_to_base: true}
+      report: {}
+
+Inputs chain by default (prune reads generate's records, train reads prune's, eval
+evaluates train's model, report reads every stage's directory); a string may name
+another stage's output as ``{prune}``, ``{train}`` ... or the recipe's ``{out}``.
+A setting given as a list where the field takes a single value is a sweep: the
+stages from the first swept one on run once per combination, each in its own
+directory, and the report shows them together.
+
+Everything is checked before any work starts: an unknown stage or key, a sweep
+over a key that does not exist, a missing input file — one line naming the key
+and the recipe, exit 2. Each stage skips itself when its manifest says its inputs
+and config are unchanged; ``--from STAGE`` re-runs from that stage on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import logging
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from leancot.errors import UsageError
+from leancot.io import write_json_atomic
+
+log = logging.getLogger(__name__)
+
+ORDER = ("generate", "prune", "train", "eval", "report")
+
+# Stage name -> (config class, run function), imported only when a recipe uses the stage.
+STAGES: dict[str, tuple[str, str]] = {
+    "generate": ("leancot.teacher.generate:GenerateConfig", "leancot.teacher.generate:run"),
+    "prune": ("leancot.prune.stage:PruneConfig", "leancot.prune.stage:run"),
+    "train": ("leancot.train.config:TrainConfig", "leancot.train.stage:run"),
+    "eval": ("leancot.evaluate.run:EvalConfig", "leancot.evaluate.run:run"),
+    "report": ("leancot.report.stage:ReportConfig", "leancot.report.stage:run"),
+}
+
+# Keys the pipeline itself reads from a stage's settings (not passed to the stage).
+PIPELINE_KEYS = {"eval": {"compare_to_base"}}
+
+
+def _load(ref: str) -> Any:
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass
+class Step:
+    """One stage of one sweep variant, ready to run."""
+
+    stage: str
+    variant: str  # "" for stages shared by every variant
+    config: BaseModel
+    label: str = ""
+
+    @property
+    def out(self) -> Path:
+        return Path(self.config.out)
+
+
+@dataclass
+class Plan:
+    """Every step of a recipe, validated, in the order they run."""
+
+    recipe: Path
+    out: Path
+    steps: list[Step] = field(default_factory=list)
+    variants: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_recipe(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Parse a recipe file and apply ``stage.key=value`` overrides (values parsed as YAML)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"recipe not found: {path}")
+    try:
+        recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise UsageError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(recipe, dict) or not isinstance(recipe.get("stages"), dict):
+        raise UsageError(f"{path}: a recipe needs a 'stages:' mapping")
+    unknown = set(recipe) - {"out", "stages", "name", "description", "seed"}
+    if unknown:
+        raise UsageError(f"{path}: unknown top-level key '{sorted(unknown)[0]}' (allowed: out, stages, name, description, seed)")
+    for item in overrides or []:
+        _apply_override(recipe, item, path)
+    return recipe
+
+
+def _apply_override(recipe: dict[str, Any], item: str, path: Path) -> None:
+    key, sep, value = item.partition("=")
+    stage, dot, name = key.partition(".")
+    if not sep or not dot or not name:
+        raise UsageError(f"--set {item!r}: expected stage.key=value")
+    if stage not in recipe["stages"]:
+        raise UsageError(f"--set {item!r}: {path} has no stage '{stage}'")
+    recipe["stages"][stage] = {**(recipe["stages"][stage] or {}), name: yaml.safe_load(value)}
+
+
+def plan(path: str | Path, overrides: list[str] | None = None, *, from_stage: str | None = None) -> Plan:
+    """Validate a recipe completely and expand its sweeps into steps; nothing runs."""
+    path = Path(path)
+    recipe = read_recipe(path, overrides)
+    stages = {name: dict(settings or {}) for name, settings in recipe["stages"].items()}
+    for name in stages:
+        if name not in STAGES:
+            raise UsageError(f"{path}: unknown stage '{name}' (stages: {', '.join(ORDER)})")
+    if from_stage and from_stage not in stages:
+        raise UsageError(f"--from {from_stage}: {path} has no such stage (it has: {', '.join(stages)})")
+    out = Path(recipe.get("out") or Path("runs") / path.stem)
+    sweeps = _find_sweeps(stages, path)
+    result = Plan(recipe=path, out=out)
+    first_swept = min((ORDER.index(s) for s, _ in sweeps), default=len(ORDER))
+    combos = list(itertools.product(*(values for _, values in sweeps.items()))) or [()]
+    seen: set[Path] = set()
+    for combo in combos:
+        chosen = dict(zip(sweeps, combo))
+        tag = "-".join(f"{key}{_short(value)}" for (_, key), value in chosen.items())
+        result.variants.append({"variant": tag, **{f"{s}.{k}": v for (s, k), v in chosen.items()}})
+        for step in _variant_steps(stages, chosen, tag, first_swept, out, path, from_stage):
+            if step.out not in seen:  # stages before the first swept one are shared
+                seen.add(step.out)
+                result.steps.append(step)
+    if "report" in stages:  # one report, last, over every variant
+        result.steps.append(_report_step(stages["report"], result, out, path))
+    return result
+
+
+def _find_sweeps(stages: dict[str, dict[str, Any]], path: Path) -> dict[tuple[str, str], list[Any]]:
+    """(stage, key) -> values, for every list given where the field takes one value."""
+    sweeps = {}
+    for stage in ORDER:
+        if stage not in stages:
+            continue
+        fields = _load(STAGES[stage][0]).model_fields
+        for key, value in stages[stage].items():
+            if key in PIPELINE_KEYS.get(stage, ()):
+                continue
+            if key not in fields:
+                raise UsageError(f"{path}: stages.{stage}.{key}: unknown key for stage '{stage}'")
+            if isinstance(value, list) and not _takes_list(fields[key].annotation):
+                if not value:
+                    raise UsageError(f"{path}: stages.{stage}.{key}: a sweep needs at least one value")
+                sweeps[(stage, key)] = value
+    return sweeps
+
+
+def _takes_list(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple, set, frozenset):
+        return True
+    return any(_takes_list(arg) for arg in typing.get_args(annotation))
+
+
+def _short(value: Any) -> str:
+    return str(value).replace("/", "_").replace(" ", "")
+
+
+def _variant_steps(stages, chosen, tag, first_swept, out, path, from_stage) -> list[Step]:
+    """The steps of one sweep variant, with chained inputs and output dirs filled in."""
+    dirs: dict[str, Path] = {}
+    steps = []
+    for stage in (s for s in ORDER if s in stages and s != "report"):
+        swept_dir = tag and ORDER.index(stage) >= first_swept
+        dirs[stage] = out / tag / stage if swept_dir else out / stage
+        settings = {k: v for k, v in stages[stage].items() if k not in PIPELINE_KEYS.get(stage, ())}
+        settings.update({k: v for (s, k), v in chosen.items() if s == stage})
+        settings = _fill(settings, dirs, out, stage, path)
+        settings.setdefault("out", str(dirs[stage]))
+        if from_stage and ORDER.index(stage) >= ORDER.index(from_stage) and "overwrite" in _load(STAGES[stage][0]).model_fields:
+            settings["overwrite"] = True
+        if stage == "eval" and stages[stage].get("compare_to_base"):
+            steps.append(_base_eval_step(settings, stages, out, path))
+        steps.append(Step(stage, tag if swept_dir else "", _validate(stage, settings, path, out), label=stage))
+    return steps
+
+
+def _fill(settings: dict[str, Any], dirs: dict[str, Path], out: Path, stage: str, path: Path) -> dict[str, Any]:
+    """Chain default inputs from earlier stages and expand ``{stage}`` / ``{out}`` references."""
+    names = {"out": str(out), **{k: str(v) for k, v in dirs.items()}}
+    filled = {k: _expand(v, names, f"{path}: stages.{stage}.{k}") for k, v in settings.items()}
+    if stage == "prune" and "input" not in filled and "generate" in dirs:
+        filled["input"] = str(dirs["generate"] / "records.jsonl")
+    if stage == "train" and "input" not in filled and "prune" in dirs:
+        filled["input"] = str(dirs["prune"] / "records.jsonl")
+    if stage == "eval" and "model" not in filled and "train" in dirs:
+        filled["model"] = str(dirs["train"] / "model")
+    if filled.get("input") == "bundled:r1-traces":
+        from leancot.data import traces_path
+
+        filled["input"] = str(traces_path())
+    return filled
+
+
+def _expand(value: Any, names: dict[str, str], where: str) -> Any:
+    if isinstance(value, list):
+        return [_expand(v, names, where) for v in value]
+    if not isinstance(value, str) or "{" not in value:
+        return value
+    try:
+        return value.format(**names)
+    except (KeyError, IndexError, ValueError) as e:
+        raise UsageError(f"{where}: cannot resolve {value!r} ({e}); known: {', '.join('{' + n + '}' for n in names)}") from None
+
+
+def _base_eval_step(settings: dict[str, Any], stages: dict[str, Any], out: Path, path: Path) -> Step:
+    """The same evaluation of the untuned student, for ``compare_to_base: true``."""
+    base = dict(settings, model=(stages.get("train") or {}).get("student", "smollm2-135m"), out=str(out / "eval-base"))
+    return Step("eval", "", _validate("eval", base, path, out), label="eval (untuned student)")
+
+
+def _report_step(settings: dict[str, Any], result: Plan, out: Path, path: Path) -> Step:
+    settings = _fill(dict(settings), {}, out, "report", path)
+    settings.setdefault("runs", [str(s.out) for s in result.steps])
+    settings.setdefault("out", str(out / "report"))
+    return Step("report", "", _validate("report", settings, path, out), label="report")
+
+
+def _validate(stage: str, settings: dict[str, Any], path: Path, root: Path) -> BaseModel:
+    """Build and validate the stage's config before anything runs.
+
+    A path that an earlier stage of this recipe will write does not exist yet: it is
+    validated as a stand-in that exists (the recipe file, or its folder), so every
+    other setting is still checked now, and the real path goes back into the config.
+    """
+    cls = _load(STAGES[stage][0])
+    pending = {k: v for k, v in settings.items() if _pending(v, root)}
+    trial = {**settings, **{k: _stand_in(v, path) for k, v in pending.items()}}
+    try:
+        config = cls.model_validate(trial)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"{path}: stages.{stage}.{key}: {first['msg']}") from None
+    except UsageError as e:
+        raise UsageError(f"{path}: stages.{stage}: {e}") from None
+    fields = cls.model_fields  # the real paths, typed as their fields are (no validators: they may not exist yet)
+    return config.model_copy(update={k: TypeAdapter(fields[k].annotation).validate_python(v) for k, v in pending.items()})
+
+
+def _pending(value: Any, root: Path) -> bool:
+    """Whether a setting names a path under the recipe's out dir that does not exist yet."""
+    if isinstance(value, list):
+        return bool(value) and any(_pending(v, root) for v in value)
+    return isinstance(value, str) and Path(value).is_relative_to(root) and not Path(value).exists()
+
+
+def _stand_in(value: Any, recipe: Path) -> Any:
+    if isinstance(value, list):
+        return [_stand_in(v, recipe) for v in value]
+    return str(recipe if Path(value).suffix else recipe.parent)
+
+
+def run(path: str | Path, overrides: list[str] | None = None, *, from_stage: str | None = None) -> Path:
+    """Run a recipe: plan (validating everything), then each step in order; returns the out dir."""
+    p = plan(path, overrides, from_stage=from_stage)
+    p.out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(p.out / "pipeline.json", {"recipe": str(p.recipe), "variants": p.variants,
+                                                "steps": [{"stage": s.stage, "variant": s.variant, "out": str(s.out)} for s in p.steps]})
+    for step in p.steps:
+        log.info("run: %s%s -> %s", step.label, f" [{step.variant}]" if step.variant else "", step.out)
+        config = type(step.config).model_validate(step.config.model_dump())  # inputs exist now
+        _load(STAGES[step.stage][1])(config)
+    return p.out
