@@ -41,3 +41,20 @@ def test_input_without_a_completion_column_exits_2(tmp_path):
 def test_stats_of_a_missing_dir_exits_2(tmp_path):
     result = runner.invoke(app, ["stats", str(tmp_path)])
     assert result.exit_code == 2 and "not a prune output" in result.output
+
+
+def test_error_text_is_printed_literally_not_as_markup():
+    import typer
+
+    from leancot.cli_utils import usage_errors_exit_2
+    from leancot.errors import UsageError
+
+    tiny = typer.Typer()
+
+    @tiny.command()
+    @usage_errors_exit_2
+    def needs_vllm() -> None:
+        raise UsageError("this needs vllm: pip install 'leancot[vllm]'")
+
+    result = runner.invoke(tiny, [])
+    assert result.exit_code == 2 and "pip install 'leancot[vllm]'" in result.output

@@ -153,12 +153,14 @@ def demo(
 
 def _register_stage_commands() -> None:
     """Each stage package adds its own subcommands (generate, train, eval, compare, report)."""
+    from leancot.evaluate.command import register as register_eval
     from leancot.report.command import register as register_report
     from leancot.teacher.command import register as register_teacher
     from leancot.train.command import register as register_train
 
     register_teacher(app)
     register_train(app)
+    register_eval(app)
     register_report(app)
 
 

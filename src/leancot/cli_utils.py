@@ -7,6 +7,7 @@ import functools
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from leancot.errors import UsageError
 
@@ -22,12 +23,12 @@ def usage_errors_exit_2(fn):
         try:
             return fn(*args, **kwargs)
         except UsageError as e:
-            err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except ValidationError as e:
             first = e.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "config"
-            err.print(f"[red]error:[/red] {where}: {first['msg']}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(where)}: {escape(first['msg'])}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

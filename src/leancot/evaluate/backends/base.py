@@ -1,0 +1,85 @@
+"""What every generation backend takes and returns (no heavy imports here)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings: greedy when ``temperature == 0``."""
+
+    max_new_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One prompt, as the backend prepared it.
+
+    ``text`` is the rendered chat for local backends (``None`` for an API, which renders
+    itself from ``messages``); ``think_prefix`` is the ``<think>`` opening the template wrote;
+    ``seed`` makes this (problem, sample) reproducible where the backend allows per-request seeds.
+    """
+
+    messages: list[dict[str, str]]
+    text: str | None = None
+    think_prefix: str = ""
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generated completion: the new text only, why it stopped, and its length in tokens."""
+
+    text: str
+    finish_reason: str  # "stop" (end-of-sequence token) | "length" (hit max_new_tokens) | "error" (see error)
+    completion_tokens: int | None = None  # as counted by the backend (None when it cannot say)
+    error: str | None = None  # "reason: detail" when the backend could not generate this prompt (a reject)
+
+
+@dataclass
+class BackendOptions:
+    """Everything a backend may need; each backend reads the fields that concern it."""
+
+    model: str
+    batch_size: int = 16  # hf: prompts per forward batch
+    dtype: str = "auto"  # hf/vllm: auto | float32 | bfloat16 | float16
+    device: str | None = None  # hf: cpu | cuda | cuda:1 ... (default: cuda when available)
+    threads: int | None = None  # hf on CPU: torch threads (default: torch's; 1 is faster on a crowded machine)
+    tensor_parallel_size: int = 1  # vllm
+    data_parallel_size: int = 1  # vllm: independent replicas, each on tensor_parallel_size GPUs
+    gpu_memory_utilization: float = 0.9  # vllm
+    base_url: str | None = None  # openai: the endpoint (default: $OPENAI_BASE_URL or api.openai.com)
+    api_key_env: str = "OPENAI_API_KEY"  # openai: the env var holding the key (never the key itself)
+    concurrency: int = 16  # openai: requests in flight
+    max_retries: int = 4  # openai: retries per request (connection errors, 429, 5xx), backing off
+    request_timeout: float = 600.0  # openai: seconds per request
+    seed: int = 0  # vllm: engine seed (per-request seeds come with each Prompt)
+    extra: dict[str, Any] = field(default_factory=dict)  # backend-specific keyword arguments
+
+
+class Backend(ABC):
+    """A text generator. ``generate`` yields results as they finish, so the caller can write
+    them at once: an interrupted run then loses at most what was in flight."""
+
+    name: str = ""
+
+    @abstractmethod
+    def prepare(self, messages: list[dict[str, str]], seed: int = 0) -> Prompt:
+        """Turn chat messages into this backend's prompt (render them for a local model)."""
+
+    @abstractmethod
+    def generate(self, prompts: Sequence[Prompt], sampling: Sampling) -> Iterator[list[tuple[int, Generation]]]:
+        """Yield lists of ``(index into prompts, Generation)``, each index exactly once."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free what the backend holds (GPU memory, worker processes, connections)."""

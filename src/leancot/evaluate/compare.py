@@ -1,0 +1,92 @@
+"""``leancot compare DIR_A DIR_B ...``: eval runs side by side, with a paired significance test.
+
+The first directory is the baseline; every other is paired with it over the problems both
+evaluated. Per benchmark and pair:
+
+- accuracy and tokens of each run (all its records);
+- the problems that flipped: right in A and wrong in B, and the reverse;
+- the exact McNemar p-value of the flips (is the difference more than chance?);
+- a paired bootstrap 95% interval of the accuracy difference B − A (seeded, reproducible).
+
+A problem's score is the mean correctness over its samples (1/0 for greedy runs); flips and
+McNemar use sample 0, which is binary in every run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from leancot.errors import UsageError
+from leancot.evaluate.metrics import group_by_problem, mcnemar_exact, paired_bootstrap
+from leancot.io import read_jsonl
+
+
+def load_run(out_dir: str | Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """benchmark -> problem id -> records (by sample) of one eval directory."""
+    path = Path(out_dir) / "records.jsonl"
+    if not path.exists():
+        raise UsageError(f"{out_dir} has no records.jsonl: not an eval output directory")
+    by_bench: dict[str, list[dict[str, Any]]] = {}
+    for r in read_jsonl(path):
+        by_bench.setdefault(r["benchmark"], []).append(r)
+    return {b: group_by_problem(rs) for b, rs in by_bench.items()}
+
+
+def run_stats(problems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Accuracy and tokens of one run on one benchmark."""
+    records = [r for rs in problems.values() for r in rs]
+    correct_tokens = [r["total_tokens"] for r in records if r["correct"]]
+    n = len(records)
+    return {
+        "problems": len(problems),
+        "accuracy": sum(r["correct"] for r in records) / n if n else None,
+        "mean_tokens": sum(r["total_tokens"] for r in records) / n if n else None,
+        "mean_tokens_correct": sum(correct_tokens) / len(correct_tokens) if correct_tokens else None,
+        "truncation_rate": sum(r["finish_reason"] == "length" for r in records) / n if n else None,
+    }
+
+
+Run = dict[str, list[dict[str, Any]]]  # problem id -> its records, by sample
+
+
+def pair_stats(a: Run, b: Run, *, seed: int = 0, iters: int = 10_000) -> dict[str, Any]:
+    """Paired comparison of two runs over the problems both hold."""
+    common = sorted(set(a) & set(b))
+    score = lambda rs: sum(r["correct"] for r in rs) / len(rs)  # noqa: E731
+    sa, sb = [score(a[p]) for p in common], [score(b[p]) for p in common]
+    gained = [p for p in common if not a[p][0]["correct"] and b[p][0]["correct"]]
+    lost = [p for p in common if a[p][0]["correct"] and not b[p][0]["correct"]]
+    diff, low, high = paired_bootstrap(sa, sb, iters=iters, seed=seed)
+    tokens = lambda run: sum(r["total_tokens"] for p in common for r in run[p]) / max(1, sum(len(run[p]) for p in common))  # noqa: E731
+    ta, tb = tokens(a), tokens(b)
+    return {
+        "common_problems": len(common),
+        "accuracy_a": sum(sa) / len(sa) if sa else None,
+        "accuracy_b": sum(sb) / len(sb) if sb else None,
+        "accuracy_diff": diff,
+        "ci95": [low, high],
+        "mcnemar_p": mcnemar_exact(len(lost), len(gained)),
+        "gained": gained,  # wrong in A, right in B
+        "lost": lost,  # right in A, wrong in B
+        "mean_tokens_a": ta,
+        "mean_tokens_b": tb,
+        "token_change": (tb - ta) / ta if ta else None,
+    }
+
+
+def compare(dirs: list[str | Path], *, seed: int = 0, iters: int = 10_000) -> dict[str, Any]:
+    """Compare eval directories; the first is the baseline. Returns a JSON-able dict."""
+    if len(dirs) < 2:
+        raise UsageError("compare needs at least two eval directories")
+    runs = [load_run(d) for d in dirs]
+    names = [str(d) for d in dirs]
+    benchmarks = sorted(set().union(*runs))
+    out: dict[str, Any] = {"runs": names, "seed": seed, "benchmarks": {}}
+    for bench in benchmarks:
+        base = runs[0].get(bench, {})
+        out["benchmarks"][bench] = {
+            "runs": {name: run_stats(run.get(bench, {})) for name, run in zip(names, runs)},
+            "pairs": {name: pair_stats(base, run.get(bench, {}), seed=seed, iters=iters) for name, run in zip(names[1:], runs[1:])},
+        }
+    return out

@@ -1,0 +1,248 @@
+"""The ``eval`` stage: a model's accuracy and token usage on math benchmarks.
+
+``run(EvalConfig(...))`` loads each benchmark, renders the zero-shot R1 prompt with the
+model's chat template, generates with the chosen backend, grades every output and counts
+its tokens with the evaluated model's tokenizer, then writes::
+
+    OUT/records.jsonl   one EvalRecord per (benchmark, problem, sample), appended as batches finish
+    OUT/rejects.jsonl   requests the API refused outright (e.g. prompt too long), with the reason
+    OUT/summary.json    per benchmark: accuracy, pass@k/mean@k, tokens, truncation, time, tokens/s
+    OUT/manifest.json   the config, versions, and generation time per benchmark
+
+A re-run over the same directory generates only the (benchmark, problem, sample) triples
+not yet written, so it can resume a killed run, add benchmarks, a larger ``limit`` or more
+samples; settings that change outputs (model, decoding, prompt) must match, else it refuses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from leancot import data, grading, manifest
+from leancot.errors import UsageError
+from leancot.evaluate.backends import Backend, BackendOptions, Generation, Prompt, Sampling, backend_class, default_backend, load_backend
+from leancot.evaluate.metrics import summarize_benchmark
+from leancot.evaluate.prompts import build_prompt
+from leancot.evaluate.render import messages_for
+from leancot.io import StageOutput, read_jsonl, write_json_atomic
+from leancot.progress import progress_bar
+from leancot.schema import EvalRecord, Problem
+from leancot.tokens import count_tokens_batch
+
+log = logging.getLogger(__name__)
+
+
+class EvalConfig(BaseModel):
+    """Settings of the eval stage (``leancot eval``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="Built-in name (smollm2-135m), a local checkpoint dir, or for --backend openai the served model's name.")
+    benchmarks: list[str] = Field(description="Benchmark names (gsm8k, math500, aime24, aime25, amc23) or .jsonl/.json/.csv problem files.")
+    out: Path = Field(description="Output directory (records.jsonl, summary.json, manifest.json).")
+    split: str = Field("test", description="Benchmark split.")
+    limit: int | None = Field(None, ge=1, description="Only the first N problems of each benchmark.")
+    backend: str | None = Field(None, description="hf | vllm | openai (default: vllm with a GPU and vLLM installed, else hf).")
+    max_new_tokens: int = Field(2048, ge=1, description="Generation budget per output; an output cut off here is graded wrong.")
+    n: int = Field(1, ge=1, description="Samples per problem (n > 1 needs temperature > 0; gives pass@k and mean@k).")
+    temperature: float = Field(0.0, ge=0.0, description="0 = greedy decoding.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass (with temperature > 0).")
+    seed: int = Field(0, description="Seed of the per-sample sampling seeds and of nothing else.")
+    batch_size: int = Field(16, ge=1, description="hf: prompts per generate batch.")
+    threads: int | None = Field(None, ge=1, description="hf on CPU: torch threads (default: torch's own choice).")
+    dtype: str = Field("auto", description="hf/vllm weights: auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16.")
+    tensor_parallel_size: int = Field(1, ge=1, description="vllm: GPUs per model replica.")
+    data_parallel_size: int = Field(1, ge=1, description="vllm: model replicas, each with its share of the prompts.")
+    base_url: str | None = Field(None, description="openai: an OpenAI-compatible endpoint (default $OPENAI_BASE_URL, else OpenAI).")
+    api_key_env: str = Field("OPENAI_API_KEY", description="openai: the environment variable that holds the API key.")
+    concurrency: int = Field(16, ge=1, description="openai: requests in flight.")
+    max_retries: int = Field(4, ge=0, description="openai: retries per request before the run fails (finished records are kept).")
+    tokenizer: str | None = Field(None, description="Tokenizer that counts tokens (default: the evaluated model's; for openai, the built-in one).")
+    prompt: str | None = Field(None, description="Prompt file stem under leancot/evaluate/prompts (default: r1_math).")
+    system_prompt: str | None = Field(None, description="A system message (R1 advises none).")
+    overwrite: bool = Field(False, description="Discard an existing output directory instead of resuming it.")
+
+    @field_validator("benchmarks", mode="before")
+    @classmethod
+    def _split_commas(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [b for b in (s.strip() for s in v.split(",")) if b]
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> EvalConfig:
+        if not self.benchmarks:
+            raise UsageError("no benchmark given; choose from " + ", ".join(data.list_benchmarks()))
+        if self.n > 1 and self.temperature == 0:
+            raise UsageError(f"--n {self.n} with greedy decoding gives {self.n} identical outputs; set --temperature > 0")
+        return self
+
+    def fingerprint_config(self) -> dict[str, Any]:
+        """What changes an output; what only selects problems or affects speed may differ on resume."""
+        fields = {"model", "split", "backend", "max_new_tokens", "temperature", "top_p", "seed", "dtype", "tokenizer",
+                  "prompt", "system_prompt"}  # fmt: skip
+        return self.model_dump(mode="json", include=fields)
+
+
+def run(config: EvalConfig) -> Path:
+    """Evaluate ``config.model`` on ``config.benchmarks`` into ``config.out``; returns the dir."""
+    suites = {_bench_name(b): data.load(b, split=config.split, limit=config.limit) for b in config.benchmarks}
+    config = config.model_copy(update={"backend": config.backend or default_backend()})
+    backend_class(config.backend)  # an unknown backend or a missing extra fails before anything is written
+    _check_model(config)
+    if config.backend == "openai" and config.tokenizer is None:
+        log.warning("eval: counting tokens with the built-in tokenizer; pass --tokenizer with the served model's for exact counts")
+    man = manifest.Manifest(config.out, "eval", config.fingerprint_config(), {"model": config.model})
+    manifest.check_resumable(config.out, man.fingerprint, overwrite=config.overwrite)  # refuses a mismatch
+    timings = (manifest.read(config.out) or {}).get("timings", {}) if not config.overwrite else {}
+    man.write("running", timings=timings)
+    with StageOutput(config.out, key="problem_id") as out:
+        done = finished_keys(config.out)
+        todo = {name: [(p, s) for p in probs for s in range(config.n) if _key(name, p.id, s) not in done]
+                for name, probs in suites.items()}  # fmt: skip
+        if any(todo.values()):
+            _generate_all(config, todo, out, man, timings)
+    summary = write_summary(config, suites, timings)
+    man.write("complete", timings=timings, summary=summary)
+    return config.out
+
+
+def _bench_name(name: str) -> str:
+    bench = data.find_benchmark(name)
+    return bench.name if bench else Path(name).stem
+
+
+def _check_model(config: EvalConfig) -> None:
+    """Fail on a model that does not exist before anything is written (an API model is a name)."""
+    if config.backend != "openai":
+        from leancot import models
+
+        models.resolve(config.model)
+
+
+def _key(benchmark: str, problem_id: str, sample: int) -> str:
+    return f"{benchmark}/{problem_id}/{sample}"
+
+
+def finished_keys(out_dir: Path) -> set[str]:
+    """``benchmark/problem/sample`` of every record and reject already in ``out_dir``."""
+    keys = set()
+    if (out_dir / "records.jsonl").exists():
+        keys |= {_key(r["benchmark"], r["problem_id"], r["sample"]) for r in read_jsonl(out_dir / "records.jsonl")}
+    if (out_dir / "rejects.jsonl").exists():
+        keys |= {r["id"] for r in read_jsonl(out_dir / "rejects.jsonl")}
+    return keys
+
+
+def _generate_all(config: EvalConfig, todo: dict[str, list[tuple[Problem, int]]], out: StageOutput,
+                  man: manifest.Manifest, timings: dict[str, dict[str, float]]) -> None:
+    backend = load_backend(config.backend, _backend_options(config))
+    sampling = Sampling(max_new_tokens=config.max_new_tokens, temperature=config.temperature, top_p=config.top_p)
+    try:
+        with progress_bar("eval") as bar:
+            for name, items in todo.items():
+                if not items:
+                    continue
+                task = bar.add_task(f"{name} ({config.backend})", total=len(items))
+                before = dict(timings.get(name, {"wall_s": 0.0, "generated_tokens": 0}))  # earlier runs over this dir
+
+                def progress(k: int, wall: float, generated: int, name=name, before=before, task=task) -> None:
+                    bar.advance(task, k)
+                    timings[name] = {"wall_s": before["wall_s"] + wall, "generated_tokens": before["generated_tokens"] + generated}
+                    man.write("running", timings=timings)
+
+                _generate_benchmark(config, backend, sampling, name, items, out, progress)
+    finally:
+        backend.close()
+
+
+def _generate_benchmark(config: EvalConfig, backend: Backend, sampling: Sampling, name: str, items: list[tuple[Problem, int]],
+                        out: StageOutput, progress) -> None:
+    """Generate one benchmark's pending samples, writing each batch's records as it finishes."""
+    prompts = [backend.prepare(messages_for(build_prompt(p.question, name, config.prompt), config.system_prompt),
+                               seed=_sample_seed(config.seed, name, p.id, s)) for p, s in items]  # fmt: skip
+    tokenizer = config.tokenizer or (None if config.backend == "openai" else str(_model_path(config.model)))
+    started, generated = time.perf_counter(), 0
+    for batch in backend.generate(prompts, sampling):
+        results = [(items[i], prompts[i], g) for i, g in batch if g.error is None]
+        for rec in make_records(name, results, tokenizer):
+            out.add(rec)
+        for i, g in batch:
+            if g.error is not None:  # the backend refused this one prompt: a counted reject, not a crash
+                reason, _, detail = g.error.partition(": ")
+                out.reject(_key(name, items[i][0].id, items[i][1]), reason, detail)
+        generated += sum(g.completion_tokens or 0 for _, _, g in results)
+        progress(len(batch), time.perf_counter() - started, generated)
+
+
+def make_records(benchmark: str, results: list[tuple[tuple[Problem, int], Prompt, Generation]], tokenizer: str | None) -> list[EvalRecord]:
+    """Grade a batch of outputs and count their tokens (one tokenizer call for the batch)."""
+    outputs = [prompt.think_prefix + gen.text for _, prompt, gen in results]
+    parts = [grading.split_think(o) for o in outputs]
+    counts = count_tokens_batch([g.text for _, _, g in results] + [r for r, _, _ in parts] + [f for _, f, _ in parts], tokenizer)
+    m = len(results)
+    records = []
+    for j, (((problem, sample), _, gen), output) in enumerate(zip(results, outputs)):
+        truncated = gen.finish_reason == "length"
+        answer = grading.extract_answer(output)
+        records.append(EvalRecord(
+            benchmark=benchmark, problem_id=problem.id, sample=sample, output=output, answer=answer, gold=problem.gold_answer,
+            correct=not truncated and grading.is_equivalent(answer, problem.gold_answer),
+            reasoning_tokens=counts[m + j], answer_tokens=counts[2 * m + j], total_tokens=counts[j],
+            finish_reason=gen.finish_reason, truncated=truncated,
+        ))  # fmt: skip
+    return records
+
+
+def _sample_seed(seed: int, benchmark: str, problem_id: str, sample: int) -> int:
+    """A seed per (problem, sample), stable across runs and batchings (31 bits for every backend)."""
+    digest = hashlib.sha256(f"{seed}/{benchmark}/{problem_id}/{sample}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def _model_path(model: str) -> Path | str:
+    from leancot import models
+
+    return models.resolve(model)
+
+
+def _backend_options(config: EvalConfig) -> BackendOptions:
+    model = config.model if config.backend == "openai" else str(_model_path(config.model))
+    return BackendOptions(
+        model=model, batch_size=config.batch_size, threads=config.threads, dtype=config.dtype,
+        tensor_parallel_size=config.tensor_parallel_size,
+        data_parallel_size=config.data_parallel_size, base_url=config.base_url, api_key_env=config.api_key_env,
+        concurrency=config.concurrency, max_retries=config.max_retries, seed=config.seed,
+    )  # fmt: skip
+
+
+def write_summary(config: EvalConfig, suites: dict[str, list[Problem]], timings: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """``summary.json``: per benchmark, over every record in the dir (this run's and earlier ones)."""
+    path = config.out / "records.jsonl"
+    by_bench: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in read_jsonl(path) if path.exists() else []:
+        by_bench[r["benchmark"]].append(r)
+    summary = {
+        "model": config.model,
+        "backend": config.backend,
+        "decoding": {"max_new_tokens": config.max_new_tokens, "n": config.n, "temperature": config.temperature, "top_p": config.top_p},
+        "benchmarks": {name: summarize_benchmark(rs, timings.get(name)) for name, rs in sorted(by_bench.items())},
+    }
+    write_json_atomic(config.out / "summary.json", summary)
+    return summary["benchmarks"]
+
+
+def load_summary(out_dir: Path) -> dict[str, Any]:
+    """The ``summary.json`` of an eval dir."""
+    path = Path(out_dir) / "summary.json"
+    if not path.exists():
+        raise UsageError(f"{out_dir} has no summary.json: not an eval output directory")
+    return json.loads(path.read_text(encoding="utf-8"))
