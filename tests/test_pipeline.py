@@ -92,3 +92,31 @@ def test_run_skips_finished_stages_and_from_reruns_them(tmp_path):
     pipeline.run(path, from_stage="prune")
     assert manifest.stat().st_mtime_ns != first[1]
     assert json.loads((out / "pipeline.json").read_text())["steps"][0]["stage"] == "prune"
+
+
+def test_an_eval_model_that_does_not_exist_fails_before_work(tmp_path):
+    path = write_recipe(tmp_path, {"prune": {"input": "bundled:r1-traces"}, "eval": {"model": str(tmp_path / "nope"), "benchmarks": ["gsm8k"]}})
+    with pytest.raises(UsageError, match="stages.eval.model"):
+        pipeline.run(path)
+    tiny_base = write_recipe(tmp_path, {"train": {"input": "bundled:r1-traces", "student": "tiny:2x64"},
+                                        "eval": {"benchmarks": ["gsm8k"], "compare_to_base": True}})
+    with pytest.raises(UsageError, match="compare_to_base"):
+        pipeline.plan(tiny_base)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_tiny_recipe_runs_end_to_end(tmp_path, tiny_model_dir):
+    """prune -> train (two LSP variants) -> eval -> report, all for real on tiny things."""
+    path = write_recipe(tmp_path, {
+        "prune": {"input": "bundled:r1-traces", "limit": 4},
+        "train": {"student": str(tiny_model_dir), "max_steps": 1, "max_length": 128, "lsp": [0.5, 1.0], "batch_size": 2, "lora": False},
+        "eval": {"benchmarks": ["gsm8k"], "limit": 2, "max_new_tokens": 8, "batch_size": 2},
+        "report": {},
+    })
+    out = pipeline.run(path)
+    for variant in ("lsp0.5", "lsp1.0"):
+        assert (out / variant / "train" / "metrics.json").exists()
+        summary = json.loads((out / variant / "eval" / "summary.json").read_text())
+        assert summary  # one entry per benchmark
+    html = (out / "report" / "report.html").read_text()
+    assert "lsp0.5" in html and "lsp1.0" in html

@@ -189,7 +189,21 @@ def _variant_steps(stages, chosen, tag, first_swept, out, path, from_stage) -> l
         if stage == "eval" and stages[stage].get("compare_to_base"):
             steps.append(_base_eval_step(settings, stages, out, path))
         steps.append(Step(stage, tag if swept_dir else "", _validate(stage, settings, path, out), label=stage))
+        if stage == "eval":
+            _check_eval_model(steps[-1].config, out, path)
     return steps
+
+
+def _check_eval_model(config: BaseModel, root: Path, path: Path) -> None:
+    """A model to evaluate must exist now, unless an earlier stage of the recipe writes it."""
+    if config.backend == "openai" or _pending(str(config.model), root):
+        return
+    from leancot import models
+
+    try:
+        models.resolve(config.model)
+    except UsageError as e:
+        raise UsageError(f"{path}: stages.eval.model: {e}") from None
 
 
 def _fill(settings: dict[str, Any], dirs: dict[str, Path], out: Path, stage: str, path: Path) -> dict[str, Any]:
@@ -222,8 +236,14 @@ def _expand(value: Any, names: dict[str, str], where: str) -> Any:
 
 def _base_eval_step(settings: dict[str, Any], stages: dict[str, Any], out: Path, path: Path) -> Step:
     """The same evaluation of the untuned student, for ``compare_to_base: true``."""
-    base = dict(settings, model=(stages.get("train") or {}).get("student", "smollm2-135m"), out=str(out / "eval-base"))
-    return Step("eval", "", _validate("eval", base, path, out), label="eval (untuned student)")
+    student = (stages.get("train") or {}).get("student", "smollm2-135m")
+    if isinstance(student, str) and (student.startswith("tiny:") or ":layers=" in student):
+        raise UsageError(f"{path}: stages.eval.compare_to_base: the student '{student}' is built at training time; "
+                         "compare_to_base needs a built-in name or a checkpoint")
+    base = dict(settings, model=student, out=str(out / "eval-base"))
+    step = Step("eval", "", _validate("eval", base, path, out), label="eval (untuned student)")
+    _check_eval_model(step.config, out, path)
+    return step
 
 
 def _report_step(settings: dict[str, Any], result: Plan, out: Path, path: Path) -> Step:
