@@ -154,6 +154,7 @@ def demo(
 def _register_stage_commands() -> None:
     """Each stage package adds its own subcommands (generate, train, eval, compare, report)."""
     from leancot.evaluate.command import register as register_eval
+    from leancot.lab.command import register as register_lab
     from leancot.report.command import register as register_report
     from leancot.teacher.command import register as register_teacher
     from leancot.train.command import register as register_train
@@ -162,6 +163,7 @@ def _register_stage_commands() -> None:
     register_train(app)
     register_eval(app)
     register_report(app)
+    register_lab(app)
 
 
 _register_stage_commands()

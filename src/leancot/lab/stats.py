@@ -1,0 +1,103 @@
+"""The lab's figures: accuracy with 95% intervals, paired bootstraps, the summary table.
+
+Pure functions over eval records (dicts as read from ``records.jsonl``) and the figures the
+lab collects per student, so they are tested without training anything.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from typing import Any
+
+Z95 = 1.959963984540054
+
+
+def wilson(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``correct / n`` (95% by default); (0, 0) for n = 0."""
+    if n == 0:
+        return (0.0, 0.0)
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def paired_bootstrap(a: Sequence[float], b: Sequence[float], stat: str = "diff", *, draws: int = 2000,
+                     seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of ``mean(b) - mean(a)`` (``diff``) or ``mean(b) / mean(a)``
+    (``ratio``) when the problems (paired positions of ``a`` and ``b``) are resampled."""
+    if len(a) != len(b) or not a:
+        raise ValueError("paired_bootstrap needs two non-empty sequences of the same length")
+    r = random.Random(seed)
+    n = len(a)
+    values = []
+    for _ in range(draws):
+        idx = [r.randrange(n) for _ in range(n)]
+        ma, mb = sum(a[i] for i in idx) / n, sum(b[i] for i in idx) / n
+        if stat == "diff":
+            values.append(mb - ma)
+        elif ma > 0:
+            values.append(mb / ma)
+    if not values:
+        return (float("nan"), float("nan"))
+    values.sort()
+    return (values[int(0.025 * (len(values) - 1))], values[int(0.975 * (len(values) - 1))])
+
+
+def per_problem(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Eval records keyed by ``problem_id`` (the lab evaluates one greedy sample per problem)."""
+    return {r["problem_id"]: r for r in records}
+
+
+def compare_arms(base: list[dict[str, Any]], other: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
+    """Paired figures of ``other`` against ``base`` over the problems both answered."""
+    pa, pb = per_problem(base), per_problem(other)
+    ids = sorted(set(pa) & set(pb))
+    ca = [float(pa[i]["correct"]) for i in ids]
+    cb = [float(pb[i]["correct"]) for i in ids]
+    ta = [float(pa[i]["total_tokens"]) for i in ids]
+    tb = [float(pb[i]["total_tokens"]) for i in ids]
+    acc_a, acc_b = _mean(ca), _mean(cb)
+    return {
+        "problems": len(ids),
+        "accuracy_diff": acc_b - acc_a,
+        "accuracy_diff_ci95": paired_bootstrap(ca, cb, "diff", seed=seed),
+        "accuracy_ratio": acc_b / acc_a if acc_a else None,
+        "accuracy_ratio_ci95": paired_bootstrap(ca, cb, "ratio", seed=seed),
+        "token_ratio": _mean(tb) / _mean(ta) if _mean(ta) else None,
+        "token_ratio_ci95": paired_bootstrap(ta, tb, "ratio", seed=seed),
+    }
+
+
+def arm_figures(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accuracy (Wilson 95%), output tokens, truncation of one student's eval records."""
+    n = len(records)
+    correct = sum(bool(r["correct"]) for r in records)
+    return {
+        "problems": n,
+        "correct": correct,
+        "accuracy": correct / n if n else 0.0,
+        "accuracy_ci95": wilson(correct, n),
+        "mean_output_tokens": _mean([float(r["total_tokens"]) for r in records]),
+        "truncated": sum(r.get("finish_reason") == "length" for r in records),
+    }
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs) if xs else 0.0
+
+
+def table(summary: dict[str, Any]) -> str:
+    """The lab's result as a Markdown table (one row per student, pooled over seeds) plus targets."""
+    lines = ["| student | accuracy (95% CI) | output tokens | train s | train tokens |",
+             "|---|---|---|---|---|"]
+    for arm, f in summary["arms"].items():
+        lo, hi = f["accuracy_ci95"]
+        lines.append(f"| {arm} | {f['accuracy']:.1%} ({lo:.1%}-{hi:.1%}) | {f['mean_output_tokens']:.0f} "
+                     f"| {f['train_seconds']:.0f} | {f['train_tokens']:,.0f} |")
+    lines.append("")
+    for name, t in summary["targets"].items():
+        lines.append(f"- {name}: {t['figure']} (target {t['target']}): {'met' if t['met'] else 'NOT met'}")
+    return "\n".join(lines) + "\n"

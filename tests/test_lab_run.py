@@ -1,0 +1,65 @@
+"""A micro lab, end to end through the real prune, train and eval stages, and its CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from leancot.lab.command import register
+from leancot.lab.run import ARMS, LabConfig, run
+
+MICRO = {"train_problems": 24, "test_problems": 6, "layers": 1, "hidden": 32, "epochs": 1.0, "batch_size": 8}
+
+
+@pytest.fixture(scope="module")
+def micro_lab(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lab")
+    return out, run(LabConfig(out=out, max_new_tokens=48, **MICRO))
+
+
+def test_micro_lab_writes_every_file(micro_lab):
+    out, summary_path = micro_lab
+    for rel in ("problems/train.jsonl", "problems/test.jsonl", "teacher/traces.jsonl", "prune/records.jsonl",
+                "prune/manifest.json", "data/verbose.jsonl", "data/pruned.jsonl", "lab_table.md", "manifest.json"):
+        assert (out / rel).is_file(), rel
+    for arm in ARMS:
+        assert (out / "seed0" / arm / "train" / "model" / "config.json").is_file()
+        assert len((out / "seed0" / arm / "eval" / "records.jsonl").read_text().splitlines()) == MICRO["test_problems"]
+    summary = json.loads(summary_path.read_text())
+    assert set(summary["arms"]) == set(ARMS) and summary["seeds"] == [0]
+    assert summary["data"]["trained_on"] + summary["data"]["prune_rejects"] == MICRO["train_problems"]
+    # the pruned data is shorter and the lsp student trained on fewer tokens than the verbose one
+    assert summary["data"]["pruned_reasoning_tokens"] < 0.4 * summary["data"]["teacher_reasoning_tokens"]
+    assert summary["arms"]["lsp"]["train_tokens"] < summary["arms"]["verbose"]["train_tokens"]
+    assert summary["arms"]["pruned"]["train_tokens"] < summary["arms"]["lsp"]["train_tokens"]
+    assert set(summary["targets"]) and all(isinstance(t["met"], bool) for t in summary["targets"].values())
+
+
+def test_training_prompt_is_the_evaluators_prompt(micro_lab):
+    from leancot.evaluate.prompts import build_prompt
+
+    out, _ = micro_lab
+    row = json.loads((out / "data" / "pruned.jsonl").read_text().splitlines()[0])
+    trace = json.loads((out / "teacher" / "traces.jsonl").read_text().splitlines()[0])
+    assert row["question"] == build_prompt(trace["question"], "lab")
+
+
+def test_rerun_resumes_without_retraining(micro_lab):
+    out, _ = micro_lab
+    before = (out / "seed0" / "verbose" / "train" / "model" / "model.safetensors").stat().st_mtime_ns
+    run(LabConfig(out=out, max_new_tokens=48, **MICRO))
+    assert (out / "seed0" / "verbose" / "train" / "model" / "model.safetensors").stat().st_mtime_ns == before
+
+
+def test_cli_rejects_bad_seeds_with_exit_2(tmp_path):
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)  # a second command, so typer keeps `lab` as a subcommand
+    result = CliRunner().invoke(app, ["lab", "--out", str(tmp_path), "--seeds", "zero"])
+    assert result.exit_code == 2
+    assert "--seeds" in result.output
+    result = CliRunner().invoke(app, ["lab", "--out", str(tmp_path), "--size", "huge"])
+    assert result.exit_code == 2
