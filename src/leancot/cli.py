@@ -142,11 +142,12 @@ def models_fetch(
 @usage_errors_exit_2
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the demo writes its runs.")] = Path("runs/demo"),
+    quick: Annotated[bool, typer.Option("--quick", help="Only prune the real traces (under a minute).")] = False,
 ) -> None:
-    """Fetch the built-in model, prune the bundled real traces, print the stats and write a report."""
+    """Prune the bundled real traces, run the small lab, fine-tune and evaluate SmolLM2-135M, write the report."""
     from leancot.demo import run_demo
 
-    report = run_demo(out)
+    report = run_demo(out, quick=quick)
     print_prune_stats(out / "prune", None)
     console.print(f"report: [bold]{report}[/bold]")
 

@@ -1,10 +1,13 @@
-"""``leancot demo``: the main job, offline, in a few minutes on 2 CPU cores.
+"""``leancot demo``: the main job, offline, on 2 CPU cores.
 
 It fetches the built-in student (whose tokenizer counts every token), prunes the
 40 bundled real R1-Distill traces with the offline DRP pruner, and writes
-``report.md`` with the figures it measured: how many traces were pruned and
+``pruning.md`` with the figures it measured: how many traces were pruned and
 rejected (and why), the token reduction, the skill × action table and the
-agreement of our step decomposition with the traces' human-style annotation.
+agreement of our step decomposition with the traces' annotation. Unless
+``quick``, it then runs the miniature lab at its small size and the CPU demo
+recipe (a short SmolLM2-135M LoRA fine-tune on the pruned traces, evaluated
+against the untuned model) and writes the HTML report over all of it.
 """
 
 from __future__ import annotations
@@ -24,14 +27,32 @@ from leancot.schema import ACTIONS
 log = logging.getLogger(__name__)
 
 
-def run_demo(out: Path) -> Path:
-    """Run the demo into ``out``; returns the path of the report it wrote."""
+def run_demo(out: Path, *, quick: bool = False) -> Path:
+    """Run the demo into ``out``; returns the path of the main report it wrote."""
     model_dir = resolve("smollm2-135m")
     log.info("built-in student at %s", model_dir)
+    pruning = prune_and_describe(out)
+    if quick:
+        return pruning
+    from leancot import pipeline
+    from leancot.lab.run import LabConfig
+    from leancot.lab.run import run as run_lab
+
+    run_lab(LabConfig(out=out / "lab", size="small"))
+    runs = [str(out / d) for d in ("prune", "eval-base", "train", "eval", "lab")]
+    pipeline.run(CPU_DEMO, [f"report.runs={runs}"], out=out)
+    return out / "report" / "report.html"
+
+
+CPU_DEMO = Path(__file__).parent / "recipes" / "cpu-demo.yaml"
+
+
+def prune_and_describe(out: Path) -> Path:
+    """Prune the bundled traces into ``out/prune`` and write ``out/pruning.md`` with the figures."""
     prune_dir = run(PruneConfig(input=data.traces_path(), out=out / "prune"))
     stats = load_stats(prune_dir)
     agreement = segmentation_agreement()
-    report = out / "report.md"
+    report = out / "pruning.md"
     seconds = manifest.read(prune_dir)["wall_seconds"]
     write_text_atomic(report, render_report(prune_dir, stats, agreement, seconds))
     return report

@@ -114,17 +114,19 @@ def _apply_override(recipe: dict[str, Any], item: str, path: Path) -> None:
     recipe["stages"][stage] = {**(recipe["stages"][stage] or {}), name: yaml.safe_load(value)}
 
 
-def plan(path: str | Path, overrides: list[str] | None = None, *, from_stage: str | None = None) -> Plan:
+def plan(path: str | Path, overrides: list[str] | None = None, *, from_stage: str | None = None, out: Path | None = None) -> Plan:
     """Validate a recipe completely and expand its sweeps into steps; nothing runs."""
     path = Path(path)
     recipe = read_recipe(path, overrides)
+    if out is not None:
+        recipe["out"] = str(out)
     stages = {name: dict(settings or {}) for name, settings in recipe["stages"].items()}
     for name in stages:
         if name not in STAGES:
             raise UsageError(f"{path}: unknown stage '{name}' (stages: {', '.join(ORDER)})")
     if from_stage and from_stage not in stages:
         raise UsageError(f"--from {from_stage}: {path} has no such stage (it has: {', '.join(stages)})")
-    out = Path(recipe.get("out") or Path("runs") / path.stem)
+    out = Path(recipe.get("out") or Path("runs") / path.stem).absolute()
     sweeps = _find_sweeps(stages, path)
     result = Plan(recipe=path, out=out)
     first_swept = min((ORDER.index(s) for s, _ in sweeps), default=len(ORDER))
@@ -279,7 +281,7 @@ def _pending(value: Any, root: Path) -> bool:
     """Whether a setting names a path under the recipe's out dir that does not exist yet."""
     if isinstance(value, list):
         return bool(value) and any(_pending(v, root) for v in value)
-    return isinstance(value, str) and Path(value).is_relative_to(root) and not Path(value).exists()
+    return isinstance(value, str) and Path(value).absolute().is_relative_to(root) and not Path(value).exists()
 
 
 def _stand_in(value: Any, recipe: Path) -> Any:
@@ -288,9 +290,9 @@ def _stand_in(value: Any, recipe: Path) -> Any:
     return str(recipe if Path(value).suffix else recipe.parent)
 
 
-def run(path: str | Path, overrides: list[str] | None = None, *, from_stage: str | None = None) -> Path:
+def run(path: str | Path, overrides: list[str] | None = None, *, from_stage: str | None = None, out: Path | None = None) -> Path:
     """Run a recipe: plan (validating everything), then each step in order; returns the out dir."""
-    p = plan(path, overrides, from_stage=from_stage)
+    p = plan(path, overrides, from_stage=from_stage, out=out)
     p.out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(p.out / "pipeline.json", {"recipe": str(p.recipe), "variants": p.variants,
                                                 "steps": [{"stage": s.stage, "variant": s.variant, "out": str(s.out)} for s in p.steps]})
