@@ -39,7 +39,7 @@ def run_demo(out: Path, *, quick: bool = False) -> Path:
     from leancot.lab.run import run as run_lab
 
     run_lab(LabConfig(out=out / "lab", size="small"))
-    runs = [str(out / d) for d in ("prune", "eval-base", "train", "eval", "lab")]
+    runs = [str(out / d) for d in ("prune", "eval-base", "train", "eval", "lab/prune", "lab/seed0")]
     pipeline.run(CPU_DEMO, [f"report.runs={runs}"], out=out)
     return out / "report" / "report.html"
 
