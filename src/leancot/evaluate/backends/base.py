@@ -83,3 +83,12 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free what the backend holds (GPU memory, worker processes, connections)."""
+
+
+def chat_prompt(tokenizer: Any, messages: list[dict[str, str]], seed: int = 0) -> Prompt:
+    """A Prompt rendered with the tokenizer's chat template (for backends that hold a local tokenizer)."""
+    from leancot.evaluate.render import render
+
+    system = next((m["content"] for m in messages if m["role"] == "system"), None)
+    rendered = render(tokenizer, messages[-1]["content"], system)
+    return Prompt(messages=messages, text=rendered.text, think_prefix=rendered.think_prefix, seed=seed)

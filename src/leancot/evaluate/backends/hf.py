@@ -14,8 +14,7 @@ import logging
 from collections.abc import Iterator, Sequence
 
 from leancot import models
-from leancot.evaluate.backends.base import Backend, BackendOptions, Generation, Prompt, Sampling
-from leancot.evaluate.render import render
+from leancot.evaluate.backends.base import Backend, BackendOptions, Generation, Prompt, Sampling, chat_prompt
 from leancot.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -50,9 +49,7 @@ class HFBackend(Backend):
         log.info("hf backend: %s on %s (%s), batch size %d", path, self.device, dtype, self.batch_size)
 
     def prepare(self, messages: list[dict[str, str]], seed: int = 0) -> Prompt:
-        system = next((m["content"] for m in messages if m["role"] == "system"), None)
-        rendered = render(self.tokenizer, messages[-1]["content"], system)
-        return Prompt(messages=messages, text=rendered.text, think_prefix=rendered.think_prefix, seed=seed)
+        return chat_prompt(self.tokenizer, messages, seed)
 
     def generate(self, prompts: Sequence[Prompt], sampling: Sampling) -> Iterator[list[tuple[int, Generation]]]:
         ids = self.tokenizer([p.text for p in prompts], add_special_tokens=False)["input_ids"]

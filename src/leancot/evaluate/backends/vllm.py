@@ -19,8 +19,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from leancot.evaluate.backends.base import Backend, BackendOptions, Generation, Prompt, Sampling
-from leancot.evaluate.render import render
+from leancot.evaluate.backends.base import Backend, BackendOptions, Generation, Prompt, Sampling, chat_prompt
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +92,7 @@ class VLLMBackend(Backend):
         self.pool = _ReplicaPool(options) if self.dp > 1 else None
 
     def prepare(self, messages: list[dict[str, str]], seed: int = 0) -> Prompt:
-        system = next((m["content"] for m in messages if m["role"] == "system"), None)
-        rendered = render(self.tokenizer, messages[-1]["content"], system)
-        return Prompt(messages=messages, text=rendered.text, think_prefix=rendered.think_prefix, seed=seed)
+        return chat_prompt(self.tokenizer, messages, seed)
 
     def generate(self, prompts: Sequence[Prompt], sampling: Sampling) -> Iterator[list[tuple[int, Generation]]]:
         ids = self.tokenizer([p.text for p in prompts], add_special_tokens=False)["input_ids"]
