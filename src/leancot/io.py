@@ -20,12 +20,21 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from leancot.errors import UsageError
 from leancot.extras import require
+
+def _must_exist(path: Path) -> Path:
+    if not path.exists():
+        raise UsageError(f"input not found: {path}")
+    return path
+
+
+#: A config field naming an input that must exist (a one-line usage error otherwise).
+InputPath = Annotated[Path, AfterValidator(_must_exist)]
 
 MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer line is rejected, not parsed
 

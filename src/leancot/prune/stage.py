@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from leancot import grading, manifest
 from leancot.errors import UsageError
 from leancot.extras import require
-from leancot.io import MAX_LINE_BYTES, FieldMap, RawRow, StageOutput, iter_rows
+from leancot.io import MAX_LINE_BYTES, FieldMap, InputPath, RawRow, StageOutput, iter_rows
 from leancot.progress import progress_bar
 from leancot.prune.heuristic import prune_trace
 from leancot.prune.verify import check
@@ -34,7 +34,7 @@ class PruneConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input: Path = Field(description="Traces: JSONL, JSON, CSV, Parquet or a saved datasets dir.")
+    input: InputPath = Field(description="Traces: JSONL, JSON, CSV, Parquet or a saved datasets dir.")
     out: Path = Field(description="Output directory (records.jsonl, rejects.jsonl, manifest.json).")
     method: Literal["heuristic", "llm"] = Field("heuristic", description="Who prunes: the offline heuristic pruner, or a teacher LLM.")
     teacher: dict[str, Any] | None = Field(None, description="Teacher settings for method 'llm' (see leancot.teacher.llm_prune.TeacherConfig).")
@@ -48,13 +48,6 @@ class PruneConfig(BaseModel):
     limit: int | None = Field(None, ge=1, description="Prune only the first N input rows.")
     max_line_bytes: int = Field(MAX_LINE_BYTES, ge=1024, description="Longer input lines are rejected as line_too_long.")
     overwrite: bool = Field(False, description="Discard an existing output directory instead of resuming it.")
-
-    @field_validator("input")
-    @classmethod
-    def _input_exists(cls, v: Path) -> Path:
-        if not v.exists():
-            raise UsageError(f"input not found: {v}")
-        return v
 
     @model_validator(mode="after")
     def _teacher_for_llm(self) -> PruneConfig:

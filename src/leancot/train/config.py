@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from leancot.errors import UsageError
+from leancot.io import InputPath
 
 Section = Literal["prompt", "cot", "answer"]
 Policy = Literal["lsp", "lsp-cot", "drop", "cut", "none"]
@@ -30,7 +31,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # --- data
-    input: Path = Field(description="Training records: a prune records.jsonl, any JSONL/JSON/CSV/Parquet of question/reasoning/answer, or chat `messages`.")
+    input: InputPath = Field(description="Training records: a prune records.jsonl, any JSONL/JSON/CSV/Parquet of question/reasoning/answer, or chat `messages`.")
     out: Path = Field(description="Output dir: model/ (merged, loadable), checkpoints/, metrics.json, loss.png, preflight.json, rejects.jsonl, manifest.json.")
     reasoning_field: str | None = Field(None, description="Record field holding the reasoning to train on (e.g. pruned, original, reasoning). Default: the first of pruned, reasoning, original present.")
     loss_on: list[Section] = Field(["cot", "answer"], description="Sections that carry the loss: any non-empty subset of prompt, cot, answer.")
@@ -68,13 +69,6 @@ class TrainConfig(BaseModel):
     save_total_limit: int = Field(2, ge=1, description="Checkpoints kept on disk.")
     seed: int = Field(0, description="Seed for data order, LoRA init and tiny students.")
     overwrite: bool = Field(False, description="Discard an existing output directory instead of resuming it.")
-
-    @field_validator("input")
-    @classmethod
-    def _input_exists(cls, v: Path) -> Path:
-        if not v.exists():
-            raise UsageError(f"input not found: {v}")
-        return v
 
     @field_validator("loss_on", mode="before")
     @classmethod
