@@ -29,6 +29,14 @@ def test_every_problem_has_a_correct_gold_and_2_to_4_operations():
         assert all(v > 10 for v in (op.result for op in p.ops[:-1])), "intermediate values stay traceable"
 
 
+def test_sums_and_differences_need_no_carry_or_borrow():
+    for p in generate(300, seed=1):
+        for op in p.ops:
+            if op.op in "+-":
+                units = op.left % 10 + op.right % 10 if op.op == "+" else op.left % 10 - op.right % 10
+                assert 0 <= units <= 9, f"{equation(op)} carries or borrows ({p.question})"
+
+
 def test_excluded_questions_are_never_drawn():
     train = generate(100, seed=0)
     test = generate(50, seed=1, exclude={p.question for p in train})

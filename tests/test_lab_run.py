@@ -63,3 +63,15 @@ def test_cli_rejects_bad_seeds_with_exit_2(tmp_path):
     assert "--seeds" in result.output
     result = CliRunner().invoke(app, ["lab", "--out", str(tmp_path), "--size", "huge"])
     assert result.exit_code == 2
+
+
+def test_two_seeds_train_side_by_side_and_pool(tmp_path):
+    summary = json.loads(run(LabConfig(out=tmp_path, seeds=[0, 1], workers=2, max_new_tokens=32, **MICRO)).read_text())
+    assert summary["seeds"] == [0, 1]
+    for arm in ARMS:
+        assert set(summary["per_seed"]["0"]) == set(summary["per_seed"]["1"]) == set(ARMS)
+        assert summary["arms"][arm]["problems"] == 2 * MICRO["test_problems"]  # pooled over both seeds
+        assert len(summary["arms"][arm]["accuracy_by_seed"]) == 2
+    # the two seeds are different students
+    weights = [(tmp_path / f"seed{s}" / "pruned" / "train" / "model" / "model.safetensors").read_bytes() for s in (0, 1)]
+    assert weights[0] != weights[1]

@@ -1,6 +1,11 @@
-"""Progress bars for anything that takes more than a few seconds (rich, on stderr)."""
+"""Progress bars for anything that takes more than a few seconds (rich, on stderr).
+
+``LEANCOT_NO_PROGRESS=1`` turns them off (the lab's worker processes set it).
+"""
 
 from __future__ import annotations
+
+import os
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -19,4 +24,5 @@ def progress_bar(description: str = "", *, transient: bool = False) -> Progress:
         TimeRemainingColumn(),
         console=stderr,
         transient=transient,
+        disable=os.environ.get("LEANCOT_NO_PROGRESS", "") not in ("", "0"),
     )

@@ -30,7 +30,8 @@ def lab_command(
     lr: Annotated[Optional[float], typer.Option(help="Peak learning rate.")] = None,
     lsp: Annotated[float, typer.Option(help="Lead-span proportion of the lsp student.")] = 0.5,
     data_seed: Annotated[int, typer.Option(help="Seed of the problems and the teacher's phrasing.")] = 0,
-    threads: Annotated[Optional[int], typer.Option(help="Torch threads (default 1: fastest on busy shared cores).")] = 1,
+    workers: Annotated[int, typer.Option(help="Seeds trained at once, each in its own process (1: one after another).")] = 2,
+    threads: Annotated[Optional[int], typer.Option(help="Torch threads per process (default 1: fastest on busy shared cores).")] = 1,
     overwrite: Annotated[bool, typer.Option(help="Redo every stage instead of resuming --out.")] = False,
 ) -> None:
     """A miniature of DRP and lead-span truncation: three students trained from scratch on CPU."""
@@ -38,7 +39,7 @@ def lab_command(
 
     given = {"train_problems": train_problems, "test_problems": test_problems, "layers": layers, "hidden": hidden,
              "epochs": epochs, "batch_size": batch_size, "lr": lr}  # fmt: skip
-    config = LabConfig(out=out, size=size, seeds=seeds, lsp=lsp, data_seed=data_seed, threads=threads, overwrite=overwrite,
+    config = LabConfig(out=out, size=size, seeds=seeds, lsp=lsp, data_seed=data_seed, workers=workers, threads=threads, overwrite=overwrite,
                        **{k: v for k, v in given.items() if v is not None})  # fmt: skip
     summary_path = run(config)
     print_summary(json.loads(summary_path.read_text(encoding="utf-8")))

@@ -1,10 +1,14 @@
 """Procedurally generated multi-step arithmetic word problems with gold answers.
 
 Every problem is a short story (shopping, rates, sharing, ages, savings, garden, baking)
-whose answer takes 2-4 operations. The numbers are kept small (factors 2-9, sums under
-~150, no negative or fractional intermediate values) so that a tiny transformer trained
-from scratch on a few thousand examples can learn the arithmetic; the operations are
-recorded with the problem so the teacher can write a trace that follows them.
+whose answer takes 2-3 operations. Every number of a question is a digit 2-9 (a teenager's
+age aside) and every operation is one a two-layer transformer trained from scratch for a
+minute can learn as a small table: a digit times a digit, a two-digit number plus or minus a
+digit with no carry or borrow, a two-digit number shared by a digit into a digit. With
+two-digit operands and carries such a student copies the numbers and lays out every step
+right but gets most sums wrong by one or ten, which hides the differences the lab is there
+to show. The operations are recorded with the problem so the
+teacher can write a trace that follows them.
 
 Generation is a pure function of the seed: ``generate(n, seed)`` always returns the same
 problems, and problems of different seeds are different draws (the lab keeps train and
@@ -62,40 +66,41 @@ def _op(left: int, op: str, right: int, what: str, unit: str = "", quote: str = 
 Drawn = tuple[str, list[Op], str] | None
 
 
+def _digit(r: random.Random) -> int:
+    return r.randint(2, 9)
+
+
 def _shopping(r: random.Random, name: str) -> Drawn:
     item, thing = r.choice([("pen", "bag"), ("book", "lamp"), ("cup", "tray"), ("ball", "net"), ("shirt", "hat")])
-    a, b, c = r.randint(2, 9), r.randint(2, 9), r.randint(5, 40)
+    a, b, c = _digit(r), _digit(r), _digit(r)
     q1, q2 = f"{name} buys {a} {item}s at {b} dollars each", f"a {thing} for {c} dollars"
     ops = [_op(a, "*", b, f"for the {item}s", "dollars", q1), _op(a * b, "+", c, "in total", "dollars", q2)]
     q = f"{q1} and {q2}."
     if r.random() < 0.5:
         return q + f" How much does {name} spend?", ops, "dollars"
-    d = r.choice([50, 100, 100, 150])
-    if d <= a * b + c:
-        return None
-    q3 = f"{name} pays with {d} dollars"
-    ops.append(_op(d, "-", a * b + c, "in change", "dollars", q3))
-    return q + f" {q3}. How much change does {name} get?", ops, "dollars"
+    d = _digit(r)
+    q3 = f"{name} has a coupon for {d} dollars off"
+    ops.append(_op(a * b + c, "-", d, "to pay", "dollars", q3))
+    return q + f" {q3}. How much does {name} pay?", ops, "dollars"
 
 
 def _rates(r: random.Random, name: str) -> Drawn:
-    a, b, c = r.randint(2, 9), r.randint(2, 6), r.randint(2, 6)
-    q1, q2 = f"It runs {b} hours on Monday and {c} hours on Tuesday", f"A machine makes {a} toys per hour"
-    ops = [_op(b, "+", c, "in all", "hours", q1), _op(a, "*", b + c, "made", "toys", q2)]
-    q = f"{q2}. {q1}."
+    a, b, c = _digit(r), _digit(r), _digit(r)
+    q1, q2 = f"A machine makes {a} toys per hour", f"It runs for {b} hours"
+    q3 = f"{c} toys are sold"
+    ops = [_op(a, "*", b, "made", "toys", q2), _op(a * b, "-", c, "left", "toys", q3)]
+    q = f"{q1}. {q2}. Then {q3}."
     if r.random() < 0.5:
-        return q + " How many toys does it make?", ops, "toys"
-    d = r.randint(2, a * (b + c) - 1)
-    q3 = f"{d} toys are sold"
-    ops.append(_op(a * (b + c), "-", d, "left", "toys", q3))
-    return q + f" Then {q3}. How many toys are left?", ops, "toys"
+        return q + " How many toys are left?", ops, "toys"
+    d = _digit(r)
+    q4 = f"{d} more toys are made by hand"
+    ops.append(_op(a * b - c, "+", d, "now", "toys", q4))
+    return q + f" Then {q4}. How many toys are there now?", ops, "toys"
 
 
 def _sharing(r: random.Random, name: str) -> Drawn:
-    a, b = r.randint(2, 9), r.randint(3, 9)
-    c = r.randint(1, a * b - 2)
-    d = r.randint(2, 6)
-    if (a * b - c) % d:
+    a, b, c, d = _digit(r), _digit(r), _digit(r), r.randint(2, 6)
+    if (a * b - c) % d or (a * b - c) // d > 9:
         return None
     q1, q2, q3 = f"{name} has {a} bags with {b} candies in each bag", f"{name} eats {c} candies", f"equally among {d} friends"
     ops = [_op(a, "*", b, "in all", "candies", q1), _op(a * b, "-", c, "left", "candies", q2),
@@ -105,38 +110,33 @@ def _sharing(r: random.Random, name: str) -> Drawn:
 
 
 def _ages(r: random.Random, name: str) -> Drawn:
-    a, b, c = r.randint(3, 12), r.randint(2, 9), r.randint(2, 4)
-    q1, q2 = f"{name} is {a} years old. {name}'s brother is {b} years older", f"Their mother is {c} times as old as the brother"
-    ops = [_op(a, "+", b, "for the brother", "years", q1), _op(a + b, "*", c, "for the mother", "years", q2)]
+    a, b, c = r.randint(12, 19), _digit(r), _digit(r)
+    q1, q2 = f"{name} is {a} years old. {name}'s sister is {b} years younger", f"Their cousin is {c} years older than the sister"
+    ops = [_op(a, "-", b, "for the sister", "years", q1), _op(a - b, "+", c, "for the cousin", "years", q2)]
     q = f"{q1}. {q2}."
-    if (a + b) * c > 60 or (a + b) * c < 20:
-        return None
     if r.random() < 0.5:
-        return q + " How old is the mother?", ops, "years"
-    d = r.randint(2, 9)
+        return q + " How old is the cousin?", ops, "years"
+    d = _digit(r)
     q3 = f"in {d} years"
-    ops.append(_op((a + b) * c, "+", d, "then", "years", q3))
-    return q + f" How old will the mother be {q3}?", ops, "years"
+    ops.append(_op(a - b + c, "+", d, "then", "years", q3))
+    return q + f" How old will the cousin be {q3}?", ops, "years"
 
 
 def _savings(r: random.Random, name: str) -> Drawn:
-    a, b = r.randint(2, 9), r.randint(3, 9)
-    c = r.randint(2, a * b - 1)
+    a, b, c = _digit(r), _digit(r), _digit(r)
     q1, q2 = f"{name} saves {a} dollars a week for {b} weeks", f"spends {c} dollars on a game"
     ops = [_op(a, "*", b, "saved", "dollars", q1), _op(a * b, "-", c, "left", "dollars", q2)]
     q = f"{q1} and then {q2}."
     if r.random() < 0.5:
         return q + f" How many dollars does {name} have left?", ops, "dollars"
-    d = r.randint(3, 20)
+    d = _digit(r)
     q3 = f"{name} gets {d} dollars from a friend"
     ops.append(_op(a * b - c, "+", d, "now", "dollars", q3))
     return q + f" Then {q3}. How many dollars does {name} have now?", ops, "dollars"
 
 
 def _garden(r: random.Random, name: str) -> Drawn:
-    a, b = r.randint(2, 9), r.randint(2, 9)
-    c = r.randint(1, a * b - 1)
-    d = r.randint(2, 15)
+    a, b, c, d = _digit(r), _digit(r), _digit(r), _digit(r)
     q1, q2, q3 = f"A garden has {a} rows of {b} trees", f"{c} trees are cut down", f"{d} new trees are planted"
     ops = [_op(a, "*", b, "at first", "trees", q1), _op(a * b, "-", c, "left", "trees", q2),
            _op(a * b - c, "+", d, "now", "trees", q3)]
@@ -144,11 +144,13 @@ def _garden(r: random.Random, name: str) -> Drawn:
 
 
 def _baking(r: random.Random, name: str) -> Drawn:
-    a, b, c = r.randint(2, 6), r.randint(2, 9), r.randint(2, 9)
-    q1, q2 = f"{name} bakes {b} trays of {a} cookies in the morning", f"{c} trays of {a} cookies in the afternoon"
-    ops = [_op(b, "*", a, "before lunch", "cookies", q1), _op(c, "*", a, "after lunch", "cookies", q2),
-           _op(a * b, "+", a * c, "in all", "cookies")]
-    return f"{q1} and {q2}. How many cookies does {name} bake?", ops, "cookies"
+    a, b, c, d = _digit(r), _digit(r), _digit(r), r.randint(2, 6)
+    if (a * b - c) % d or (a * b - c) // d > 9:
+        return None
+    q1, q2, q3 = f"{name} bakes {b} trays of {a} cookies", f"{c} cookies burn", f"boxes of {d}"
+    ops = [_op(b, "*", a, "baked", "cookies", q1), _op(a * b, "-", c, "good", "cookies", q2),
+           _op(a * b - c, "/", d, "boxes", "", q3)]
+    return f"{q1}. {q2} and {name} packs the rest in {q3}. How many boxes does {name} fill?", ops, "boxes"
 
 
 TEMPLATES: dict[str, Callable[[random.Random, str], Drawn]] = {
@@ -170,7 +172,7 @@ def generate(n: int, seed: int = 0, *, prefix: str = "lab", exclude: set[str] | 
             raise ValueError(f"could not draw {n} distinct problems (got {len(out)})")
         template = names[len(out) % len(names)]
         drawn = TEMPLATES[template](r, r.choice(NAMES))
-        if drawn is None or drawn[0] in seen or not _traceable(*drawn):
+        if drawn is None or drawn[0] in seen or not _traceable(*drawn) or not all(map(_without_carry, drawn[1])):
             continue
         question, ops, unit = drawn
         seen.add(question)
@@ -186,6 +188,16 @@ def _traceable(question: str, ops: list[Op], unit: str) -> bool:
     results = [op.result for op in ops]
     return (all(v > 10 for v in results[:-1]) and not given & set(results) and results[-1] > 0
             and len(set(results)) == len(results))
+
+
+def _without_carry(op: Op) -> bool:
+    """A sum with no carry or a difference with no borrow, digit by digit (other ops: True)."""
+    if op.op not in "+-":
+        return True
+    left, right = f"{op.left:03d}", f"{op.right:03d}"
+    if op.op == "+":
+        return all(int(x) + int(y) < 10 for x, y in zip(left, right))
+    return all(int(x) >= int(y) for x, y in zip(left, right))
 
 
 def check(problem: LabProblem) -> bool:

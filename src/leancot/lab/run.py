@@ -34,13 +34,14 @@ from leancot.io import read_jsonl, write_json_atomic, write_jsonl_atomic, write_
 from leancot.lab import stats
 from leancot.lab.problems import generate
 from leancot.lab.teacher import write_trace
+from leancot.lab.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
 
 #: Presets of ``--size``; a field given explicitly in the config wins over its preset.
 SIZES: dict[str, dict[str, Any]] = {
-    "small": {"train_problems": 300, "test_problems": 100, "layers": 2, "hidden": 128, "epochs": 1.0, "batch_size": 4},
-    "full": {"train_problems": 1000, "test_problems": 200, "layers": 2, "hidden": 128, "epochs": 1.0, "batch_size": 4},
+    "small": {"train_problems": 300, "test_problems": 100, "layers": 2, "hidden": 128, "epochs": 1.0, "batch_size": 4, "vocab_size": 1024},
+    "full": {"train_problems": 1000, "test_problems": 200, "layers": 2, "hidden": 128, "epochs": 1.0, "batch_size": 4, "vocab_size": 1024},
 }
 #: The three students: which reasoning they are trained on, and the length policy.
 ARMS: dict[str, dict[str, Any]] = {
@@ -65,11 +66,13 @@ class LabConfig(BaseModel):
     hidden: int | None = Field(None, ge=8, description="Student width.")
     epochs: float | None = Field(None, gt=0, description="Training epochs (the same for every student, as in DRP).")
     batch_size: int | None = Field(None, ge=1, description="Sequences per optimizer step.")
+    vocab_size: int | None = Field(None, ge=300, description="Most tokens of the students' BPE (trained on the teacher's traces).")
     lr: float = Field(3e-3, gt=0, description="Peak learning rate (from scratch: high, with warm-up and cosine decay).")
     warmup: float = Field(0.05, ge=0, description="Warm-up: a fraction of the steps if < 1, else steps.")
     lsp: float = Field(0.5, gt=0, le=1, description="Lead-span proportion of the reasoning kept for the lsp student.")
     max_new_tokens: int | None = Field(None, ge=8, description="Generation budget (default: the longest verbose trace + 64).")
     eval_batch_size: int = Field(64, ge=1, description="Prompts per generate batch.")
+    workers: int = Field(2, ge=1, description="Seeds trained at once, each in its own process (2 suits 2 cores; 1: one after another).")
     threads: int | None = Field(1, ge=1, description="Torch threads for training and evaluation (1 is fastest on busy shared cores; None: torch's choice).")
     overwrite: bool = Field(False, description="Redo every stage instead of resuming.")
 
@@ -112,7 +115,7 @@ def run(config: LabConfig) -> Path:
         tick = time.perf_counter()
         test_file, data = prepare_data(config, settings)
         phases["data_s"] = time.perf_counter() - tick
-        results = {seed: {arm: train_and_eval(config, settings, seed, arm, data, test_file) for arm in ARMS} for seed in config.seeds}
+        results = run_seeds(config, settings, data, test_file)
     finally:
         torch.set_num_threads(old_threads)
     summary = summarise(settings, data, results, phases, time.perf_counter() - started)
@@ -139,7 +142,8 @@ def prepare_data(config: LabConfig, settings: dict[str, Any]) -> tuple[Path, dic
     traces = [{"id": p.id, "question": p.question, "completion": write_trace(p, config.data_seed), "answer": str(p.answer),
                "template": p.template} for p in train]  # fmt: skip
     write_jsonl_atomic(out / "teacher" / "traces.jsonl", traces)
-    tokenizer = student_init(config, settings, config.seeds[0])  # the byte tokenizer every student shares
+    tokenizer = train_tokenizer([build_prompt(p.question, "lab") for p in train] + [t["completion"] for t in traces],
+                                out / "tokenizer", settings["vocab_size"])  # fmt: skip
     prune_dir = prune(PruneConfig(input=out / "teacher" / "traces.jsonl", out=out / "prune", tokenizer=str(tokenizer),
                                   overwrite=config.overwrite))  # fmt: skip
     records = [r for r in read_jsonl(prune_dir / "records.jsonl") if r["verified"]]
@@ -169,17 +173,65 @@ def _count(text: str, tokenizer: Path) -> int:
 
 
 def student_init(config: LabConfig, settings: dict[str, Any], seed: int) -> Path:
-    """The random initial student of ``seed`` (byte-level vocabulary), built once and shared by the arms."""
+    """The random initial student of ``seed`` (the lab's BPE vocabulary), built once and shared by the arms."""
     from leancot.tiny import make_tiny_model
 
     target = config.out / "students" / f"init-{settings['layers']}x{settings['hidden']}-seed{seed}"
     if not (target / "config.json").exists():
         heads = 4 if settings["hidden"] % 4 == 0 else 1
-        make_tiny_model(target, vocab_from=None, n_layer=settings["layers"], hidden=settings["hidden"], heads=heads, seed=seed)
+        make_tiny_model(target, vocab_from=config.out / "tokenizer", n_layer=settings["layers"], hidden=settings["hidden"],
+                        heads=heads, seed=seed)  # fmt: skip
     return target
 
 
 # --------------------------------------------------------------------------- students
+
+
+def run_seeds(config: LabConfig, settings: dict[str, Any], data: dict[str, Any], test_file: Path) -> dict[int, dict[str, Any]]:
+    """Every seed's three students; with ``workers`` > 1, seeds run side by side in processes.
+
+    A seed's students run one after another in one process, so every arm's training time is
+    measured under the same load (both processes run the same arm at about the same time).
+    """
+    for seed in config.seeds:
+        student_init(config, settings, seed)
+    workers = min(config.workers, len(config.seeds))
+    if workers == 1:
+        return {seed: seed_students(config, settings, seed, data, test_file) for seed in config.seeds}
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from leancot.progress import progress_bar
+
+    results: dict[int, dict[str, Any]] = {}
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet_worker) as pool:
+        futures = {pool.submit(seed_students, config, settings, seed, data, test_file): seed for seed in config.seeds}
+        with progress_bar() as bar:
+            task = bar.add_task(f"lab: {len(futures)} seeds x {len(ARMS)} students, {workers} at a time", total=len(futures))
+            for future in as_completed(futures):
+                seed = futures[future]
+                results[seed] = future.result()
+                bar.advance(task)
+                for arm, r in results[seed].items():  # the workers' own log lines go nowhere
+                    _log_arm(seed, arm, r["figures"])
+    return {seed: results[seed] for seed in config.seeds}
+
+
+def _quiet_worker() -> None:
+    """A worker process draws no progress bars: two processes' bars would garble one terminal."""
+    import os
+
+    os.environ["TQDM_DISABLE"] = "1"
+    os.environ["LEANCOT_NO_PROGRESS"] = "1"
+
+
+def seed_students(config: LabConfig, settings: dict[str, Any], seed: int, data: dict[str, Any], test_file: Path) -> dict[str, Any]:
+    """Train and evaluate the three students of ``seed``, one after another, in this process."""
+    import torch
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    return {arm: train_and_eval(config, settings, seed, arm, data, test_file) for arm in ARMS}
 
 
 def train_and_eval(config: LabConfig, settings: dict[str, Any], seed: int, arm: str, data: dict[str, Any], test_file: Path) -> dict[str, Any]:
@@ -209,9 +261,13 @@ def train_and_eval(config: LabConfig, settings: dict[str, Any], seed: int, arm: 
     figures.update(train_seconds=float(metrics.get("wall_seconds", train_wall)), train_tokens=int(metrics.get("trained_tokens", 0)),
                    train_flops=float(metrics.get("flops", 0.0)), stage_wall_seconds=train_wall, eval_seconds=time.perf_counter() - tick,
                    loss_last=metrics.get("loss_last"))  # fmt: skip
+    _log_arm(seed, arm, figures)
+    return {"figures": figures, "records": records}
+
+
+def _log_arm(seed: int, arm: str, figures: dict[str, Any]) -> None:
     log.info("lab: seed %d %-7s accuracy %.1f%%, %.0f output tokens, trained %.0f s", seed, arm, 100 * figures["accuracy"],
              figures["mean_output_tokens"], figures["train_seconds"])  # fmt: skip
-    return {"figures": figures, "records": records}
 
 
 # --------------------------------------------------------------------------- summary

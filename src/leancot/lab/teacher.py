@@ -39,10 +39,11 @@ class TeacherStyle:
     """How verbose the teacher is: probabilities per step and how often it re-verifies."""
 
     p_hesitate: float = 0.6  # a hesitation paragraph before a step
+    p_plan: float = 1.0  # a planning sentence before a step
     p_mistake: float = 0.3  # a wrong value, then a self-correction, in a step
     p_detour: float = 0.25  # an abandoned approach before a multiplication
-    min_checks: int = 2  # verification passes after the answer is reached
-    max_checks: int = 3
+    min_checks: int = 4  # verification passes after the answer is reached
+    max_checks: int = 6
 
 
 def equation(op: Op, result: int | None = None) -> str:
@@ -58,7 +59,8 @@ def write_trace(problem: LabProblem, seed: int = 0, style: TeacherStyle = Teache
     for k, op in enumerate(problem.ops):
         if r.random() < style.p_hesitate and k:
             paras.append(r.choice(HESITATIONS))
-        paras.append(r.choice(PLANS).format(unit=op.unit or "numbers"))
+        if r.random() < style.p_plan:
+            paras.append(r.choice(PLANS).format(unit=op.unit or "numbers"))
         if k < len(problem.ops) - 1 and _detour_ok(problem, op) and r.random() < style.p_detour:
             paras.append(_detour(op))
         paras.append(_compute(op, r, style, taken))

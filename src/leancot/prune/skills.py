@@ -157,7 +157,7 @@ def label(text: str, *, position: float = 0.5, question: str = "") -> str:
     early, late, restating = _cues(t)
     if early:
         return early
-    if position < 0.2 and (restating or _overlaps_question(t, question)):
+    if position < 0.2 and (restating or _overlaps_question(t, question)) and not _computes_new_value(t, question):
         return "restatement"
     if late == "planning?" :
         return "problem_setup" if position < 0.15 else "planning"
@@ -204,6 +204,14 @@ def _cues(t: str) -> tuple[str | None, str, bool]:
 
 
 _WORD = re.compile(r"[a-z]{4,}|\d+")
+_RESULT = re.compile(r"=\s*\$?(-?\d+(?:\.\d+)?)")
+
+
+def _computes_new_value(text: str, question: str) -> bool:
+    """True when ``text`` computes a value the question does not hold (``... so 3 * 7 = 21``):
+    a step that quotes the question and then computes from it adds information."""
+    given = set(re.findall(r"\d+(?:\.\d+)?", question))
+    return any(v.lstrip("-") not in given for v in _RESULT.findall(text))
 
 
 def _overlaps_question(text: str, question: str, threshold: float = 0.7) -> bool:
