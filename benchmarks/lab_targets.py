@@ -12,10 +12,11 @@ What runs: ``leancot.lab.run`` end to end (problems, verbose teacher, the real D
 students trained from scratch by the real trainer, the real evaluator with greedy decoding on
 held-out problems). Accuracy intervals are Wilson 95% over the held-out problems (pooled over the
 seeds); the ratios come with paired bootstrap 95% intervals over the problems; training time is
-the trainer's own wall clock inside ``train()``, and the three students are trained one after
-the other in this same process, so the time ratio is measured under the same machine load.
+the trainer's own wall clock inside ``train()``; a seed's three students are trained one after
+the other in one process (seeds side by side in ``--workers`` processes, each running the same
+arm at about the same time), so the time ratio is measured under the same machine load.
 
-    python benchmarks/lab_targets.py [--size full] [--seeds 0] [--out DIR]
+    python benchmarks/lab_targets.py [--size full] [--seeds 0,1] [--workers 2] [--out DIR]
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from pathlib import Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", default="full", choices=["small", "full"])
-    parser.add_argument("--seeds", default="0", help="comma-separated student seeds")
+    parser.add_argument("--seeds", default="0,1", help="comma-separated student seeds")
+    parser.add_argument("--workers", type=int, default=2, help="seeds trained at once, one process each")
     parser.add_argument("--out", type=Path, default=None, help="lab output dir (default: a fresh temporary one)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -43,7 +45,7 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="leancot-lab-"))
     load_before = os.getloadavg()
     started = time.perf_counter()
-    summary_path = run(LabConfig(out=out, size=args.size, seeds=args.seeds, threads=args.threads, overwrite=True))
+    summary_path = run(LabConfig(out=out, size=args.size, seeds=args.seeds, workers=args.workers, threads=args.threads, overwrite=True))
     wall = time.perf_counter() - started
     report(json.loads(summary_path.read_text()), wall, load_before, os.getloadavg(), out)
 
@@ -51,8 +53,8 @@ def main() -> None:
 def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Path) -> None:
     st = s["settings"]
     print(f"leancot lab --size {st['size']}: seeds {s['seeds']}, data seed {st['data_seed']}, "
-          f"student {st['layers']}x{st['hidden']} byte-level, {st['epochs']} epochs, batch {st['batch_size']}, lr {st['lr']}, "
-          f"{os.cpu_count()} cores, torch threads {st['threads']}")
+          f"student {st['layers']}x{st['hidden']}, BPE of {st['vocab_size']} max, {st['epochs']} epochs, batch {st['batch_size']}, lr {st['lr']}, "
+          f"{os.cpu_count()} cores, {st['workers']} workers x {st['threads']} torch threads")
     d = s["data"]
     print(f"data: {d['train_problems']} training problems, {d['trained_on']} verified by the pruner ({d['prune_rejects']} rejected), "
           f"{d['test_problems']} held-out; teacher reasoning {d['teacher_reasoning_tokens']:.0f} -> pruned {d['pruned_reasoning_tokens']:.0f} tokens")

@@ -17,7 +17,7 @@ MICRO = {"train_problems": 24, "test_problems": 6, "layers": 1, "hidden": 32, "e
 @pytest.fixture(scope="module")
 def micro_lab(tmp_path_factory):
     out = tmp_path_factory.mktemp("lab")
-    return out, run(LabConfig(out=out, max_new_tokens=48, **MICRO))
+    return out, run(LabConfig(out=out, seeds=[0], max_new_tokens=48, **MICRO))
 
 
 def test_micro_lab_writes_every_file(micro_lab):
@@ -50,7 +50,7 @@ def test_training_prompt_is_the_evaluators_prompt(micro_lab):
 def test_rerun_resumes_without_retraining(micro_lab):
     out, _ = micro_lab
     before = (out / "seed0" / "verbose" / "train" / "model" / "model.safetensors").stat().st_mtime_ns
-    run(LabConfig(out=out, max_new_tokens=48, **MICRO))
+    run(LabConfig(out=out, seeds=[0], max_new_tokens=48, **MICRO))
     assert (out / "seed0" / "verbose" / "train" / "model" / "model.safetensors").stat().st_mtime_ns == before
 
 

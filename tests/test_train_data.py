@@ -146,10 +146,16 @@ def _text(ids):
 def test_rendering_wraps_the_reasoning_in_think_tags_and_ends_with_eos():
     p, c, a = tokenize_sections(FakeTokenizer(), Sections("x", [{"role": "user", "content": "q"}], "r", "The answer is 2"))
     assert _text(p) == "<user>q<A>"
-    assert _text(c) == "<think>\nr\n</think>\n\n"
-    assert _text(a) == "The answer is 2<E>"
+    assert _text(c) == "<think>\nr"
+    assert _text(a) == "\n</think>\n\nThe answer is 2<E>"  # the closing tag goes with the answer
+
+
+def test_lead_span_of_the_reasoning_still_closes_think_before_the_answer():
+    p, c, a = tokenize_sections(FakeTokenizer(), Sections("x", [{"role": "user", "content": "q"}], "abcdefgh" * 3, "2"))
+    input_ids, _ = build_example(p, c, a, loss_on=("cot", "answer"), policy="lsp-cot", lsp=0.5)
+    assert _text(input_ids) == "<user>q<A><think>\nabcdefgh\n</think>\n\n2<E>"  # 16 of the 32 reasoning characters
 
 
 def test_a_template_that_opens_think_itself_is_not_given_a_second_one():
     _, c, _ = tokenize_sections(FakeTokenizer("<A><think>\n"), Sections("x", [{"role": "user", "content": "q"}], "r", "2"))
-    assert _text(c) == "r\n</think>\n\n"
+    assert _text(c) == "r"

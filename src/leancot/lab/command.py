@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
 def lab_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (resumed if it exists).")] = Path("lab"),
     size: Annotated[str, typer.Option(help="small (a few minutes) | full (the paper targets, ~15 minutes on 2 cores).")] = "full",
-    seeds: Annotated[str, typer.Option(help="Comma-separated student seeds, e.g. 0,1,2 (each seed trains three students).")] = "0",
+    seeds: Annotated[str, typer.Option(help="Comma-separated student seeds, e.g. 0,1,2 (each seed trains three students).")] = "0,1",
     train_problems: Annotated[Optional[int], typer.Option(help="Training problems (default: the size preset).")] = None,
     test_problems: Annotated[Optional[int], typer.Option(help="Held-out problems (default: the size preset).")] = None,
     layers: Annotated[Optional[int], typer.Option(help="Student layers (default: the size preset).")] = None,

@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 
 #: Presets of ``--size``; a field given explicitly in the config wins over its preset.
 SIZES: dict[str, dict[str, Any]] = {
-    "small": {"train_problems": 300, "test_problems": 100, "layers": 2, "hidden": 128, "epochs": 1.0, "batch_size": 4, "vocab_size": 1024},
-    "full": {"train_problems": 1000, "test_problems": 200, "layers": 2, "hidden": 128, "epochs": 1.0, "batch_size": 4, "vocab_size": 1024},
+    "small": {"train_problems": 300, "test_problems": 100, "layers": 2, "hidden": 128, "epochs": 5.0, "batch_size": 4, "vocab_size": 1024},
+    "full": {"train_problems": 1000, "test_problems": 200, "layers": 2, "hidden": 128, "epochs": 5.0, "batch_size": 4, "vocab_size": 1024},
 }
 #: The three students: which reasoning they are trained on, and the length policy.
 ARMS: dict[str, dict[str, Any]] = {
@@ -58,16 +58,16 @@ class LabConfig(BaseModel):
 
     out: Path = Field(description="Output directory (problems, traces, prune, data, seed*/<student>/{train,eval}, lab_summary.json).")
     size: Literal["small", "full"] = Field("full", description="Preset: small (a few minutes, used by `leancot demo`) or full (the targets).")
-    seeds: list[int] = Field([0], description="Seeds of the students (weights, data order); the problems are fixed by data_seed.")
+    seeds: list[int] = Field([0, 1], description="Seeds of the students (weights, data order); the problems are fixed by data_seed.")
     data_seed: int = Field(0, description="Seed of the problems and of the teacher's phrasing.")
     train_problems: int | None = Field(None, ge=1, description="Training problems (before pruning rejects).")
     test_problems: int | None = Field(None, ge=1, description="Held-out problems for evaluation.")
-    layers: int | None = Field(None, ge=1, description="Student depth (a Llama with a 259-token byte-level vocabulary).")
+    layers: int | None = Field(None, ge=1, description="Student depth (a Llama with the lab's own BPE vocabulary).")
     hidden: int | None = Field(None, ge=8, description="Student width.")
     epochs: float | None = Field(None, gt=0, description="Training epochs (the same for every student, as in DRP).")
     batch_size: int | None = Field(None, ge=1, description="Sequences per optimizer step.")
     vocab_size: int | None = Field(None, ge=300, description="Most tokens of the students' BPE (trained on the teacher's traces).")
-    lr: float = Field(3e-3, gt=0, description="Peak learning rate (from scratch: high, with warm-up and cosine decay).")
+    lr: float = Field(1e-3, gt=0, description="Peak learning rate (from scratch: high, with warm-up and cosine decay).")
     warmup: float = Field(0.05, ge=0, description="Warm-up: a fraction of the steps if < 1, else steps.")
     lsp: float = Field(0.5, gt=0, le=1, description="Lead-span proportion of the reasoning kept for the lsp student.")
     max_new_tokens: int | None = Field(None, ge=8, description="Generation budget (default: the longest verbose trace + 64).")

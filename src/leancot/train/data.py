@@ -1,7 +1,9 @@
 """Training data: records -> (prompt, cot, answer) token sections -> masked, truncated examples.
 
-A sequence is the student's chat-template prompt, then ``<think>\\n`` reasoning ``\\n</think>\\n\\n``,
-then the answer text and the end-of-turn token. ``build_example`` is the one pure function that
+A sequence is the student's chat-template prompt, then ``<think>\\n`` reasoning (the ``cot``
+section), then ``\\n</think>\\n\\n``, the answer text and the end-of-turn token (the ``answer``
+section: the closing tag goes with the answer, so a lead-span cut of the reasoning still closes
+its thinking before answering). ``build_example`` is the one pure function that
 decides which tokens are kept (lead-span truncation, length cap) and which carry the loss
 (labels are -100 elsewhere). ``preflight`` applies it under every policy to report what each
 would do; ``PadToLongest`` pads a batch only to its own longest sequence, so a truncated
@@ -186,8 +188,8 @@ def tokenize_sections(tokenizer: Any, s: Sections) -> tuple[list[int], list[int]
     """
     prompt = tokenizer.apply_chat_template(s.messages, add_generation_prompt=True, tokenize=False)
     opened = prompt.rstrip().endswith(THINK_OPEN)
-    cot = ("" if opened else THINK_OPEN + "\n") + s.reasoning + "\n" + THINK_CLOSE + "\n\n"
-    answer = s.final + (tokenizer.eos_token or "")
+    cot = ("" if opened else THINK_OPEN + "\n") + s.reasoning
+    answer = "\n" + THINK_CLOSE + "\n\n" + s.final + (tokenizer.eos_token or "")
     enc = tokenizer([prompt, cot, answer], add_special_tokens=False)["input_ids"]
     return list(enc[0]), list(enc[1]), list(enc[2])
 
