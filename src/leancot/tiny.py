@@ -83,7 +83,6 @@ def _copy_of(vocab_from: str | os.PathLike[str]):
 def _byte_tokenizer():
     """A byte-level BPE with no merges: every UTF-8 byte is one token, so any text round-trips."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
     vocab = {tok: i for i, tok in enumerate(BYTE_SPECIAL_TOKENS)}
@@ -92,6 +91,14 @@ def _byte_tokenizer():
     backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
+    return chatml_tokenizer(backend)
+
+
+def chatml_tokenizer(backend):
+    """A transformers tokenizer around a ``tokenizers`` backend whose first ids are
+    BYTE_SPECIAL_TOKENS: SmolLM2's special tokens and ChatML template."""
+    from transformers import PreTrainedTokenizerFast
+
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         bos_token="<|im_start|>",

@@ -4,13 +4,15 @@
 
 1. draws training and held-out arithmetic word problems (``leancot.lab.problems``);
 2. has the verbose teacher write an R1-style trace for every training problem (``teacher.py``);
-3. prunes the traces with the real offline DRP pruner (``leancot.prune.stage``);
+3. prunes the traces with the real offline DRP pruner (``leancot.prune.stage``), and trains the
+   students' tokenizer, a small BPE with digits kept apart, on the training prompts and traces
+   (``tokenizer.py``);
 4. trains three students from scratch with the real trainer (``leancot.train.stage``), on the
    same verified problems: (a) ``verbose`` traces, (b) ``pruned`` traces, (c) ``lsp``: verbose
    traces truncated to the first half of their reasoning (lead-span ``lsp-cot`` at 0.5: a student
    trained from scratch has no other way to learn to close ``</think>`` and answer);
 5. evaluates each with the real evaluator (``leancot.evaluate.run``, hf backend, greedy) on the
-   held-out problems, written as a problem file;
+   held-out problems, written as a problem file; seeds run side by side in ``workers`` processes;
 6. writes ``lab_summary.json`` (every figure, per seed and pooled, with 95% intervals, and the
    paper targets) and ``lab_table.md``.
 

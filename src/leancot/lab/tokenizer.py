@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from leancot.tiny import BYTE_SPECIAL_TOKENS, CHATML_TEMPLATE
+from leancot.tiny import BYTE_SPECIAL_TOKENS, chatml_tokenizer
 
 
 def train_tokenizer(texts: Iterable[str], out_dir: str | os.PathLike[str], vocab_size: int = 512) -> Path:
@@ -26,7 +26,6 @@ def train_tokenizer(texts: Iterable[str], out_dir: str | os.PathLike[str], vocab
     prompts exactly as they do the real student's.
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     backend = Tokenizer(models.BPE(unk_token=None))
     backend.pre_tokenizer = pre_tokenizers.Sequence(
@@ -40,15 +39,7 @@ def train_tokenizer(texts: Iterable[str], out_dir: str | os.PathLike[str], vocab
         show_progress=False,
     )
     backend.train_from_iterator(texts, trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        bos_token="<|im_start|>",
-        eos_token="<|im_end|>",
-        pad_token="<|im_end|>",
-        unk_token="<|endoftext|>",
-        chat_template=CHATML_TEMPLATE,
-        model_max_length=8192,
-    )
+    tokenizer = chatml_tokenizer(backend)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(out)
