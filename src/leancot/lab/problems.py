@@ -98,9 +98,14 @@ def _rates(r: random.Random, name: str) -> Drawn:
     return q + f" Then {q4}. How many toys are there now?", ops, "toys"
 
 
+def _shares_into_a_digit(total: int, parts: int) -> bool:
+    """``total`` splits evenly into ``parts`` of at most 9: division as the times table undone."""
+    return total % parts == 0 and total // parts <= 9
+
+
 def _sharing(r: random.Random, name: str) -> Drawn:
     a, b, c, d = _digit(r), _digit(r), _digit(r), r.randint(2, 6)
-    if (a * b - c) % d or (a * b - c) // d > 9:
+    if not _shares_into_a_digit(a * b - c, d):
         return None
     q1, q2, q3 = f"{name} has {a} bags with {b} candies in each bag", f"{name} eats {c} candies", f"equally among {d} friends"
     ops = [_op(a, "*", b, "in all", "candies", q1), _op(a * b, "-", c, "left", "candies", q2),
@@ -145,7 +150,7 @@ def _garden(r: random.Random, name: str) -> Drawn:
 
 def _baking(r: random.Random, name: str) -> Drawn:
     a, b, c, d = _digit(r), _digit(r), _digit(r), r.randint(2, 6)
-    if (a * b - c) % d or (a * b - c) // d > 9:
+    if not _shares_into_a_digit(a * b - c, d):
         return None
     q1, q2, q3 = f"{name} bakes {b} trays of {a} cookies", f"{c} cookies burn", f"boxes of {d}"
     ops = [_op(b, "*", a, "baked", "cookies", q1), _op(a * b, "-", c, "good", "cookies", q2),
