@@ -66,10 +66,10 @@ class Server:
 
 
 def prune(inp: Path, out: Path, url: str, **teacher) -> dict:
-    from leancot.prune.stage import PruneConfig
-    from leancot.teacher.llm_prune import TeacherConfig, run_llm_prune
+    from leancot.prune.stage import PruneConfig, run
+    from leancot.prune.teacher.config import TeacherConfig
 
-    run_llm_prune(PruneConfig(input=inp, out=out), TeacherConfig(model="gpt-4o-mini", base_url=url, **teacher))
+    run(PruneConfig(input=inp, out=out, method="llm", teacher=TeacherConfig(model="gpt-4o-mini", base_url=url, **teacher)))
     return json.loads((out / "manifest.json").read_text())
 
 
@@ -104,10 +104,10 @@ def raw_calls_per_s(url: str, n: int, concurrency: int) -> float:
     """Calls/s of the bare client against the same server: what the machine allows right now."""
     import asyncio
 
-    from leancot.teacher.client import TeacherClient
+    from leancot.llm.client import LLMClient
 
     async def go() -> float:
-        client = TeacherClient("gpt-4o-mini", base_url=url, concurrency=concurrency)
+        client = LLMClient("gpt-4o-mini", base_url=url, concurrency=concurrency)
         start = time.perf_counter()
         await asyncio.gather(*(client.chat([{"role": "user", "content": f"bare {i}"}]) for i in range(n)))
         await client.aclose()
@@ -144,9 +144,9 @@ def kill_and_resume(work: Path, n: int, logs: Path) -> None:
         prune(inp, ref, server.url, concurrency=16)
         out = work / "kr_out"
         code = ("import logging,sys; logging.basicConfig(level=logging.DEBUG, stream=sys.stderr); "
-                "from leancot.prune.stage import PruneConfig; from leancot.teacher.llm_prune import TeacherConfig, run_llm_prune; "
-                f"run_llm_prune(PruneConfig(input={str(inp)!r}, out={str(out)!r}), "
-                f"TeacherConfig(model='gpt-4o-mini', base_url={server.url!r}, concurrency=16))")
+                "from leancot.prune.stage import PruneConfig, run; from leancot.prune.teacher.config import TeacherConfig; "
+                f"run(PruneConfig(input={str(inp)!r}, out={str(out)!r}, method='llm', "
+                f"teacher=TeacherConfig(model='gpt-4o-mini', base_url={server.url!r}, concurrency=16)))")
         with open(logs / "killed_run.log", "w") as log:
             proc = subprocess.Popen([sys.executable, "-c", code], stderr=log, stdout=log)
             while not ids(out / "records.jsonl") and proc.poll() is None:

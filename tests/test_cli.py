@@ -21,7 +21,7 @@ def test_unknown_flag_and_bad_choice_exit_2(tmp_path):
     path.write_text(json.dumps({"question": "q", "completion": "c"}) + "\n")
     assert runner.invoke(app, ["prune", str(path), "--out", "o", "--no-such-flag"]).exit_code == 2
     bad = runner.invoke(app, ["prune", str(path), "--out", str(tmp_path / "o"), "--on-fail", "maybe"])
-    assert bad.exit_code == 2 and "on_fail" in bad.output
+    assert bad.exit_code == 2 and "on-fail" in bad.output.replace("_", "-")
 
 
 def test_unknown_field_name_exits_2(tmp_path):
@@ -46,13 +46,13 @@ def test_stats_of_a_missing_dir_exits_2(tmp_path):
 def test_error_text_is_printed_literally_not_as_markup():
     import typer
 
-    from leancot.cli_utils import usage_errors_exit_2
+    from leancot.cli_utils import handle_errors
     from leancot.errors import UsageError
 
     tiny = typer.Typer()
 
     @tiny.command()
-    @usage_errors_exit_2
+    @handle_errors
     def needs_vllm() -> None:
         raise UsageError("this needs vllm: pip install 'leancot[vllm]'")
 

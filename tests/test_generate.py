@@ -6,7 +6,7 @@ import typer
 from typer.testing import CliRunner
 
 from leancot.prune.stage import PruneConfig, run as prune_offline
-from leancot.teacher.command import register
+from leancot.generate.command import register
 from teacher_fixtures import by_id, server  # noqa: F401
 
 
@@ -47,8 +47,8 @@ def test_generate_bad_usage_exits_2(tmp_path):
 
 
 def test_a_separate_reasoning_field_is_put_back_inside_think():
-    from leancot.teacher.client import Completion
-    from leancot.teacher.generate import full_text
+    from leancot.llm.client import Completion
+    from leancot.generate.stage import full_text
 
     text = full_text(Completion(content="The answer is \\boxed{4}.", reasoning="2 + 2 = 4."))
     assert text.startswith("<think>\n2 + 2 = 4.\n</think>") and text.endswith("\\boxed{4}.")
@@ -57,7 +57,7 @@ def test_a_separate_reasoning_field_is_put_back_inside_think():
 
 def test_prices_are_matched_by_prefix_and_extendable(tmp_path):
     from leancot.errors import UsageError
-    from leancot.teacher import pricing
+    from leancot.llm import pricing
 
     assert pricing.price_of("gpt-4o-mini-2024-07-18") == pricing.PRICES["gpt-4o-mini"]
     assert pricing.cost_usd("gpt-4o", 1_000_000, 0, batch=True) == 1.25

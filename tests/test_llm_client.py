@@ -6,8 +6,8 @@ import time
 import pytest
 
 from leancot.errors import UsageError
-from leancot.teacher.cache import RequestCache
-from leancot.teacher.client import BudgetExceeded, TeacherClient, TeacherError
+from leancot.llm.cache import RequestCache
+from leancot.llm.client import BudgetExceeded, LLMClient, LLMError
 from teacher_fixtures import SECRET, server  # noqa: F401
 
 MESSAGES = [{"role": "user", "content": "What is 2 + 3? Please reason step by step."}]
@@ -16,7 +16,7 @@ MESSAGES = [{"role": "user", "content": "What is 2 + 3? Please reason step by st
 def make(server, tmp_path=None, **kw):
     kw.setdefault("backoff_base", 0.01)
     cache = RequestCache(tmp_path / "cache.sqlite") if tmp_path else None
-    return TeacherClient("gpt-4o-mini", base_url=server.base_url, cache=cache, **kw)
+    return LLMClient("gpt-4o-mini", base_url=server.base_url, cache=cache, **kw)
 
 
 def ask(client, messages=MESSAGES, **params):
@@ -57,7 +57,7 @@ def test_retry_after_is_honoured(server):
 def test_retries_are_bounded(server):
     server.script = ["500"] * 10
     client = make(server, max_retries=3)
-    with pytest.raises(TeacherError, match="retries_exhausted"):
+    with pytest.raises(LLMError, match="retries_exhausted"):
         ask(client)
     assert server.chat_requests == 4 and client.usage.retries == 3
 
@@ -75,7 +75,7 @@ def test_a_refused_key_stops_the_run_with_one_line(monkeypatch):
     srv.start()
     try:
         monkeypatch.setenv("MY_KEY", SECRET)
-        client = TeacherClient("gpt-4o-mini", base_url=srv.base_url, api_key_env="MY_KEY")
+        client = LLMClient("gpt-4o-mini", base_url=srv.base_url, api_key_env="MY_KEY")
         with pytest.raises(UsageError, match=r"refused the key in \$MY_KEY") as e:
             ask(client)
         assert SECRET not in str(e.value)
@@ -85,7 +85,7 @@ def test_a_refused_key_stops_the_run_with_one_line(monkeypatch):
 
 def test_no_key_for_openai_itself_is_a_usage_error(monkeypatch):
     monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
-    client = TeacherClient("gpt-4o-mini", api_key_env="NO_SUCH_KEY_VAR")
+    client = LLMClient("gpt-4o-mini", api_key_env="NO_SUCH_KEY_VAR")
     with pytest.raises(UsageError, match=r"\$NO_SUCH_KEY_VAR"):
         ask(client)
 
@@ -114,7 +114,7 @@ def test_the_budget_stops_uncached_calls(server):
 
 def test_max_cost_needs_a_known_price(server):
     with pytest.raises(UsageError, match="no price known"):
-        TeacherClient("my-local-model", base_url=server.base_url, max_cost=1.0)
+        LLMClient("my-local-model", base_url=server.base_url, max_cost=1.0)
 
 
 def test_concurrency_is_bounded(server):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from leancot import data
-from leancot.errors import UsageError
+from leancot.errors import StageFailed, UsageError
 from leancot.io import read_jsonl
 from leancot.prune.stage import PruneConfig, run
 
@@ -90,12 +90,13 @@ def test_bad_rows_become_rejects_with_reasons(tmp_path):
 
 
 def test_on_fail_keep_passes_a_failing_trace_through(tmp_path, monkeypatch):
-    import leancot.prune.stage as stage
+    import leancot.prune.heuristic as heuristic
 
-    monkeypatch.setattr(stage, "prune_trace", lambda r, a, q: ([], "So the answer is \\boxed{8}."))
+    monkeypatch.setattr(heuristic, "prune_trace", lambda r, a, q: ([], "So the answer is \\boxed{8}."))
     path = write_jsonl(tmp_path / "in.jsonl", [GOOD])
-    rejected = run(PruneConfig(input=path, out=tmp_path / "rej"))
-    assert read_jsonl(rejected / "rejects.jsonl")[0]["reason"] == "answer_mismatch"
+    with pytest.raises(StageFailed, match="answer_mismatch 1"):  # every row rejected: not a success
+        run(PruneConfig(input=path, out=tmp_path / "rej"))
+    assert read_jsonl(tmp_path / "rej" / "rejects.jsonl")[0]["reason"] == "answer_mismatch"
     kept = run(PruneConfig(input=path, out=tmp_path / "keep", on_fail="keep"))
     (record,) = read_jsonl(kept / "records.jsonl")
     assert record["verified"] is False and record["pruned"] == record["original"]

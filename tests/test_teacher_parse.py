@@ -5,7 +5,7 @@ import json
 import pytest
 
 from leancot.schema import Step
-from leancot.teacher.parse import ParseError, coverage, extract_json, parse_compression, parse_segmentation
+from leancot.prune.teacher.parse import ParseError, coverage, extract_json, parse_compression, parse_segmentation
 
 REASONING = "Tom has 3 apples. Hmm, let me think. He buys 4 more, so 3 + 4 = 7."
 

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from leancot.prune.stage import PruneConfig
-from leancot.teacher.llm_prune import TeacherConfig, run_llm_prune
+from leancot.errors import Interrupted
+from leancot.prune.stage import PruneConfig, run
+from leancot.prune.teacher.config import TeacherConfig
 from teacher_fixtures import SECRET, by_id, server, write_traces  # noqa: F401
 
 
 def prune(inp, out, server, **teacher):
     teacher.setdefault("backoff_base", 0.01)
-    return run_llm_prune(PruneConfig(input=inp, out=out), TeacherConfig(model="gpt-4o-mini", base_url=server.base_url, **teacher))
+    return run(PruneConfig(input=inp, out=out, method="llm", teacher=TeacherConfig(model="gpt-4o-mini", base_url=server.base_url, **teacher)))
 
 
 def test_records_are_pruned_by_the_teacher_and_every_input_is_accounted_for(server, tmp_path):
@@ -103,9 +104,9 @@ def test_kill_9_then_resume_gives_the_same_records(server, tmp_path, monkeypatch
     reference = prune(inp, tmp_path / "ref", server)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     out = tmp_path / "out"
-    code = (f"from leancot.prune.stage import PruneConfig; from leancot.teacher.llm_prune import TeacherConfig, run_llm_prune; "
-            f"run_llm_prune(PruneConfig(input={str(inp)!r}, out={str(out)!r}), "
-            f"TeacherConfig(model='gpt-4o-mini', base_url={server.base_url!r}, concurrency=2))")
+    code = (f"from leancot.prune.stage import PruneConfig, run; from leancot.prune.teacher.config import TeacherConfig; "
+            f"run(PruneConfig(input={str(inp)!r}, out={str(out)!r}, method='llm', "
+            f"teacher=TeacherConfig(model='gpt-4o-mini', base_url={server.base_url!r}, concurrency=2)))")
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and (not (out / "records.jsonl").exists() or len(by_id(out / "records.jsonl")) < 5):
@@ -144,7 +145,7 @@ def test_batch_mode_resubmits_only_failed_lines_and_keeps_every_batch_id(server,
 
 
 def test_batch_mode_finds_a_batch_created_just_before_a_kill(server, tmp_path):
-    from leancot.teacher import batch as batch_mod
+    from leancot.llm import batch as batch_mod
 
     inp = write_traces(tmp_path / "in.jsonl", 3)
     real_poll = batch_mod._poll
@@ -154,7 +155,7 @@ def test_batch_mode_finds_a_batch_created_just_before_a_kill(server, tmp_path):
 
     batch_mod._poll = die_after_create
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(Interrupted):
             prune(inp, tmp_path / "out", server, batch=True, batch_poll_s=0.01)
     finally:
         batch_mod._poll = real_poll

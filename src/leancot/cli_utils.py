@@ -9,26 +9,32 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from leancot.errors import UsageError
+from leancot.config import validation_message
+from leancot.errors import Interrupted, StageFailed, UsageError
 
 console = Console()
 err = Console(stderr=True)
 
 
-def usage_errors_exit_2(fn):
-    """Turn a UsageError or an invalid config into 'error: ...' on stderr and exit code 2."""
+def handle_errors(fn):
+    """Turn the errors that end a run into one line on stderr and their exit code (see leancot.errors)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except UsageError as e:
-            err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+        except (UsageError, StageFailed, Interrupted) as e:
+            _say(str(e), "interrupted" if isinstance(e, Interrupted) else "error")
+            raise typer.Exit(e.exit_code) from None
         except ValidationError as e:
-            first = e.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "config"
-            err.print(f"[red]error:[/red] {escape(where)}: {escape(first['msg'])}", highlight=False, soft_wrap=True)
+            _say(validation_message(e), "error")
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def _say(message: str, label: str) -> None:
+    colour = "yellow" if label == "interrupted" else "red"
+    err.print(f"[{colour}]{label}:[/{colour}] {escape(message)}", highlight=False, soft_wrap=True)
+
+

@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from leancot.config import validation_message
 from leancot.errors import UsageError
 from leancot.io import write_json_atomic
 
@@ -45,7 +46,7 @@ ORDER = ("generate", "prune", "train", "eval", "report")
 
 # Stage name -> (config class, run function), imported only when a recipe uses the stage.
 STAGES: dict[str, tuple[str, str]] = {
-    "generate": ("leancot.teacher.generate:GenerateConfig", "leancot.teacher.generate:run"),
+    "generate": ("leancot.generate.stage:GenerateConfig", "leancot.generate.stage:run"),
     "prune": ("leancot.prune.stage:PruneConfig", "leancot.prune.stage:run"),
     "train": ("leancot.train.config:TrainConfig", "leancot.train.stage:run"),
     "eval": ("leancot.evaluate.run:EvalConfig", "leancot.evaluate.run:run"),
@@ -105,13 +106,21 @@ def read_recipe(path: str | Path, overrides: list[str] | None = None) -> dict[st
 
 
 def _apply_override(recipe: dict[str, Any], item: str, path: Path) -> None:
+    """``stage.key=value`` or ``stage.a.b=value`` (a nested setting, e.g. prune.teacher.model)."""
     key, sep, value = item.partition("=")
-    stage, dot, name = key.partition(".")
-    if not sep or not dot or not name:
-        raise UsageError(f"--set {item!r}: expected stage.key=value")
+    stage, *names = key.split(".")
+    if not sep or not names or not all(names):
+        raise UsageError(f"--set {item!r}: expected stage.key=value (or stage.key.subkey=value)")
     if stage not in recipe["stages"]:
         raise UsageError(f"--set {item!r}: {path} has no stage '{stage}'")
-    recipe["stages"][stage] = {**(recipe["stages"][stage] or {}), name: yaml.safe_load(value)}
+    node = recipe["stages"][stage] = dict(recipe["stages"][stage] or {})
+    for name in names[:-1]:
+        child = node.get(name) or {}
+        if not isinstance(child, dict):
+            raise UsageError(f"--set {item!r}: stages.{stage}.{name} is not a mapping")
+        node[name] = child = dict(child)
+        node = child
+    node[names[-1]] = yaml.safe_load(value)
 
 
 def plan(path: str | Path, overrides: list[str] | None = None, *, from_stage: str | None = None, out: Path | None = None) -> Plan:
@@ -268,9 +277,7 @@ def _validate(stage: str, settings: dict[str, Any], path: Path, root: Path) -> B
     try:
         config = cls.model_validate(trial)
     except ValidationError as e:
-        first = e.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"{path}: stages.{stage}.{key}: {first['msg']}") from None
+        raise UsageError(f"{path}: stages.{stage}.{validation_message(e)}") from None
     except UsageError as e:
         raise UsageError(f"{path}: stages.{stage}: {e}") from None
     fields = cls.model_fields  # the real paths, typed as their fields are (no validators: they may not exist yet)

@@ -4,56 +4,27 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from leancot.cli_utils import console, usage_errors_exit_2
+from leancot.cli_utils import console, handle_errors
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``eval`` and ``compare`` subcommands to ``app``."""
-    app.command("eval")(usage_errors_exit_2(eval_command))
-    app.command("compare")(usage_errors_exit_2(compare_command))
+    from leancot.evaluate.run import EvalConfig, run
+    from leancot.flags import add_config_command
+
+    add_config_command(app, "eval", EvalConfig, run=run, then=_eval_summary, decls={"out": ("--out", "-o")},
+                       help="Accuracy and tokens per answer of a model on math benchmarks.")
+    app.command("compare")(handle_errors(compare_command))
 
 
-def eval_command(
-    model: Annotated[str, typer.Option(help="Built-in name (smollm2-135m), a local checkpoint dir, or the served model (--backend openai).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (resumed if it exists).")],
-    benchmarks: Annotated[str, typer.Option(help="Comma-separated: gsm8k, math500, aime24, aime25, amc23, or problem files.")] = "gsm8k",
-    split: Annotated[str, typer.Option(help="Benchmark split.")] = "test",
-    limit: Annotated[Optional[int], typer.Option(help="Only the first N problems of each benchmark.")] = None,
-    backend: Annotated[Optional[str], typer.Option(help="hf | vllm | openai (default: vllm on a GPU when installed, else hf).")] = None,
-    batch_size: Annotated[int, typer.Option(help="hf: prompts per batch.")] = 16,
-    max_new_tokens: Annotated[int, typer.Option(help="Tokens per output; a cut-off output is graded wrong.")] = 2048,
-    n: Annotated[int, typer.Option("--n", help="Samples per problem (pass@k, mean@k; needs --temperature > 0).")] = 1,
-    temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
-    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass.")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed of the per-sample seeds.")] = 0,
-    base_url: Annotated[Optional[str], typer.Option(help="openai: an OpenAI-compatible endpoint URL.")] = None,
-    api_key_env: Annotated[str, typer.Option(help="openai: env var holding the API key.")] = "OPENAI_API_KEY",
-    concurrency: Annotated[int, typer.Option(help="openai: requests in flight.")] = 16,
-    max_retries: Annotated[int, typer.Option(help="openai: retries per request.")] = 4,
-    tensor_parallel_size: Annotated[int, typer.Option(help="vllm: GPUs per replica.")] = 1,
-    data_parallel_size: Annotated[int, typer.Option(help="vllm: replicas.")] = 1,
-    dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16.")] = "auto",
-    threads: Annotated[Optional[int], typer.Option(help="hf on CPU: torch threads.")] = None,
-    tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer that counts tokens (default: the model's).")] = None,
-    system_prompt: Annotated[Optional[str], typer.Option(help="A system message (R1 advises none).")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Start over instead of resuming --out.")] = False,
-) -> None:
-    """Accuracy and tokens per answer of a model on math benchmarks."""
-    from leancot.evaluate.run import EvalConfig, load_summary, run
+def _eval_summary(config: Any, out_dir: Path) -> None:
+    from leancot.evaluate.run import load_summary
 
-    config = EvalConfig(
-        model=model, benchmarks=benchmarks, out=out, split=split, limit=limit, backend=backend, batch_size=batch_size,
-        max_new_tokens=max_new_tokens, n=n, temperature=temperature, top_p=top_p, seed=seed, base_url=base_url,
-        api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries, tensor_parallel_size=tensor_parallel_size,
-        data_parallel_size=data_parallel_size, dtype=dtype, threads=threads, tokenizer=tokenizer, system_prompt=system_prompt,
-        overwrite=overwrite,
-    )  # fmt: skip
-    out_dir = run(config)
     print_summary(load_summary(out_dir))
     console.print(f"records: [bold]{out_dir / 'records.jsonl'}[/bold]")
 

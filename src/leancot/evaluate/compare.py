@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from leancot import manifest
 from leancot.errors import UsageError
 from leancot.evaluate.metrics import group_by_problem, mcnemar_exact, paired_bootstrap
 from leancot.io import read_jsonl
@@ -25,10 +26,15 @@ from leancot.io import read_jsonl
 def load_run(out_dir: str | Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """benchmark -> problem id -> records (by sample) of one eval directory."""
     path = Path(out_dir) / "records.jsonl"
+    stage = (manifest.read(out_dir) or {}).get("stage", "eval")
+    if stage != "eval":
+        raise UsageError(f"compare: {out_dir} is a {stage} output, not an eval output")
     if not path.exists():
-        raise UsageError(f"{out_dir} has no records.jsonl: not an eval output directory")
+        raise UsageError(f"compare: {out_dir} has no records.jsonl: not an eval output directory")
     by_bench: dict[str, list[dict[str, Any]]] = {}
     for r in read_jsonl(path):
+        if "benchmark" not in r:
+            raise UsageError(f"compare: {out_dir} does not hold eval records (no 'benchmark' in {path})")
         by_bench.setdefault(r["benchmark"], []).append(r)
     return {b: group_by_problem(rs) for b, rs in by_bench.items()}
 

@@ -24,30 +24,28 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from leancot import data, grading, manifest
+from leancot.config import StageConfig
 from leancot.errors import UsageError
 from leancot.evaluate.backends import Backend, BackendOptions, Generation, Prompt, Sampling, backend_class, default_backend, load_backend
+from leancot.evaluate.counting import token_counts
 from leancot.evaluate.metrics import summarize_benchmark
 from leancot.evaluate.prompts import build_prompt
 from leancot.evaluate.render import messages_for
 from leancot.io import StageOutput, read_jsonl, write_json_atomic
 from leancot.progress import progress_bar
 from leancot.schema import EvalRecord, Problem
-from leancot.tokens import count_tokens_batch
 
 log = logging.getLogger(__name__)
 
 
-class EvalConfig(BaseModel):
+class EvalConfig(StageConfig):
     """Settings of the eval stage (``leancot eval``)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     model: str = Field(description="Built-in name (smollm2-135m), a local checkpoint dir, or for --backend openai the served model's name.")
-    benchmarks: list[str] = Field(description="Benchmark names (gsm8k, math500, aime24, aime25, amc23) or .jsonl/.json/.csv problem files.")
-    out: Path = Field(description="Output directory (records.jsonl, summary.json, manifest.json).")
+    benchmarks: list[str] = Field(["gsm8k"], description="Benchmark names (gsm8k, math500, aime24, aime25, amc23) or .jsonl/.json/.csv problem files.")
     split: str = Field("test", description="Benchmark split.")
     limit: int | None = Field(None, ge=1, description="Only the first N problems of each benchmark.")
     backend: str | None = Field(None, description="hf | vllm | openai (default: vllm with a GPU and vLLM installed, else hf).")
@@ -68,7 +66,6 @@ class EvalConfig(BaseModel):
     tokenizer: str | None = Field(None, description="Tokenizer that counts tokens (default: the evaluated model's; for openai, the built-in one).")
     prompt: str | None = Field(None, description="Prompt file stem under leancot/evaluate/prompts (default: r1_math).")
     system_prompt: str | None = Field(None, description="A system message (R1 advises none).")
-    overwrite: bool = Field(False, description="Discard an existing output directory instead of resuming it.")
 
     @field_validator("benchmarks", mode="before")
     @classmethod
@@ -93,26 +90,41 @@ class EvalConfig(BaseModel):
 
 
 def run(config: EvalConfig) -> Path:
-    """Evaluate ``config.model`` on ``config.benchmarks`` into ``config.out``; returns the dir."""
+    """Evaluate ``config.model`` on ``config.benchmarks`` into ``config.out``; returns the dir.
+
+    Never skipped: a re-run generates only the (benchmark, problem, sample) triples not yet
+    written, so more benchmarks, a larger limit or more samples extend the same directory."""
     suites = {_bench_name(b): data.load(b, split=config.split, limit=config.limit) for b in config.benchmarks}
     config = config.model_copy(update={"backend": config.backend or default_backend()})
     backend_class(config.backend)  # an unknown backend or a missing extra fails before anything is written
     _check_model(config)
     if config.backend == "openai" and config.tokenizer is None:
         log.warning("eval: counting tokens with the built-in tokenizer; pass --tokenizer with the served model's for exact counts")
-    man = manifest.Manifest(config.out, "eval", config.fingerprint_config(), {"model": config.model})
-    manifest.check_resumable(config.out, man.fingerprint, overwrite=config.overwrite)  # refuses a mismatch
-    timings = (manifest.read(config.out) or {}).get("timings", {}) if not config.overwrite else {}
-    man.write("running", timings=timings)
-    with StageOutput(config.out, key="problem_id") as out:
-        done = finished_keys(config.out)
-        todo = {name: [(p, s) for p in probs for s in range(config.n) if _key(name, p.id, s) not in done]
-                for name, probs in suites.items()}  # fmt: skip
-        if any(todo.values()):
-            _generate_all(config, todo, out, man, timings)
-    summary = write_summary(config, suites, timings)
-    man.write("complete", timings=timings, summary=summary)
+    with manifest.stage_run(config.out, "eval", config.fingerprint_config(), {"model": config.model}, overwrite=config.overwrite,
+                            allow_empty=config.allow_empty, skip_complete=False) as stage:  # fmt: skip
+        timings = stage.previous.get("timings", {})
+        with stage.output(key="problem_id") as out:
+            done = finished_keys(config.out)
+            todo = {name: [(p, s) for p in probs for s in range(config.n) if _key(name, p.id, s) not in done]
+                    for name, probs in suites.items()}  # fmt: skip
+            stage.total = sum(len(probs) for probs in suites.values()) * config.n
+            if any(todo.values()):
+                _generate_all(config, todo, out, stage.manifest, timings)
+        summary = write_summary(config, suites, timings)
+        stage.complete(_counts(config.out), timings=timings, summary=summary)
     return config.out
+
+
+def _counts(out_dir: Path) -> dict[str, int]:
+    records = sum(1 for _ in _jsonl_lines(out_dir / "records.jsonl"))
+    rejects = sum(1 for _ in _jsonl_lines(out_dir / "rejects.jsonl"))
+    return {"input": records + rejects, "records": records, "rejects": rejects}
+
+
+def _jsonl_lines(path: Path):
+    if path.exists():
+        with open(path, encoding="utf-8") as f:
+            yield from (line for line in f if line.strip())
 
 
 def _bench_name(name: str) -> str:
@@ -184,19 +196,17 @@ def _generate_benchmark(config: EvalConfig, backend: Backend, sampling: Sampling
 
 
 def make_records(benchmark: str, results: list[tuple[tuple[Problem, int], Prompt, Generation]], tokenizer: str | None) -> list[EvalRecord]:
-    """Grade a batch of outputs and count their tokens (one tokenizer call for the batch)."""
+    """Grade a batch of outputs; their tokens are those the backend generated (see ``evaluate.counting``)."""
     outputs = [prompt.think_prefix + gen.text for _, prompt, gen in results]
-    parts = [grading.split_think(o) for o in outputs]
-    counts = count_tokens_batch([g.text for _, _, g in results] + [r for r, _, _ in parts] + [f for _, f, _ in parts], tokenizer)
-    m = len(results)
+    counts = token_counts(outputs, [gen for _, _, gen in results], tokenizer)
     records = []
-    for j, (((problem, sample), _, gen), output) in enumerate(zip(results, outputs)):
+    for ((problem, sample), _, gen), output, (reasoning, answer_n, total) in zip(results, outputs, counts):
         truncated = gen.finish_reason == "length"
         answer = grading.extract_answer(output)
         records.append(EvalRecord(
             benchmark=benchmark, problem_id=problem.id, sample=sample, output=output, answer=answer, gold=problem.gold_answer,
             correct=not truncated and grading.is_equivalent(answer, problem.gold_answer),
-            reasoning_tokens=counts[m + j], answer_tokens=counts[2 * m + j], total_tokens=counts[j],
+            reasoning_tokens=reasoning, answer_tokens=answer_n, total_tokens=total,
             finish_reason=gen.finish_reason, truncated=truncated,
         ))  # fmt: skip
     return records

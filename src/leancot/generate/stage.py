@@ -21,29 +21,26 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from leancot import data, grading, manifest
+from leancot import data, grading, manifest, templates
+from leancot.config import StageConfig
 from leancot.io import StageOutput
 from leancot.progress import progress_bar
 from leancot.schema import Problem, Trace
-from leancot.teacher import pricing
-from leancot.teacher.cache import RequestCache
-from leancot.teacher.client import BudgetExceeded, Completion, TeacherClient, TeacherError
-from leancot.teacher.prompting import load_prompt, render
+from leancot.llm import pricing
+from leancot.llm.cache import RequestCache
+from leancot.llm.client import BudgetExceeded, Completion, LLMClient, LLMError
 
 log = logging.getLogger(__name__)
 
 
-class GenerateConfig(BaseModel):
+class GenerateConfig(StageConfig):
     """Settings of the generate stage (``leancot generate``)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     source: str = Field(description="Benchmark name (gsm8k, math500, aime24, aime25, amc23) or a problem file.")
-    out: Path = Field(description="Output directory (records.jsonl, rejects.jsonl, manifest.json).")
     model: str = Field(description="Teacher (reasoning) model name as the server knows it.")
     split: str = Field("test", description="Benchmark split.")
     limit: int | None = Field(None, ge=1, description="Only the first N problems.")
@@ -59,12 +56,11 @@ class GenerateConfig(BaseModel):
     max_retries: int = Field(6, ge=0, le=50, description="Retries per request on 429/5xx/timeouts/dropped connections.")
     max_cost: float | None = Field(None, gt=0, description="Stop (resumably) after this many USD of uncached calls.")
     cache: Path | None = Field(None, description="SQLite request cache (default: <out>/teacher_cache.sqlite).")
-    prices: Path | None = Field(None, description="JSON prices to add (see leancot.teacher.pricing).")
-    overwrite: bool = Field(False, description="Discard an existing output directory instead of resuming it.")
+    prices: Path | None = Field(None, description="JSON prices to add (see leancot.llm.pricing).")
 
-    def fingerprint_config(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", include={"source", "split", "limit", "n", "model", "temperature",
-                                                      "top_p", "max_tokens", "keep_incorrect"})
+    #: how the server is reached, how fast, and at what cost: not part of the output's identity
+    not_fingerprinted: ClassVar[set[str]] = {"base_url", "api_key_env", "concurrency", "timeout", "max_retries", "max_cost",
+                                             "cache", "prices"}  # fmt: skip
 
     def params(self) -> dict[str, Any]:
         p: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p}
@@ -78,29 +74,32 @@ def run(config: GenerateConfig) -> Path:
     problems = data.load(config.source, split=config.split, limit=config.limit)
     source = Path(config.source)
     inputs = {config.source: manifest.file_sha256(source) if source.is_file() else f"benchmark:{config.split}"}
-    man = manifest.Manifest(config.out, "generate", config.fingerprint_config(), inputs)
-    state = manifest.check_resumable(config.out, man.fingerprint, overwrite=config.overwrite)
-    if state == "skip":
-        log.info("generate: %s is up to date, skipping", config.out)
-        return config.out
-    man.data["teacher_settings"] = config.model_dump(mode="json", include={"base_url", "api_key_env", "concurrency", "timeout", "max_retries", "max_cost"})
-    man.write("running")
+    with manifest.stage_run(config.out, "generate", config.fingerprint_config(), inputs, overwrite=config.overwrite,
+                            allow_empty=config.allow_empty) as stage:  # fmt: skip
+        if stage.skipped:
+            return config.out
+        stage.total = len(problems) * config.n
+        client = _client(config)
+        try:
+            with stage.output() as out:
+                stopped = asyncio.run(_generate(problems, config, client, out))
+        finally:
+            client.cache.close()
+        fields = {"teacher_settings": config.model_dump(mode="json", include=config.not_fingerprinted - {"cache", "prices"}), "usage": client.usage.as_dict(),
+                  "call_failures": client.failures, **summarise(out)}  # fmt: skip
+        if stopped:
+            log.warning("generate: stopped early (%s); run the same command again to resume", stopped)
+            fields["stopped"] = stopped
+        stage.complete(fields.pop("counts"), status="incomplete" if stopped else "complete", **fields)
+    return config.out
+
+
+def _client(config: GenerateConfig) -> LLMClient:
     if config.prices:
         pricing.load_prices(config.prices)
     cache = RequestCache(config.cache or config.out / "teacher_cache.sqlite")
-    client = TeacherClient(config.model, base_url=config.base_url, api_key_env=config.api_key_env,
-                           concurrency=config.concurrency, timeout=config.timeout, max_retries=config.max_retries,
-                           max_cost=config.max_cost, cache=cache)
-    try:
-        with StageOutput(config.out) as out:
-            stopped = asyncio.run(_generate(problems, config, client, out))
-    finally:
-        cache.close()
-    fields = {"usage": client.usage.as_dict(), "call_failures": client.failures, **summarise(out)}
-    if stopped:
-        log.warning("generate: stopped early (%s); run the same command again to resume", stopped)
-    man.write("incomplete" if stopped else "complete", **({"stopped": stopped} if stopped else {}), **fields)
-    return config.out
+    return LLMClient(config.model, base_url=config.base_url, api_key_env=config.api_key_env, concurrency=config.concurrency,
+                     timeout=config.timeout, max_retries=config.max_retries, max_cost=config.max_cost, cache=cache)
 
 
 def summarise(out: StageOutput) -> dict[str, Any]:
@@ -111,8 +110,8 @@ def summarise(out: StageOutput) -> dict[str, Any]:
     for r in rejects:
         reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
     records = len(read_jsonl(out.records_path))
-    return {"counts": {"samples": records + len(rejects), "records": records, "rejects": len(rejects)},
-            "reject_reasons": reasons}
+    n = records + len(rejects)
+    return {"counts": {"input": n, "samples": n, "records": records, "rejects": len(rejects)}, "reject_reasons": reasons}
 
 
 def _items(problems: list[Problem], config: GenerateConfig, out: StageOutput) -> Iterator[tuple[str, Problem, int]]:
@@ -123,22 +122,22 @@ def _items(problems: list[Problem], config: GenerateConfig, out: StageOutput) ->
                 yield item_id, problem, k
 
 
-async def _generate(problems: list[Problem], config: GenerateConfig, client: TeacherClient, out: StageOutput) -> str | None:
+async def _generate(problems: list[Problem], config: GenerateConfig, client: LLMClient, out: StageOutput) -> str | None:
     items = _items(problems, config, out)
     stop: list[str] = []
-    template = load_prompt("generate_user")
+    template = templates.load("leancot.generate", "generate_user")
 
     async def worker(bar, task) -> None:
         for item_id, problem, k in items:  # one shared iterator: each item goes to one worker
             if stop:
                 return
-            messages = [{"role": "user", "content": render(template, question=problem.question)}]
+            messages = [{"role": "user", "content": templates.render(template, question=problem.question)}]
             try:
                 completion = await client.chat(messages, salt=f"sample-{k}", **config.params())
             except BudgetExceeded as e:
                 stop.append(f"max_cost: {e}")
                 return
-            except TeacherError as e:
+            except LLMError as e:
                 out.reject(item_id, "teacher_error", str(e))
             else:
                 _keep_or_reject(out, item_id, problem, k, completion, config, client.record_usage(completion.usage))

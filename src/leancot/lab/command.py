@@ -9,12 +9,12 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from leancot.cli_utils import console, usage_errors_exit_2
+from leancot.cli_utils import console, handle_errors
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``lab`` subcommand to ``app``."""
-    app.command("lab")(usage_errors_exit_2(lab_command))
+    app.command("lab")(handle_errors(lab_command))
 
 
 def lab_command(

@@ -1,12 +1,13 @@
-"""``--batch``: the same DRP pruning through the OpenAI Batch API, resumably.
+"""The OpenAI Batch API as a transport: phases of dependent requests, resumably.
 
-The Batch API answers a file of requests within 24 hours at half the price. DRP needs
-up to four calls per trace, each depending on the one before (segment, maybe a re-ask,
-compress, maybe a re-ask), so the work goes in *phases*:
+The Batch API answers a file of requests within 24 hours at half the price. A task such as
+DRP pruning needs up to four calls per trace, each depending on the one before (segment,
+maybe a re-ask, compress, maybe a re-ask), so the work goes in *phases*
+(``run_in_phases``, which takes the task as a callback and imports none):
 
-1. run every pending trace through the normal DRP code with the client in cache-only
-   mode: traces whose answers are all cached finish (records / rejects are written);
-   every other trace stops at its first missing request, which is collected;
+1. run every pending item through the task's normal code with the client in cache-only
+   mode: items whose answers are all cached finish (the task writes them);
+   every other item stops at its first missing request, which is collected;
 2. submit the collected requests as one batch (``custom_id`` = the request's cache key):
    write the request JSONL under ``<out>/batch/``, upload it, create the batch, poll it
    with a progress display, download the output, put every answer in the cache;
@@ -28,10 +29,9 @@ import logging
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from leancot.io import FieldMap, StageOutput, write_json_atomic
+from leancot.io import write_json_atomic
+from leancot.llm.client import LLMClient, LLMError, backoff_s, classify, normalise_body
 from leancot.progress import progress_bar
-from leancot.prune.stage import PruneConfig
-from leancot.teacher.client import NotCached, TeacherClient, TeacherError, classify, backoff_s, normalise_body
 
 log = logging.getLogger(__name__)
 
@@ -67,45 +67,40 @@ class BatchState:
         return phase
 
 
-async def run_batch(config: PruneConfig, tc: Any, fields: FieldMap, out: StageOutput, client: TeacherClient) -> str | None:
-    """Prune all pending rows through Batch API phases; returns why it stopped early, if it did."""
-    from leancot.teacher.llm_prune import _write, pending, prune_item
+async def run_in_phases(client: LLMClient, one_pass: Callable[[], Awaitable[tuple[str | None, dict[str, dict[str, Any]]]]],
+                        state_dir: Path, *, max_retries: int, poll_s: float) -> str | None:
+    """Drive a task through Batch API phases; returns why it stopped early, if it did.
 
-    state = BatchState(out.dir)
+    ``one_pass()`` is the task (the transport never imports it): it runs every pending item
+    with the client in cache-only mode, finishes those whose answers are cached, and returns
+    ``(stopped, needed)`` -- a reason to stop, and the requests (cache key -> body) still missing."""
+    state = BatchState(state_dir)
     client.cache_only = True
     try:
         for _ in range(MAX_PHASES):
-            needed: dict[str, dict[str, Any]] = {}
-            for item_id, trace in pending(config, fields, out):
-                if isinstance(trace, tuple):
-                    _write(out, item_id, trace)
-                    continue
-                try:
-                    _write(out, item_id, await prune_item(trace, client, tc, config))
-                except NotCached as e:
-                    needed[e.key] = e.body
-            if not needed:
-                return None
+            stopped, needed = await one_pass()
+            if stopped or not needed:
+                return stopped
             if not client.budget_left():
                 return f"max_cost: spent ${client.usage.cost_usd:.4f} of --max-cost ${client.max_cost}"
-            await run_phase(client, tc, state, state.phase_for(needed), needed)
-        raise TeacherError("batch_phases", f"still missing answers after {MAX_PHASES} phases")
+            await run_phase(client, state, state.phase_for(needed), needed, max_retries=max_retries, poll_s=poll_s)
+        raise LLMError("batch_phases", f"still missing answers after {MAX_PHASES} phases")
     finally:
         await client.aclose()
 
 
-async def run_phase(client: TeacherClient, tc: Any, state: BatchState, phase: dict[str, Any],
-                    needed: dict[str, dict[str, Any]]) -> None:
+async def run_phase(client: LLMClient, state: BatchState, phase: dict[str, Any], needed: dict[str, dict[str, Any]], *,
+                    max_retries: int, poll_s: float) -> None:
     """Submit ``needed`` (key -> request body) and resubmit failed lines until all are answered."""
     remaining = dict(needed)
-    for attempt in range(tc.max_retries + 1):
+    for attempt in range(max_retries + 1):
         entry = phase["batches"][attempt] if attempt < len(phase["batches"]) else None
         if entry is None:
             entry = await _upload(client, state, phase, attempt, remaining)
         if not entry.get("id"):
             entry["id"] = await _find_or_create(client, entry["input_file_id"], phase["name"])
             state.save()
-        batch = await _poll(client, entry["id"], tc.batch_poll_s, phase["name"])
+        batch = await _poll(client, entry["id"], poll_s, phase["name"])
         entry.update(status=batch.status, output_file_id=batch.output_file_id, error_file_id=batch.error_file_id)
         state.save()
         if batch.output_file_id:
@@ -118,12 +113,12 @@ async def run_phase(client: TeacherClient, tc: Any, state: BatchState, phase: di
             break
         log.info("%s: %d of %d lines failed; resubmitting them", phase["name"], len(remaining), entry["lines"])
     for key in remaining:
-        client.failed_keys[key] = f"batch line failed {tc.max_retries + 1} times"
+        client.failed_keys[key] = f"batch line failed {max_retries + 1} times"
     phase.update(done=True, failed=len(remaining))
     state.save()
 
 
-async def _upload(client: TeacherClient, state: BatchState, phase: dict[str, Any], attempt: int,
+async def _upload(client: LLMClient, state: BatchState, phase: dict[str, Any], attempt: int,
                   remaining: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Write the request JSONL, upload it, and record the file id before any batch exists."""
     path = state.dir / f"{phase['name']}-{attempt}.jsonl"
@@ -136,7 +131,7 @@ async def _upload(client: TeacherClient, state: BatchState, phase: dict[str, Any
     return entry
 
 
-async def _find_or_create(client: TeacherClient, input_file_id: str, phase: str) -> str:
+async def _find_or_create(client: LLMClient, input_file_id: str, phase: str) -> str:
     """The batch made from ``input_file_id`` (a run killed right after creating it), else a new one."""
     async for batch in client.sdk.batches.list(limit=100):
         if batch.input_file_id == input_file_id:
@@ -148,7 +143,7 @@ async def _find_or_create(client: TeacherClient, input_file_id: str, phase: str)
     return batch.id
 
 
-async def _poll(client: TeacherClient, batch_id: str, every_s: float, phase: str) -> Any:
+async def _poll(client: LLMClient, batch_id: str, every_s: float, phase: str) -> Any:
     with progress_bar(f"batch {phase}") as bar:
         task = bar.add_task(f"batch {phase} ({batch_id})", total=None)
         while True:
@@ -161,7 +156,7 @@ async def _poll(client: TeacherClient, batch_id: str, every_s: float, phase: str
             await asyncio.sleep(every_s)
 
 
-async def _download(client: TeacherClient, file_id: str) -> dict[str, dict[str, Any]]:
+async def _download(client: LLMClient, file_id: str) -> dict[str, dict[str, Any]]:
     """Answers of a batch output file by custom_id; lines that are not a 200 answer are left out."""
     content = await _call(client, lambda: client.sdk.files.content(file_id))
     answers: dict[str, dict[str, Any]] = {}
@@ -176,7 +171,7 @@ async def _download(client: TeacherClient, file_id: str) -> dict[str, dict[str, 
     return answers
 
 
-async def _call(client: TeacherClient, make: Callable[[], Awaitable[Any]]) -> Any:
+async def _call(client: LLMClient, make: Callable[[], Awaitable[Any]]) -> Any:
     """A Files/Batches API call with the client's retry policy."""
     for attempt in range(client.max_retries + 1):
         try:
@@ -184,6 +179,6 @@ async def _call(client: TeacherClient, make: Callable[[], Awaitable[Any]]) -> An
         except Exception as exc:  # noqa: BLE001 - classified like chat calls
             retryable, reason, after = classify(exc)
             if not retryable or attempt == client.max_retries:
-                raise TeacherError(f"batch_api_{reason}", str(exc)[:300]) from None
+                raise LLMError(f"batch_api_{reason}", str(exc)[:300]) from None
             await asyncio.sleep(backoff_s(attempt, client.backoff_base, client.backoff_cap, after))
     raise AssertionError("unreachable")

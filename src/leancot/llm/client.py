@@ -1,10 +1,10 @@
 """One small async interface for a teacher call: messages in, text plus token usage out.
 
-``TeacherClient.chat`` sends a chat-completions request to any OpenAI-compatible server
+``LLMClient.chat`` sends a chat-completions request to any OpenAI-compatible server
 (OpenAI, Gemini's OpenAI endpoint, vLLM, SGLang, llama.cpp) through the official
 ``openai`` SDK, with:
 
-- the request cache first (``leancot.teacher.cache``): a hit costs nothing and makes no call;
+- the request cache first (``leancot.llm.cache``): a hit costs nothing and makes no call;
 - at most ``concurrency`` requests in flight (an ``asyncio.Semaphore``);
 - a per-request timeout, and retries with exponential backoff and jitter on 429, 408/409,
   5xx, timeouts, dropped connections and malformed bodies, waiting at least what a
@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from leancot.errors import UsageError
-from leancot.teacher import pricing
-from leancot.teacher.cache import RequestCache, request_key
+from leancot.llm import pricing
+from leancot.llm.cache import RequestCache, request_key
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ RETRY_STATUS = {408, 409, 429}  # plus every 5xx
 MAX_RETRY_AFTER_S = 120.0  # a server asking for longer is waited on this long, then retried
 
 
-class TeacherError(Exception):
+class LLMError(Exception):
     """A call that failed for good (retries exhausted, or a request the server refuses)."""
 
     def __init__(self, reason: str, detail: str = ""):
@@ -153,7 +153,7 @@ def classify(exc: Exception) -> tuple[bool, str, float | None]:
     return False, type(exc).__name__, None
 
 
-class TeacherClient:
+class LLMClient:
     """Async chat client with cache, bounded concurrency, bounded retries and a cost budget."""
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
@@ -201,14 +201,14 @@ class TeacherClient:
         return request_key(self.model, messages, params, salt)
 
     async def chat(self, messages: list[dict[str, Any]], *, salt: str = "", **params: Any) -> Completion:
-        """One chat completion (from the cache when it holds it). Raises TeacherError,
+        """One chat completion (from the cache when it holds it). Raises LLMError,
         BudgetExceeded, NotCached (cache-only mode) or UsageError (bad key/model: stop the run)."""
         key = self.key(messages, params, salt)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.usage.cached_calls += 1  # the run spent nothing; the record still shows its tokens
             return Completion.from_data(hit, self._usage_of(hit, cached=True), cached=True)
         if key in self.failed_keys:
-            raise TeacherError("batch_line_failed", self.failed_keys[key])
+            raise LLMError("batch_line_failed", self.failed_keys[key])
         if self.cache_only:
             raise NotCached(key, {"model": self.model, "messages": messages, **params})
         if not self.budget_left():
@@ -250,9 +250,9 @@ class TeacherClient:
                 self.failures[reason] = self.failures.get(reason, 0) + 1
                 _raise_fatal(exc, reason, self)
                 if not retryable:
-                    raise TeacherError(reason, str(exc)[:300]) from None
+                    raise LLMError(reason, str(exc)[:300]) from None
                 if attempt == self.max_retries:
-                    raise TeacherError("retries_exhausted", f"{reason} after {attempt + 1} attempts") from None
+                    raise LLMError("retries_exhausted", f"{reason} after {attempt + 1} attempts") from None
                 self.usage.retries += 1
                 delay = backoff_s(attempt, self.backoff_base, self.backoff_cap, after)
                 log.debug("teacher call failed (%s), retry %d in %.2fs", reason, attempt + 1, delay)
@@ -286,7 +286,7 @@ def _http_client(openai: Any, timeout: float) -> Any:
         return None
 
 
-def _raise_fatal(exc: Exception, reason: str, client: TeacherClient) -> None:
+def _raise_fatal(exc: Exception, reason: str, client: LLMClient) -> None:
     """A wrong key or an unknown model fails every call alike: stop the run with one line."""
     import openai
 

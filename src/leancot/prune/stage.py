@@ -1,43 +1,48 @@
 """The ``prune`` stage: traces in, verified concise reasoning paths out.
 
-``run(PruneConfig(...))`` reads every input row, turns it into a ``Trace``, prunes
-it (DRP's decomposition + per-step actions, see ``leancot.prune.heuristic``),
-verifies the pruned path and writes ``records.jsonl`` / ``rejects.jsonl`` /
-``manifest.json`` in the output directory. Every input row ends in exactly one of
+``run(PruneConfig(...))`` reads every input row, turns it into a ``Trace``, prunes it with
+the pruner named by ``method`` (``leancot.prune.registry``: the offline DRP rules, the
+teacher LLM, ...), verifies the pruned path (the same answer, no invented number), applies
+``--on-fail`` and the fallback pruner, and writes ``records.jsonl`` / ``rejects.jsonl`` /
+``manifest.json`` under the one stage lifecycle (``leancot.manifest.stage_run``). This is the
+only row loop: every pruner gets the same checks. Every input row ends in exactly one of
 the two files; a re-run resumes where an interrupted one stopped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from leancot import grading, manifest
+from leancot.config import StageConfig
 from leancot.errors import UsageError
-from leancot.extras import require
 from leancot.io import MAX_LINE_BYTES, FieldMap, InputPath, RawRow, StageOutput, iter_rows
 from leancot.progress import progress_bar
-from leancot.prune.heuristic import prune_trace
+from leancot.prune import registry
+from leancot.prune.base import Deferred, PruneFailed, Pruned, Pruner, Rejected, StopRun
+from leancot.prune.teacher.config import TeacherConfig
 from leancot.prune.verify import check
-from leancot.schema import PrunedTrace, Step, Trace
+from leancot.schema import PrunedTrace, Trace
 from leancot.tokens import count_tokens
 
 log = logging.getLogger(__name__)
 
 
-class PruneConfig(BaseModel):
+class PruneConfig(StageConfig):
     """Settings of the prune stage (``leancot prune``)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     input: InputPath = Field(description="Traces: JSONL, JSON, CSV, Parquet or a saved datasets dir.")
-    out: Path = Field(description="Output directory (records.jsonl, rejects.jsonl, manifest.json).")
-    method: Literal["heuristic", "llm"] = Field("heuristic", description="Who prunes: the offline heuristic pruner, or a teacher LLM.")
-    teacher: dict[str, Any] | None = Field(None, description="Teacher settings for method 'llm' (see leancot.teacher.llm_prune.TeacherConfig).")
+    method: str = Field("heuristic", description="Who prunes: a registered pruner (heuristic: offline rules; llm: a teacher LLM).")
+    teacher: TeacherConfig | None = Field(None, description="Teacher settings for method 'llm' (stages.prune.teacher in a recipe).")
+    fallback: Literal["heuristic", "reject"] = Field("heuristic", description="A trace the method cannot prune (the teacher's answers stay invalid): prune it offline, or reject it.")
     tokenizer: str = Field("smollm2-135m", description="Tokenizer that counts tokens (built-in name or local dir).")
     on_fail: Literal["reject", "keep"] = Field("reject", description="A pruned path that fails verification: reject it, or keep the original unpruned.")
     require_correct: bool = Field(True, description="Reject traces whose own answer is not the gold (DRP distils only correct paths).")
@@ -47,82 +52,184 @@ class PruneConfig(BaseModel):
     answer_field: str | None = Field(None, description="Input column with the gold answer (default: auto-detect; none is fine).")
     limit: int | None = Field(None, ge=1, description="Prune only the first N input rows.")
     max_line_bytes: int = Field(MAX_LINE_BYTES, ge=1024, description="Longer input lines are rejected as line_too_long.")
-    overwrite: bool = Field(False, description="Discard an existing output directory instead of resuming it.")
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, v: str) -> str:
+        from leancot.prune.registry import PRUNERS
+
+        if v not in PRUNERS:
+            raise ValueError(f"unknown method {v!r}; choose one of: {', '.join(PRUNERS)}")
+        return v
 
     @model_validator(mode="after")
     def _teacher_for_llm(self) -> PruneConfig:
-        if self.method == "llm" and not (self.teacher or {}).get("model"):
+        if self.method == "llm" and self.teacher is None:
             raise UsageError("--method llm needs a teacher model: --teacher-model NAME")
         return self
 
     def fingerprint_config(self) -> dict[str, Any]:
-        """The settings that change the output (not where it goes or whether to overwrite)."""
-        return self.model_dump(mode="json", exclude={"out", "overwrite", "input", "teacher"})
+        """The settings that change the output; the teacher's transport settings do not."""
+        config = super().fingerprint_config()
+        config["teacher"] = self.teacher.fingerprint_config() if self.teacher and self.method == "llm" else None
+        return config
 
 
 def run(config: PruneConfig) -> Path:
     """Prune every trace of ``config.input`` into ``config.out``; returns the output dir."""
-    if config.method == "llm":
-        require("openai", "api")
-        from leancot.teacher.llm_prune import TeacherConfig, run_llm_prune  # the api extra, imported only here
-
-        return run_llm_prune(config, TeacherConfig(**config.teacher))
+    pruner = registry.make(config.method, config)
     inputs = {str(config.input): manifest.file_sha256(config.input)}
-    man = manifest.Manifest(config.out, "prune", config.fingerprint_config(), inputs)
-    state = manifest.check_resumable(config.out, man.fingerprint, overwrite=config.overwrite)
-    if state == "skip":
-        log.info("prune: %s is up to date, skipping", config.out)
-        return config.out
-    man.write("running")
-    fields = FieldMap(config.id_field, config.question_field, config.completion_field, config.answer_field)
-    with StageOutput(config.out) as out:
-        if out.resumed:
-            log.info("prune: resuming, %d items already done", out.resumed)
-        _prune_rows(config, fields, out)
-    man.write("complete", **summarise(config.out))
+    with manifest.stage_run(config.out, "prune", config.fingerprint_config(), inputs, overwrite=config.overwrite,
+                            allow_empty=config.allow_empty) as stage:  # fmt: skip
+        if stage.skipped:
+            return config.out
+        stage.total = total = _count_rows(config)
+        fallback = registry.make(config.fallback, config) if config.fallback != "reject" and config.method != config.fallback else None
+        fields = FieldMap(config.id_field, config.question_field, config.completion_field, config.answer_field)
+        pruner.open(config.out)
+        try:
+            with stage.output() as out:
+                stopped = pruner.drive(lambda: _one_pass(config, pruner, fallback, fields, out, total))
+        finally:
+            extra = pruner.close()
+        if "usage" in extra:
+            extra["usage_total"] = _add_usage(stage.previous.get("usage_total"), extra["usage"])
+        summary = summarise(config.out)
+        if stopped:
+            log.warning("prune: stopped early (%s); run the same command again to resume", stopped)
+            extra["stopped"] = stopped
+        stage.complete(summary.pop("counts"), status="incomplete" if stopped else "complete", **extra, **summary)
     return config.out
 
 
-def _prune_rows(config: PruneConfig, fields: FieldMap, out: StageOutput) -> None:
-    seen: set[str] = set()
-    rows = iter_rows(config.input, max_line_bytes=config.max_line_bytes)
-    with progress_bar("pruning") as bar:
-        task = bar.add_task("pruning", total=_count_rows(config))
-        for n, row in enumerate(rows, start=1):
-            if config.limit and n > config.limit:
-                break
-            _prune_row(config, fields, row, seen, out)
+def _add_usage(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, Any]:
+    """Usage summed over the runs that made this directory (a resumed run adds to the earlier ones)."""
+    total = dict(before or {})
+    for k, v in now.items():
+        total[k] = round(total.get(k, 0) + v, 6) if isinstance(v, float) else total.get(k, 0) + v
+    return total
+
+
+# --------------------------------------------------------------------------- the one row loop
+
+
+async def _one_pass(config: PruneConfig, pruner: Pruner, fallback: Pruner | None, fields: FieldMap,
+                    out: StageOutput, total: int | None) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """Every pending row through the pruner, ``pruner.concurrency`` at a time.
+
+    Returns why it stopped early (or None) and the deferred requests (Batch API) by key."""
+    rows = _pending(config, fields, out)
+    deferred: dict[str, dict[str, Any]] = {}
+    stop: list[str] = []
+
+    async def worker(bar: Any, task: Any) -> None:
+        for item_id, trace in rows:  # one shared iterator: each row goes to exactly one worker
+            if stop:
+                return
+            try:
+                result = trace if isinstance(trace, tuple) else await _prune(trace, pruner, fallback, config)
+            except Deferred as d:
+                deferred[d.key] = d.body
+                continue
+            except StopRun as e:
+                stop.append(str(e))
+                return
+            _write(out, item_id, result)
             bar.advance(task)
+
+    with progress_bar(f"pruning ({pruner.name})") as bar:
+        task = bar.add_task(f"pruning ({pruner.name})", total=total)
+        bar.advance(task, out.resumed)
+        await asyncio.gather(*(worker(bar, task) for _ in range(pruner.concurrency)))
+    return (stop[0] if stop else None), deferred
+
+
+def _pending(config: PruneConfig, fields: FieldMap, out: StageOutput) -> Iterator[tuple[str, Trace | tuple[str, str]]]:
+    """``(id, trace)`` for every input row not yet done, or ``(id, (reason, detail))`` for a row
+    that is rejected before any pruner sees it."""
+    seen: set[str] = set()
+    for n, row in enumerate(iter_rows(config.input, max_line_bytes=config.max_line_bytes), start=1):
+        if config.limit and n > config.limit:
+            return
+        item_id = row_id(row, fields)
+        duplicate = item_id in seen
+        seen.add(item_id)
+        if duplicate:
+            item_id = f"{item_id}#line-{row.line}"  # keep the account: the copy is a reject of its own
+        if out.done(item_id):
+            continue
+        yield item_id, ("duplicate_id", "") if duplicate else _usable_trace(row, fields, config)
+
+
+def _usable_trace(row: RawRow, fields: FieldMap, config: PruneConfig) -> Trace | tuple[str, str]:
+    trace = to_trace(row, fields)
+    if isinstance(trace, tuple):
+        return trace
+    if trace.answer is None:
+        return ("no_final_answer", "no \\boxed{}, 'The answer is' or '####' after the reasoning")
+    if trace.correct is False and config.require_correct:
+        return ("incorrect_trace", f"trace answer {trace.answer!r} != gold {trace.gold_answer!r}")
+    return trace
+
+
+async def _prune(trace: Trace, pruner: Pruner, fallback: Pruner | None, config: PruneConfig) -> PrunedTrace | tuple[str, str]:
+    """One trace through the pruner, verified; the fallback pruner when the first cannot prune it."""
+    try:
+        return _verified(trace, await pruner.prune(trace), config)
+    except Rejected as e:
+        return (e.reason, e.detail)
+    except PruneFailed as failed:
+        if fallback is None:
+            return (failed.reason, failed.detail)
+        return await _fall_back(trace, fallback, failed, pruner.name, config)
+    except RecursionError:
+        return ("pruner_error", "recursion limit")
+
+
+async def _fall_back(trace: Trace, fallback: Pruner, failed: PruneFailed, method: str, config: PruneConfig) -> PrunedTrace | tuple[str, str]:
+    pruned = await fallback.prune(trace)
+    pruned.method = f"{pruned.method}:{method}-fallback"
+    pruned.usage = failed.usage  # what the failed attempts cost is this record's cost
+    pruned.extra.update(fallback_reason=failed.reason, fallback_detail=failed.detail[:500])
+    result = _verified(trace, pruned, config)
+    if isinstance(result, tuple):
+        return (result[0], f"after {failed.reason} ({failed.detail[:200]}), the offline fallback failed: {result[1]}")
+    return result
+
+
+def _verified(trace: Trace, p: Pruned, config: PruneConfig) -> PrunedTrace | tuple[str, str]:
+    """The pruned path must reach the original answer (and the gold) and invent no number.
+
+    A failing path is a reject, or with ``--on-fail keep`` the trace passes through unpruned."""
+    failures = check(p.pruned, original_answer=trace.answer, gold=trace.gold_answer, original_text=trace.reasoning, question=trace.question)
+    if failures and config.on_fail == "reject":
+        return (failures[0], "; ".join(failures))
+    steps, pruned, method = p.steps, p.pruned, p.method
+    if failures:
+        steps = [s.model_copy(update={"action": "keep", "rewritten": None}) for s in steps]
+        pruned, method = trace.reasoning, f"{method}:unpruned"
+    return PrunedTrace(
+        id=trace.id, question=trace.question, gold_answer=trace.gold_answer, original=trace.reasoning, pruned=pruned,
+        steps=steps, answer=trace.answer, tokens_before=count_tokens(trace.reasoning, config.tokenizer),
+        tokens_after=count_tokens(pruned, config.tokenizer), verified=not failures, method=method, failures=failures,
+        **({"usage": p.usage} if p.usage is not None else {}), **p.extra,
+    )  # fmt: skip
+
+
+def _write(out: StageOutput, item_id: str, result: PrunedTrace | tuple[str, str]) -> None:
+    if isinstance(result, PrunedTrace):
+        out.add(result)
+    else:
+        out.reject(item_id, *result)
 
 
 def _count_rows(config: PruneConfig) -> int | None:
-    """Rows of a JSONL input (for the progress bar); None for other formats."""
+    """Rows of a JSONL input (for the progress bar and the interrupt message); None for other formats."""
     if config.input.suffix.lower() not in (".jsonl", ".ndjson"):
         return None
     with open(config.input, "rb") as f:
         n = sum(1 for line in f if line.strip())
     return min(n, config.limit) if config.limit else n
-
-
-def _prune_row(config: PruneConfig, fields: FieldMap, row: RawRow, seen: set[str], out: StageOutput) -> None:
-    item_id = row_id(row, fields)
-    duplicate = item_id in seen
-    seen.add(item_id)
-    if duplicate:
-        item_id = f"{item_id}#line-{row.line}"  # keep the account: the copy is a reject of its own
-    if out.done(item_id):
-        return
-    if duplicate:
-        out.reject(item_id, "duplicate_id")
-        return
-    try:
-        result = prune_one(row, fields, config)
-    except RecursionError:
-        result = ("pruner_error", "recursion limit")
-    if isinstance(result, PrunedTrace):
-        out.add(result)
-    else:
-        out.reject(item_id, *result)
 
 
 def row_id(row: RawRow, fields: FieldMap) -> str:
@@ -142,38 +249,6 @@ def _resolve_fields(fields: FieldMap, data: dict[str, Any]) -> dict[str, str | N
         if cols[name] is None:
             raise UsageError(f"no {name} field in the input (it has: {', '.join(data)}); name it with --{name}-field")
     return cols
-
-
-def prune_one(row: RawRow, fields: FieldMap, config: PruneConfig) -> PrunedTrace | tuple[str, str]:
-    """One input row to a PrunedTrace, or ``(reason, detail)`` saying why it is rejected."""
-    trace = to_trace(row, fields)
-    if isinstance(trace, tuple):
-        return trace
-    if trace.answer is None:
-        return ("no_final_answer", "no \\boxed{}, 'The answer is' or '####' after the reasoning")
-    if trace.correct is False and config.require_correct:
-        return ("incorrect_trace", f"trace answer {trace.answer!r} != gold {trace.gold_answer!r}")
-    steps, pruned = prune_trace(trace.reasoning, trace.answer, trace.question)
-    failures = check(pruned, original_answer=trace.answer, gold=trace.gold_answer, original_text=trace.reasoning, question=trace.question)
-    if failures and config.on_fail == "reject":
-        return (failures[0], "; ".join(failures))
-    if failures:  # --on-fail keep: pass the trace through unpruned
-        steps = [Step(index=s.index, text=s.text, skill=s.skill, action="keep") for s in steps]
-        pruned = trace.reasoning
-    return PrunedTrace(
-        id=trace.id,
-        question=trace.question,
-        gold_answer=trace.gold_answer,
-        original=trace.reasoning,
-        pruned=pruned,
-        steps=steps,
-        answer=trace.answer,
-        tokens_before=count_tokens(trace.reasoning, config.tokenizer),
-        tokens_after=count_tokens(pruned, config.tokenizer),
-        verified=not failures,
-        method="heuristic" if not failures else "heuristic:unpruned",
-        failures=failures,
-    )
 
 
 def to_trace(row: RawRow, fields: FieldMap) -> Trace | tuple[str, str]:
@@ -217,19 +292,31 @@ def _gold(value: Any) -> str | None:
 
 
 def summarise(out_dir: Path) -> dict[str, Any]:
-    """Counts and token totals of a prune output directory (for the manifest and stats)."""
-    from leancot.io import read_jsonl
+    """Counts and token totals of a prune output directory (for the manifest and stats).
 
-    records = read_jsonl(out_dir / "records.jsonl")
-    rejects = read_jsonl(out_dir / "rejects.jsonl")
-    before = sum(r["tokens_before"] for r in records)
-    after = sum(r["tokens_after"] for r in records)
+    Streams the files a line at a time: a run of any size fits in memory."""
+    records = verified = before = after = 0
+    for r in _lines(out_dir / "records.jsonl"):
+        records += 1
+        verified += bool(r["verified"])
+        before += r["tokens_before"]
+        after += r["tokens_after"]
     reasons: dict[str, int] = {}
-    for r in rejects:
+    for r in _lines(out_dir / "rejects.jsonl"):
         reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+    rejects = sum(reasons.values())
     return {
-        "counts": {"input": len(records) + len(rejects), "records": len(records), "rejects": len(rejects), "verified": sum(r["verified"] for r in records)},
+        "counts": {"input": records + rejects, "records": records, "rejects": rejects, "verified": verified},
         "reject_reasons": reasons,
         "tokens": {"before": before, "after": after, "ratio": round(after / before, 4) if before else None},
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)

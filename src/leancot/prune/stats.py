@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from leancot import manifest
 from leancot.errors import UsageError
 from leancot.io import read_jsonl
 from leancot.schema import ACTIONS
@@ -42,9 +43,14 @@ class PruneStats:
 def load_stats(out_dir: str | Path, tokenizer: str | None = None) -> PruneStats:
     """Read a prune output directory and compute its statistics."""
     out_dir = Path(out_dir)
+    stage = (manifest.read(out_dir) or {}).get("stage", "prune")
+    if stage != "prune":
+        raise UsageError(f"stats: {out_dir} is a {stage} output, not a prune output")
     if not (out_dir / "records.jsonl").exists():
-        raise UsageError(f"{out_dir} is not a prune output directory (no records.jsonl)")
+        raise UsageError(f"stats: {out_dir} is not a prune output directory (no records.jsonl)")
     records = read_jsonl(out_dir / "records.jsonl")
+    if records and "tokens_before" not in records[0]:
+        raise UsageError(f"stats: {out_dir} does not hold prune records (no 'tokens_before')")
     rejects = read_jsonl(out_dir / "rejects.jsonl") if (out_dir / "rejects.jsonl").exists() else []
     reasons: dict[str, int] = defaultdict(int)
     for r in rejects:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from leancot.cli_utils import console, usage_errors_exit_2
+from leancot.cli_utils import console, handle_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report)
 
 
-@usage_errors_exit_2
+@handle_errors
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run directories (prune/train/eval outputs), or parents holding them up to two levels down.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output directory (default: the first run directory).")] = None,

@@ -10,25 +10,36 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from leancot.config import StageConfig
 from leancot.errors import UsageError
 from leancot.io import InputPath
 
 Section = Literal["prompt", "cot", "answer"]
 Policy = Literal["lsp", "lsp-cot", "drop", "cut", "none"]
-KDKind = Literal["forward_kl", "reverse_kl", "jsd", "tvd", "skew_kl"]
+# KD divergences between the teacher's P and the student's Q (both at temperature T), per position, in nats:
+#   forward_kl   KL(P||Q) = sum p log(p/q)                       mode-covering, the classic KD
+#   reverse_kl   KL(Q||P) = sum q log(q/p)                       mode-seeking
+#   jsd          beta KL(P||M) + (1-beta) KL(Q||M), M = beta P + (1-beta) Q   (jsd_beta)
+#   tvd          1/2 sum |p - q|                                 total variation
+#   skew_kl      KL(P || a P + (1-a) Q)                          DistiLLM's skew KL (skew_alpha)
+#   srkl         KL(Q || a Q + (1-a) P)                          DistiLLM's skew reverse KL (skew_alpha); Essence's srkl
+#   combined_kl  r KL(P||Q) + (1-r) KL(Q||P)                     Essence's combined_kl (kd_forward_ratio); Essence's
+#                forward term is the cross-entropy -sum p log q, r H(P) higher, same gradient
+#   tvd_log      1/2 sum |log p - log q|                         TVD on log-probabilities: Essence's tvd with tvd_log_scale
+KDKind = Literal["forward_kl", "reverse_kl", "jsd", "tvd", "skew_kl", "srkl", "combined_kl", "tvd_log"]
 
 _TINY = re.compile(r"^tiny:(\d+)x(\d+)$")
 _LAYERS = re.compile(r"^(.+):layers=(\d+)$")
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(StageConfig):
     """Settings of the train stage (``leancot train``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    not_fingerprinted: ClassVar[set[str]] = {"teacher_device"}
 
     # --- data
     input: InputPath = Field(description="Training records: a prune records.jsonl, any JSONL/JSON/CSV/Parquet of question/reasoning/answer, or chat `messages`.")
@@ -49,11 +60,13 @@ class TrainConfig(BaseModel):
     lora_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the LoRA path.")
     lora_targets: str = Field("all-linear", description="PEFT target_modules: 'all-linear' (every linear layer but the output head) or a comma-separated list of module names.")
     # --- loss
-    kd: KDKind = Field("forward_kl", description="KD divergence between teacher P and student Q: forward_kl KL(P||Q), reverse_kl KL(Q||P), jsd (generalised JSD(beta)), tvd, skew_kl KL(P||aP+(1-a)Q).")
+    kd: KDKind = Field("forward_kl", description="KD divergence between teacher P and student Q: forward_kl KL(P||Q), reverse_kl KL(Q||P), jsd (generalised JSD(beta)), tvd 1/2 sum|p-q|, skew_kl KL(P||aP+(1-a)Q), srkl KL(Q||aQ+(1-a)P), combined_kl r KL(P||Q)+(1-r) KL(Q||P), tvd_log 1/2 sum|log p - log q|.")
     kd_ratio: float = Field(0.5, ge=0.0, le=1.0, description="Mix: loss = (1 - kd_ratio) * CE + kd_ratio * KD (only with a teacher).")
     temperature: float = Field(1.0, gt=0.0, description="KD softmax temperature; the KD term is scaled by T^2.")
     jsd_beta: float = Field(0.5, gt=0.0, lt=1.0, description="beta of JSD(beta): beta*KL(P||M) + (1-beta)*KL(Q||M), M = beta*P + (1-beta)*Q.")
-    skew_alpha: float = Field(0.1, gt=0.0, lt=1.0, description="alpha of skew KL: KL(P || alpha*P + (1-alpha)*Q).")
+    skew_alpha: float = Field(0.1, gt=0.0, lt=1.0, description="alpha of skew_kl KL(P || alpha*P + (1-alpha)*Q) and of srkl KL(Q || alpha*Q + (1-alpha)*P) (Essence: skl_alpha 0.1).")
+    kd_forward_ratio: float = Field(0.5, gt=0.0, lt=1.0, description="r of combined_kl: r*KL(P||Q) + (1-r)*KL(Q||P) (Essence: forward_ratio 0.5).")
+    fused_loss: bool = Field(True, description="Compute CE and KD from the last hidden states and output layers chunk by chunk, never building full logits (full logits instead for a head with a bias, softcapping or LoRA, and under FSDP / ZeRO-3).")
     kd_chunk_tokens: int | None = Field(None, ge=1, description="Positions per KD chunk (default: ~4M logits per chunk, e.g. 85 positions at vocab 49,152).")
     # --- optimisation
     epochs: float = Field(3.0, gt=0.0, description="Training epochs (DRP: 3).")
@@ -68,7 +81,6 @@ class TrainConfig(BaseModel):
     save_steps: int = Field(50, ge=1, description="Save a checkpoint every N optimizer steps (resume starts from the last one).")
     save_total_limit: int = Field(2, ge=1, description="Checkpoints kept on disk.")
     seed: int = Field(0, description="Seed for data order, LoRA init and tiny students.")
-    overwrite: bool = Field(False, description="Discard an existing output directory instead of resuming it.")
 
     @field_validator("loss_on", mode="before")
     @classmethod
@@ -103,9 +115,6 @@ class TrainConfig(BaseModel):
     def kd_enabled(self) -> bool:
         return self.teacher is not None and self.kd_ratio > 0
 
-    def fingerprint_config(self) -> dict[str, Any]:
-        """The settings that change the trained model (not where it goes or whether to overwrite)."""
-        return self.model_dump(mode="json", exclude={"out", "overwrite", "input", "teacher_device"})
 
 
 def parse_tiny(spec: str) -> tuple[int, int] | None:

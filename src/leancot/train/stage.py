@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,38 +33,17 @@ def run(config: TrainConfig) -> Path:
     """Train the student on ``config.input`` into ``config.out``; returns the output dir."""
     out = config.out
     inputs = {str(config.input): manifest.file_sha256(config.input)}
-    man = manifest.Manifest(out, "train", config.fingerprint_config(), inputs, seed=config.seed)
-    if config.overwrite:
-        _clear(out)
-    state = _state(out, man.fingerprint)
-    if state == "skip":
-        log.info("train: %s is up to date, skipping", out)
-        return out
-    out.mkdir(parents=True, exist_ok=True)
-    man.write("running")
-    examples, counts = prepare(config)
-    result = _train(config, examples)
-    man.write("complete", counts=counts, metrics={k: v for k, v in result.items() if k != "loss_curve"})
+    with manifest.stage_run(out, "train", config.fingerprint_config(), inputs, seed=config.seed, overwrite=config.overwrite,
+                            allow_empty=config.allow_empty, skip_complete=lambda d: (d / "model").is_dir(),
+                            outputs=OUTPUTS) as stage:  # fmt: skip
+        if stage.skipped:
+            return out
+        stage.progress = lambda: _last_checkpoint(out / "checkpoints") is not None or (out / "model").is_dir()
+        examples, counts = prepare(config)
+        stage.total = counts["input"]
+        result = _train(config, examples) if examples else {}
+        stage.complete({**counts, "records": counts["sequences"]}, metrics={k: v for k, v in result.items() if k != "loss_curve"})
     return out
-
-
-def _state(out: Path, fp: str) -> str:
-    old = manifest.read(out)
-    if old is None:
-        return "fresh"
-    if old.get("fingerprint") != fp:
-        raise UsageError(f"{out} holds a training run of another config or input; use --overwrite or another --out")
-    return "skip" if old.get("status") == "complete" and (out / "model").is_dir() else "resume"
-
-
-def _clear(out: Path) -> None:
-    """--overwrite: remove what this stage writes (and nothing else) from ``out``."""
-    for name in OUTPUTS:
-        p = out / name
-        if p.is_dir():
-            shutil.rmtree(p)
-        else:
-            p.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- data
@@ -99,7 +77,7 @@ def prepare(config: TrainConfig) -> tuple[list[dict[str, list[int]]], dict[str, 
     write_json_atomic(config.out / "preflight.json", {"chosen": config.policy, "lsp": config.lsp, "max_length": config.max_length, "policies": report})
     _log_preflight(report, config)
     counts = {"input": len(examples) + len(rejects), "sequences": len(examples), "rejects": len(rejects)}
-    if not examples:
+    if not examples and not (config.allow_empty and counts["input"] == 0):
         reasons = ", ".join(sorted({r["reason"] for r in rejects})) or "the input is empty"
         raise UsageError(f"no trainable sequences in {config.input} ({len(rejects)} rejected: {reasons}); see {config.out / 'rejects.jsonl'}")
     return examples, counts
@@ -117,11 +95,14 @@ def _log_preflight(report: dict[str, dict[str, int]], config: TrainConfig) -> No
 
 def _train(config: TrainConfig, examples: list[dict[str, list[int]]]) -> dict[str, Any]:
     import torch
-    from transformers import TrainingArguments
+    from transformers import TrainingArguments, set_seed
 
     from leancot.train import compute, trainer as tr
     from leancot.train.data import PadToLongest
 
+    # Before anything draws a random number: the LoRA initialisation (add_lora) runs before the
+    # Trainer seeds torch itself, so without this the same --seed gave other adapters, other losses.
+    set_seed(config.seed)
     gpu = torch.cuda.is_available()
     bf16 = config.precision == "bf16" or (config.precision == "auto" and gpu and torch.cuda.is_bf16_supported())
     if config.precision == "bf16" and not (gpu and torch.cuda.is_bf16_supported()):

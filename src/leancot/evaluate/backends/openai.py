@@ -1,6 +1,6 @@
 """Any OpenAI-compatible endpoint (OpenAI, vLLM serve, SGLang, llama.cpp), through the teacher client.
 
-Reuses ``leancot.teacher.client.TeacherClient``: the official async ``openai`` SDK, at most
+Reuses ``leancot.llm.client.LLMClient``: the official async ``openai`` SDK, at most
 ``concurrency`` requests in flight, bounded retries with backoff on 429/5xx/timeouts/dropped
 connections, and the key read from ``$api_key_env`` only. Results are yielded as each request
 finishes, so the caller writes them at once. When a request still fails after its retries
@@ -29,10 +29,10 @@ class OpenAIBackend(Backend):
     name = "openai"
 
     def __init__(self, options: BackendOptions):
-        from leancot.teacher.client import TeacherClient
+        from leancot.llm.client import LLMClient
 
         self.base_url = options.base_url
-        self.client = TeacherClient(options.model, base_url=options.base_url, api_key_env=options.api_key_env,
+        self.client = LLMClient(options.model, base_url=options.base_url, api_key_env=options.api_key_env,
                                     concurrency=options.concurrency, timeout=options.request_timeout,
                                     max_retries=options.max_retries, **options.extra)  # fmt: skip
         self.loop = asyncio.new_event_loop()  # one loop for the backend's life: the client's semaphore and pool bind to it
@@ -58,14 +58,14 @@ class OpenAIBackend(Backend):
                 self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
     async def _one(self, index: int, prompt: Prompt, sampling: Sampling) -> tuple[int, Generation]:
-        from leancot.teacher.client import TeacherError
+        from leancot.llm.client import LLMError
 
         params = {"max_tokens": sampling.max_new_tokens, "temperature": sampling.temperature, "seed": prompt.seed}
         if not sampling.greedy:
             params["top_p"] = sampling.top_p
         try:
             c = await self.client.chat(prompt.messages, **params)
-        except TeacherError as e:
+        except LLMError as e:
             if e.reason in FATAL:
                 where = self.base_url or "the OpenAI API"
                 raise UsageError(f"{where} failed ({e}); finished records are kept, re-run the same command to resume") from None

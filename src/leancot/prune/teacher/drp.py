@@ -1,7 +1,7 @@
 """DRP with a teacher LLM, for one trace: decompose, act per step, synthesise, verify.
 
 ``teach(trace, client, settings)`` makes DRP's two calls — segmentation, then
-compression/synthesis — each validated (``leancot.teacher.parse``) and, when invalid,
+compression/synthesis — each validated (``leancot.prune.teacher.parse``) and, when invalid,
 asked again with the error fed back (``settings.validation_retries`` times). The
 synthesised path is verified like the offline pruner's (``leancot.prune.verify.check``:
 the same answer as the original trace and the gold, no invented numbers); a failed
@@ -14,20 +14,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from leancot.llm.client import LLMClient, Usage
+from leancot.prune.teacher import prompts as prompting
+from leancot.prune.teacher.parse import ParseError, parse_compression, parse_segmentation
 from leancot.prune.verify import check, invented_numbers
 from leancot.schema import Step, Trace
-from leancot.teacher import prompting
-from leancot.teacher.client import TeacherClient, Usage
-from leancot.teacher.parse import ParseError, parse_compression, parse_segmentation
 
 
 class TeacherInvalid(Exception):
     """The teacher's answers stayed invalid after the retries; ``reason`` names the phase."""
 
-    def __init__(self, reason: str, detail: str):
+    def __init__(self, reason: str, detail: str, usage: Usage | None = None):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.usage = usage or Usage()  # what the failed attempts cost: the fallback record carries it
 
 
 @dataclass
@@ -55,20 +56,24 @@ class DrpResult:
     usage: Usage
 
 
-async def teach(trace: Trace, client: TeacherClient, settings: DrpSettings) -> DrpResult:
+async def teach(trace: Trace, client: LLMClient, settings: DrpSettings) -> DrpResult:
     """Segment, prune and synthesise ``trace`` with the teacher. Raises TeacherInvalid,
-    or the client's TeacherError / BudgetExceeded / NotCached."""
+    or the client's LLMError / BudgetExceeded / NotCached."""
     usage = Usage()
-    seg_messages = prompting.segment_messages(trace.question, trace.reasoning)
-    steps = await _ask(client, seg_messages, settings.params(prompting.SEGMENT_SCHEMA), usage, settings,
-                       "llm_invalid_segmentation", lambda a: parse_segmentation(a, trace.reasoning, trace.question))
-    comp_messages = prompting.compress_messages(trace.question, steps, trace.answer)
-    steps, pruned = await _ask(client, comp_messages, settings.params(prompting.COMPRESS_SCHEMA), usage, settings,
-                               "llm_invalid_compression", lambda a: _verified(parse_compression(a, steps, trace.answer), trace))
+    try:
+        seg_messages = prompting.segment_messages(trace.question, trace.reasoning)
+        steps = await _ask(client, seg_messages, settings.params(prompting.SEGMENT_SCHEMA), usage, settings,
+                           "llm_invalid_segmentation", lambda a: parse_segmentation(a, trace.reasoning, trace.question))
+        comp_messages = prompting.compress_messages(trace.question, steps, trace.answer)
+        steps, pruned = await _ask(client, comp_messages, settings.params(prompting.COMPRESS_SCHEMA), usage, settings,
+                                   "llm_invalid_compression", lambda a: _verified(parse_compression(a, steps, trace.answer), trace))
+    except TeacherInvalid as e:
+        e.usage = usage
+        raise
     return DrpResult(steps, pruned, usage)
 
 
-async def _ask(client: TeacherClient, messages: list[dict[str, str]], params: dict[str, Any], usage: Usage,
+async def _ask(client: LLMClient, messages: list[dict[str, str]], params: dict[str, Any], usage: Usage,
                settings: DrpSettings, reason: str, parse: Callable[[str], Any]) -> Any:
     """One validated call: retried with the error fed back, then TeacherInvalid."""
     error = ""

@@ -8,15 +8,12 @@ Each request can ask for structured output (a JSON schema) where the server supp
 
 from __future__ import annotations
 
-import functools
-import re
-from importlib import resources
 from typing import Any
 
+from leancot import templates
 from leancot.prune.skills import SKILLS
+from leancot.templates import render
 from leancot.schema import Step
-
-_SLOT = re.compile(r"\{\{(\w+)\}\}")
 
 SEGMENT_SCHEMA: dict[str, Any] = {
     "name": "drp_segmentation",
@@ -54,15 +51,9 @@ COMPRESS_SCHEMA: dict[str, Any] = {
 }
 
 
-@functools.lru_cache(maxsize=None)
 def load_prompt(name: str) -> str:
-    """The text of ``prompts/<name>.txt`` from the installed package."""
-    return (resources.files("leancot.teacher") / "prompts" / f"{name}.txt").read_text(encoding="utf-8")
-
-
-def render(template: str, **values: Any) -> str:
-    """Fill ``{{name}}`` slots in one pass (a value holding ``{{x}}`` is left alone)."""
-    return _SLOT.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
+    """The text of ``prompts/<name>.txt`` of the DRP teacher."""
+    return templates.load("leancot.prune.teacher", name)
 
 
 def segment_messages(question: str, reasoning: str) -> list[dict[str, str]]:

@@ -1,0 +1,42 @@
+"""``StageConfig``: the settings every stage has, and what its fingerprint leaves out.
+
+Each stage's config (``PruneConfig``, ``GenerateConfig``, ``TrainConfig``, ``EvalConfig``)
+is a pydantic model derived from this one: typed, documented field by field, validated at
+construction, unknown keys refused. The CLI's flags are made from these fields
+(``leancot.flags``), and a recipe sets the same fields, so a setting lives in one place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class StageConfig(BaseModel):
+    """Where a stage writes, and how a re-run treats what is there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Fields that do not change the output (where it goes, how fast, how it is reached).
+    not_fingerprinted: ClassVar[set[str]] = set()
+    #: Fields shown in the CLI's "Run" panel, after the stage's own.
+    RUN_FIELDS: ClassVar[tuple[str, ...]] = ("out", "overwrite", "allow_empty")
+
+    out: Path = Field(description="Output directory (records.jsonl, rejects.jsonl, manifest.json).")
+    overwrite: bool = Field(False, description="Discard an existing output directory instead of resuming it.")
+    allow_empty: bool = Field(False, description="Accept an input with no rows (exit 0); otherwise that is an error.")
+
+    def fingerprint_config(self) -> dict[str, Any]:
+        """The settings that change the output (not where it goes, whether to overwrite, or transport)."""
+        skip = {*self.RUN_FIELDS, "input", *self.not_fingerprinted}
+        return self.model_dump(mode="json", exclude=skip)
+
+
+def validation_message(e: ValidationError) -> str:
+    """The first problem of an invalid config as ``key.path: what is wrong`` (one line)."""
+    first = e.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "config"
+    msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    return f"{where}: {msg}"

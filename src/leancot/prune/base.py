@@ -1,0 +1,106 @@
+"""What a pruner is: one ``Trace`` in, a concise path (``Pruned``) out, or a reason why not.
+
+A pruner only prunes. The prune stage (``leancot.prune.stage``) owns everything around it:
+reading rows, rejecting unusable traces, verification, ``--on-fail``, the fallback pruner,
+writing records and the manifest. A pruner says what happened by what it returns or raises:
+
+- returns ``Pruned``: steps and the pruned text (the stage verifies it);
+- raises ``PruneFailed``: it could not produce a path (e.g. the teacher's answers stayed
+  invalid); the stage tries its fallback pruner, else rejects with the reason;
+- raises ``Rejected``: the trace is rejected as it is (no fallback);
+- raises ``Deferred``: the work is queued elsewhere (a Batch API request); the stage leaves the
+  trace pending and runs it again in the next pass;
+- raises ``StopRun``: stop the whole run cleanly and resumably (e.g. ``--max-cost`` is spent).
+
+New methods plug in with one entry in ``leancot.prune.registry.PRUNERS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from leancot.schema import Step, Trace
+
+
+@dataclass
+class Pruned:
+    """A pruner's answer for one trace."""
+
+    steps: list[Step]
+    pruned: str
+    method: str  # recorded in PrunedTrace.method: "heuristic", "llm:<model>", ...
+    usage: dict[str, Any] | None = None  # API tokens and cost this trace took
+    extra: dict[str, Any] = field(default_factory=dict)  # more PrunedTrace fields
+
+
+class PruneFailed(Exception):
+    """The pruner could not produce a path for this trace; the stage may fall back."""
+
+    def __init__(self, reason: str, detail: str = "", usage: dict[str, Any] | None = None):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason, self.detail, self.usage = reason, detail, usage
+
+
+class Rejected(Exception):
+    """The trace is rejected with this reason (no fallback)."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason, self.detail = reason, detail
+
+
+class Deferred(Exception):
+    """This trace waits for queued work (``key`` -> request ``body``); run it again next pass."""
+
+    def __init__(self, key: str, body: dict[str, Any]):
+        super().__init__(key)
+        self.key, self.body = key, body
+
+
+class StopRun(Exception):
+    """Stop the run now, keeping what is done (the message says why; a re-run resumes)."""
+
+
+#: One pass over every pending trace: returns (why it stopped early or None, deferred key -> body).
+Pass = Callable[[], Awaitable[tuple[str | None, dict[str, dict[str, Any]]]]]
+
+
+class Pruner(Protocol):
+    """The interface every registered pruner has."""
+
+    name: str
+    concurrency: int  # traces in flight at once (1 for CPU-bound pruners)
+
+    def open(self, out_dir: Path) -> None:
+        """Acquire resources (API client, cache) for a run writing ``out_dir``."""
+
+    async def prune(self, trace: Trace) -> Pruned:
+        """Prune one trace; raise PruneFailed / Rejected / Deferred / StopRun as above."""
+
+    def drive(self, one_pass: Pass) -> str | None:
+        """Run the stage's passes (once, or in Batch API phases); returns why it stopped early."""
+
+    def close(self) -> dict[str, Any]:
+        """Release resources; returns what the manifest should record (usage, failures ...)."""
+
+
+class OfflinePruner:
+    """Base of pruners that run in this process: one trace at a time, nothing to open."""
+
+    name = "offline"
+    concurrency = 1
+
+    def open(self, out_dir: Path) -> None:
+        return None
+
+    def drive(self, one_pass: Pass) -> str | None:
+        import asyncio
+
+        stopped, _ = asyncio.run(one_pass())
+        return stopped
+
+    def close(self) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,41 @@
+"""``TeacherConfig``: the settings of the DRP teacher LLM (``leancot prune --method llm``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from leancot.prune.teacher.drp import DrpSettings
+
+
+class TeacherConfig(BaseModel):
+    """Settings of the teacher LLM; in a recipe, ``stages.prune.teacher``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="Teacher model name as the server knows it (e.g. gpt-4o, gemini-2.0-flash).")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint (default: OpenAI's); e.g. http://localhost:8000/v1.")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Name of the environment variable holding the key (only the name is recorded).")
+    concurrency: int = Field(16, ge=1, le=4096, description="Requests in flight at once.")
+    timeout: float = Field(120.0, gt=0, description="Seconds before one request is abandoned and retried.")
+    max_retries: int = Field(6, ge=0, le=50, description="Retries per request on 429/5xx/timeouts/dropped connections.")
+    max_cost: float | None = Field(None, gt=0, description="Stop (resumably) once this run has spent this many USD on uncached calls.")
+    batch: bool = Field(False, description="Use the OpenAI Batch API (half price, results within 24 h) instead of live calls.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature of the teacher.")
+    max_tokens: int | None = Field(None, ge=1, description="Completion token limit per call (default: the server's).")
+    structured: bool = Field(True, description="Ask for JSON-schema structured output (turn off for servers that reject response_format).")
+    validation_retries: int = Field(1, ge=0, le=5, description="Re-asks with the error fed back before falling back to the offline pruner.")
+    cache: Path | None = Field(None, description="SQLite request cache (default: <out>/teacher_cache.sqlite).")
+    prices: Path | None = Field(None, description='JSON prices to add: {"model": {"input": USD/M, "output": USD/M}}.')
+    batch_poll_s: float = Field(30.0, gt=0, description="Seconds between Batch API status polls.")
+    backoff_base: float = Field(0.5, gt=0, description="First retry waits about this long (doubling each time, with jitter).")
+    backoff_cap: float = Field(30.0, gt=0, description="Longest wait between retries (a Retry-After header may ask for more).")
+
+    def fingerprint_config(self) -> dict[str, Any]:
+        """What changes the records (not where the server is, how fast, or what it costs)."""
+        return self.model_dump(mode="json", include={"model", "temperature", "max_tokens", "structured", "validation_retries"})
+
+    def settings(self) -> DrpSettings:
+        return DrpSettings(self.temperature, self.max_tokens, self.structured, self.validation_retries)
