@@ -58,6 +58,10 @@ def test_a_list_setting_is_a_sweep_and_earlier_stages_are_shared(tmp_path):
     ({"prune": {"input": "no/such/file.jsonl"}}, "input not found"),
     ({"train": {"input": "bundled:r1-traces", "lsp": 2.0}}, "stages.train.lsp"),
     ({"train": {"input": "{prunee}/records.jsonl"}}, "cannot resolve"),
+    ({"prune": {"input": "bundled:r1-traces", "method": "llm", "teacher": {"model": "gpt-4o", "concurrancy": 8}}},
+     "recipe.yaml: stages.prune.teacher.concurrancy: unknown key"),
+    ({"prune": {"input": "bundled:r1-traces", "method": "llm"}}, "needs a teacher model"),
+    ({"prune": {"input": "bundled:r1-traces", "method": "rules"}}, "stages.prune.method: .*unknown method"),
 ])
 def test_bad_recipes_fail_before_any_work_naming_the_key(tmp_path, stages, message):
     path = write_recipe(tmp_path, stages)
@@ -80,6 +84,19 @@ def test_overrides_and_the_cli_exit_2_on_a_bad_key(tmp_path):
     result = CliRunner().invoke(app, ["run", str(path), "--set", "prune.no_such=1"])
     assert result.exit_code == 2 and "stages.prune.no_such" in result.output
     assert CliRunner().invoke(app, ["run", str(tmp_path / "missing.yaml")]).exit_code == 2
+
+
+def test_set_reaches_nested_keys_and_the_dry_run_prints_them(tmp_path):
+    stages = {"prune": {"input": "bundled:r1-traces", "method": "llm", "teacher": {"model": "gpt-4o"}}}
+    path = write_recipe(tmp_path, stages)
+    plan = pipeline.plan(path, ["prune.teacher.model=gpt-4o-mini", "prune.teacher.concurrency=4"])
+    teacher = plan.steps[0].config.teacher
+    assert (teacher.model, teacher.concurrency) == ("gpt-4o-mini", 4)
+    dry = CliRunner().invoke(app, ["run", str(path), "--dry-run", "--set", "prune.teacher.max_tokens=512"])
+    assert dry.exit_code == 0, dry.output
+    assert "teacher:" in dry.output and "max_tokens: 512" in dry.output and "model: gpt-4o" in dry.output
+    bad = CliRunner().invoke(app, ["run", str(path), "--dry-run", "--set", "prune.teacher.modle=x"])
+    assert bad.exit_code == 2 and "stages.prune.teacher.modle: unknown key" in bad.output
 
 
 def test_run_skips_finished_stages_and_from_reruns_them(tmp_path):

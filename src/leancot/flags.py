@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from leancot.cli_utils import handle_errors
-from leancot.config import StageConfig
+from leancot.config import StageConfig, validation_message
+from leancot.errors import UsageError
 
 
 @dataclass
@@ -67,7 +68,10 @@ def add_config_command(app: typer.Typer, name: str, config_cls: type[BaseModel],
 
     @handle_errors
     def command(**values: Any) -> None:
-        config = config_cls.model_validate(_config_dict(flags, values))
+        try:
+            config = config_cls.model_validate(_config_dict(flags, values))
+        except ValidationError as e:
+            raise UsageError(_flag_message(e, flags)) from None
         result = run(config)
         if then is not None:
             then(config, result)
@@ -96,6 +100,17 @@ class PanelledCommand(typer.core.TyperCommand):
             rows = sections[title]
             with formatter.section(title):
                 formatter.write_dl(rows)
+
+
+def _flag_message(e: ValidationError, flags: list[_Flag]) -> str:
+    """An invalid value, named by the flag the user typed (``--seeds: ...``)."""
+    first = e.errors()[0]
+    loc = tuple(str(p) for p in first["loc"])
+    flag = next((f for f in flags if loc[: len(f.path)] == f.path), None)
+    if flag is None:
+        return validation_message(e)
+    msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    return f"--{flag.param.replace('_', '-')}: {msg}"
 
 
 def _ordered_fields(config_cls: type[BaseModel]) -> list[tuple[str, FieldInfo]]:

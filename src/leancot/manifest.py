@@ -292,6 +292,8 @@ def stage_run(out_dir: str | Path, stage: str, config: dict[str, Any], inputs: d
         if run is not None and run.main:
             _discard(out_dir, run, created)
         raise Interrupted(f"{stage}: interrupted before any record was written", code) from None
+    except StageFailed:
+        raise  # the manifest already says "failed": the next run starts over
     except BaseException:
         if run is not None and not run.wrote_anything() and run.main:
             _discard(out_dir, run, created)

@@ -58,7 +58,7 @@ class LabConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    out: Path = Field(description="Output directory (problems, traces, prune, data, seed*/<student>/{train,eval}, lab_summary.json).")
+    out: Path = Field(Path("lab"), description="Output directory (problems, traces, prune, data, seed*/<student>/{train,eval}, lab_summary.json).")
     size: Literal["small", "full"] = Field("full", description="Preset: small (a few minutes, used by `leancot demo`) or full (the targets).")
     seeds: list[int] = Field([0, 1], description="Seeds of the students (weights, data order); the problems are fixed by data_seed.")
     data_seed: int = Field(0, description="Seed of the problems and of the teacher's phrasing.")
