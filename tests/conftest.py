@@ -78,3 +78,14 @@ def tiny_byte_model_dir(tmp_path_factory) -> Path:
     from leancot.tiny import make_tiny_model
 
     return make_tiny_model(tmp_path_factory.mktemp("tiny_byte_model"), vocab_from=None)
+
+
+@pytest.fixture
+def server():
+    """A fresh loopback OpenAI-compatible server per test (scripted answers and faults)."""
+    from fake_openai_server import FakeOpenAI
+
+    srv = FakeOpenAI()
+    srv.start()
+    yield srv
+    srv.stop()

@@ -1,4 +1,4 @@
-"""Shared helpers of the teacher tests: the loopback server and small synthetic traces."""
+"""Shared helpers of the teacher tests: small synthetic traces (the loopback server is a conftest fixture)."""
 
 from __future__ import annotations
 
@@ -34,17 +34,3 @@ def by_id(path: Path) -> dict[str, dict]:
     out = {r["id"]: r for r in rows}
     assert len(out) == len(rows), "an id was written twice"
     return out
-
-
-import pytest  # noqa: E402
-
-from fake_openai_server import FakeOpenAI  # noqa: E402
-
-
-@pytest.fixture
-def server():
-    """A fresh loopback OpenAI-compatible server per test."""
-    srv = FakeOpenAI()
-    srv.start()
-    yield srv
-    srv.stop()

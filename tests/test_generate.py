@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from leancot.prune.stage import PruneConfig, run as prune_offline
 from leancot.generate.command import register
-from teacher_fixtures import by_id, server  # noqa: F401
+from teacher_fixtures import by_id
 
 
 def test_generate_keeps_correct_samples_and_prune_reads_them(server, tmp_path):

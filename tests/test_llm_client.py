@@ -8,7 +8,7 @@ import pytest
 from leancot.errors import UsageError
 from leancot.llm.cache import RequestCache
 from leancot.llm.client import BudgetExceeded, LLMClient, LLMError
-from teacher_fixtures import SECRET, server  # noqa: F401
+from teacher_fixtures import SECRET
 
 MESSAGES = [{"role": "user", "content": "What is 2 + 3? Please reason step by step."}]
 

@@ -109,6 +109,7 @@ def test_resolve_builtin_gives_a_complete_checkpoint(smollm2_dir):
     assert "<|im_start|>" in (smollm2_dir / "chat_template.jinja").read_text()  # the ChatML template survived
 
 
+@pytest.mark.slow  # loads the real 135M model
 def test_smollm2_loads_and_generates(smollm2_dir):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

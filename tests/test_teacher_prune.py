@@ -13,7 +13,7 @@ import pytest
 from leancot.errors import Interrupted
 from leancot.prune.stage import PruneConfig, run
 from leancot.prune.teacher.config import TeacherConfig
-from teacher_fixtures import SECRET, by_id, server, write_traces  # noqa: F401
+from teacher_fixtures import SECRET, by_id, write_traces
 
 
 def prune(inp, out, server, **teacher):
