@@ -15,6 +15,10 @@ Faults, to check the client's retries and the stage's validation:
   ``"bad_json"``, ``"not_schema"``, ``"no_cover"`` (steps that skip most of the trace),
   ``"wrong_answer"`` (a synthesised path with another answer), ``"fenced"`` (valid JSON
   inside a code fence with prose around it), ``"ok"``;
+- ``"context_length"`` (HTTP 400 "maximum context length"), ``"empty_choices"`` (200 with no
+  choice), ``"length_cut"`` (``finish_reason: length`` mid-JSON), ``"content_null"`` (the answer
+  only in ``reasoning_content``), ``"unit_out_of_range"``, ``"unit_repeated"``, ``"out_of_order"``;
+- ``server.refuse_formats``: response_format types refused with HTTP 500 (llama.cpp's wording);
 - ``server.rates``: random faults per request, e.g. ``{"500": 0.2, "429": 0.1}``;
 - ``server.content_fault_rate``: a share of traces (chosen by a hash of the trace, so the
   same ones every run) whose first answer does not match the schema; half of them stay
@@ -46,6 +50,8 @@ def drp_answer(body: dict[str, Any], fault: str = "ok") -> str:
     if len(body["messages"]) < 2:
         return _solve(body["messages"][-1]["content"])
     system, user = body["messages"][0]["content"], body["messages"][1]["content"]
+    if "split a long chain-of-thought" in system and "numbered sentence units" in system:
+        return _segment_units(user, fault)
     if "split a long chain-of-thought" in system:
         return _segment(user, fault)
     if "prune a reasoning trace" in system:
@@ -59,6 +65,25 @@ def _segment(user: str, fault: str) -> str:
     if fault == "no_cover":
         parts = parts[:1]
     steps = [{"text": p, "skill": "hesitation" if _HESITANT.match(p) else "computation"} for p in parts]
+    return _wrap({"steps": steps}, fault)
+
+
+_UNIT = re.compile(r"^\[(\d+)\] (.*)$", re.M)
+
+
+def _segment_units(user: str, fault: str) -> str:
+    """Segmentation by unit ids: one step per unit, hesitation labelled as such."""
+    listing = user.split("<units>\n", 1)[1].rsplit("\n</units>", 1)[0]
+    units = [(int(n), text) for n, text in _UNIT.findall(listing)]
+    if fault == "no_cover":
+        units = units[:1]
+    if fault == "unit_out_of_range":
+        units = [*units, (len(units) + 5, "")]
+    if fault == "unit_repeated":
+        units = [*units, units[-1]]
+    if fault == "out_of_order":
+        units = list(reversed(units))
+    steps = [{"units": [n], "skill": "hesitation" if _HESITANT.match(text) else "computation"} for n, text in units]
     return _wrap({"steps": steps}, fault)
 
 
@@ -120,6 +145,8 @@ class FakeOpenAI:
         self.chat_requests = 0  # every chat request received, faulty ones included
         self.fault_counts: dict[str, int] = {}
         self.batch_lines = 0
+        self.refuse_formats: set[str] = set()  # response_format types answered with HTTP 500, as llama.cpp's server does
+        self.refused_formats = 0
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self._failed_once: set[str] = set()
@@ -172,8 +199,40 @@ class FakeOpenAI:
             request.transport.close()
             return web.Response(status=500)
         body = await request.json()
+        refused = self._refusal(body, fault)
+        if refused is not None:
+            return refused
         content = self.answer(body, fault)
-        return web.json_response(completion_body(content, body["model"], len(json.dumps(body["messages"]))))
+        reply = completion_body(content, body["model"], len(json.dumps(body["messages"])))
+        return web.json_response(self._shape(reply, fault))
+
+    def _refusal(self, body: dict[str, Any], fault: str) -> web.Response | None:
+        """What a real server says to a request it will not take (llama.cpp's and OpenAI's wording)."""
+        kind = (body.get("response_format") or {}).get("type")
+        if kind in self.refuse_formats:
+            self.refused_formats += 1
+            detail = [{"type": "literal_error", "loc": ["body", "response_format", "type"],
+                       "msg": "Input should be 'text' or 'json_object'", "input": kind}]
+            return web.json_response({"detail": detail}, status=500)
+        if fault == "context_length":
+            message = "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
+            return web.json_response({"error": {"message": message, "type": "invalid_request_error", "code": "context_length_exceeded"}},
+                                     status=400)
+        return None
+
+    @staticmethod
+    def _shape(reply: dict[str, Any], fault: str) -> dict[str, Any]:
+        """Well-formed HTTP answers that are still not usable as they are."""
+        choice = reply["choices"][0]
+        if fault == "empty_choices":
+            reply["choices"] = []
+        elif fault == "length_cut":
+            choice["message"]["content"] = choice["message"]["content"][: len(choice["message"]["content"]) // 2]
+            choice["finish_reason"] = "length"
+        elif fault == "content_null":
+            choice["message"]["reasoning_content"] = choice["message"]["content"]
+            choice["message"]["content"] = None
+        return reply
 
     # ------------------------------------------------------------------ files and batches
 

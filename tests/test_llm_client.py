@@ -57,9 +57,9 @@ def test_retry_after_is_honoured(server):
 def test_retries_are_bounded(server):
     server.script = ["500"] * 10
     client = make(server, max_retries=3)
-    with pytest.raises(LLMError, match="retries_exhausted"):
+    with pytest.raises(LLMError, match=r"http_500: boom \(after 4 attempts\)") as err:  # what happened, and how often
         ask(client)
-    assert server.chat_requests == 4 and client.usage.retries == 3
+    assert err.value.transient and server.chat_requests == 4 and client.usage.retries == 3
 
 
 def test_a_refused_key_stops_the_run_with_one_line(monkeypatch):

@@ -53,7 +53,8 @@ def test_invalid_answers_are_retried_then_fall_back_to_the_offline_pruner(server
         assert record["fallback_reason"].startswith("llm_invalid_")
 
 
-def test_feedback_is_sent_back_to_the_teacher(server, tmp_path):
+@pytest.mark.parametrize("mode, feedback", [("text", "copy only"), ("units", "the last step must end at unit 5")])
+def test_feedback_is_sent_back_to_the_teacher(server, tmp_path, mode, feedback):
     seen = []
     original = server.responder
 
@@ -63,9 +64,9 @@ def test_feedback_is_sent_back_to_the_teacher(server, tmp_path):
 
     server.responder = spy
     server.script = ["no_cover"]
-    prune(write_traces(tmp_path / "in.jsonl", 1), tmp_path / "out", server)
+    prune(write_traces(tmp_path / "in.jsonl", 1), tmp_path / "out", server, segment_output=mode)
     retry = seen[1]
-    assert retry[-2]["role"] == "assistant" and "copy only" in retry[-1]["content"]
+    assert retry[-2]["role"] == "assistant" and feedback in retry[-1]["content"]
 
 
 def test_a_rerun_over_a_warm_cache_makes_zero_calls(server, tmp_path):

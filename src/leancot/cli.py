@@ -68,6 +68,8 @@ def print_prune_stats(out_dir: Path, tokenizer: str | None) -> None:
     )
     if s.reject_reasons:
         console.print("rejects: " + ", ".join(f"{k} {v}" for k, v in sorted(s.reject_reasons.items())))
+    if len(s.methods) > 1 or any(m != "heuristic" for m in s.methods):
+        console.print("made by: " + ", ".join(f"{k} {v}" for k, v in sorted(s.methods.items())), highlight=False)
     table = Table("skill", "steps", *ACTIONS, "tokens left", title="tokens of each skill, by action")
     for skill, row in s.skills.items():
         table.add_row(skill, str(row["steps"]), *(f"{row[a]:,}" for a in ACTIONS), f"{row['after']:,}")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from leancot.config import validation_message
-from leancot.errors import Interrupted, StageFailed, UsageError
+from leancot.errors import Interrupted, StageFailed, StageIncomplete, UsageError
 
 console = Console()
 err = Console(stderr=True)
@@ -23,7 +23,7 @@ def handle_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (UsageError, StageFailed, Interrupted) as e:
+        except (UsageError, StageFailed, StageIncomplete, Interrupted) as e:
             _say(str(e), "interrupted" if isinstance(e, Interrupted) else "error")
             raise typer.Exit(e.exit_code) from None
         except ValidationError as e:

@@ -6,6 +6,7 @@ bug and keeps its traceback. The codes (documented in the README):
 - 0: the stage wrote at least one record (or the input was empty and ``--allow-empty`` said so);
 - 1: ``StageFailed`` -- the input had rows but every one was rejected (the reasons are counted);
 - 2: ``UsageError`` -- a missing file, a bad flag, an empty input, a directory in use;
+  ``StageIncomplete`` -- a run stopped early by a service that stayed down (re-run to resume);
 - 130 / 143: ``Interrupted`` by Ctrl-C / SIGTERM (the run resumes when the same command is re-run).
 """
 
@@ -20,6 +21,12 @@ class StageFailed(Exception):
     """A stage ran to the end and wrote no record from a non-empty input (exit 1)."""
 
     exit_code = 1
+
+
+class StageIncomplete(Exception):
+    """A run that stopped early and resumably: e.g. the teacher server stayed down (exit 2)."""
+
+    exit_code = 2
 
 
 class Interrupted(Exception):

@@ -21,7 +21,7 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -32,7 +32,8 @@ from leancot.progress import progress_bar
 from leancot.schema import Problem, Trace
 from leancot.llm import pricing
 from leancot.llm.cache import RequestCache
-from leancot.llm.client import BudgetExceeded, Completion, LLMClient, LLMError
+from leancot.errors import StageIncomplete
+from leancot.llm.client import AUTO_MAX, BudgetExceeded, Completion, LLMClient, LLMError
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +52,17 @@ class GenerateConfig(StageConfig):
     keep_incorrect: bool = Field(False, description="Keep incorrect samples as records too (marked correct=false).")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM).")
     api_key_env: str = Field("OPENAI_API_KEY", description="Name of the environment variable holding the key.")
-    concurrency: int = Field(16, ge=1, le=4096, description="Requests in flight at once.")
+    concurrency: int | Literal["auto"] = Field("auto", description="Requests in flight at once; auto starts at 4 and adapts to the server (halved on timeouts, 429, 503; up to 64).")
     timeout: float = Field(600.0, gt=0, description="Seconds before one request is abandoned and retried (long traces are slow).")
     max_retries: int = Field(6, ge=0, le=50, description="Retries per request on 429/5xx/timeouts/dropped connections.")
-    max_cost: float | None = Field(None, gt=0, description="Stop (resumably) after this many USD of uncached calls.")
+    max_cost: float | None = Field(None, gt=0, description="Stop (resumably) once this many USD are spent on uncached calls (earlier runs over the same cache count).")
+    breaker_after: int = Field(8, ge=1, description="Stop the run (resumably, exit 2) after this many requests in a row are lost to a server that is down.")
     cache: Path | None = Field(None, description="SQLite request cache (default: <out>/teacher_cache.sqlite).")
     prices: Path | None = Field(None, description="JSON prices to add (see leancot.llm.pricing).")
 
     #: how the server is reached, how fast, and at what cost: not part of the output's identity
     not_fingerprinted: ClassVar[set[str]] = {"base_url", "api_key_env", "concurrency", "timeout", "max_retries", "max_cost",
-                                             "cache", "prices"}  # fmt: skip
+                                             "breaker_after", "cache", "prices"}  # fmt: skip
 
     def params(self) -> dict[str, Any]:
         p: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p}
@@ -87,10 +89,15 @@ def run(config: GenerateConfig) -> Path:
             client.cache.close()
         fields = {"teacher_settings": config.model_dump(mode="json", include=config.not_fingerprinted - {"cache", "prices"}), "usage": client.usage.as_dict(),
                   "call_failures": client.failures, **summarise(out)}  # fmt: skip
+        left = stage.total - fields["counts"]["input"]
+        fields["counts"]["input"] = stage.total  # records + rejects == input once nothing is left
+        stopped = stopped or (f"{left} samples left after transient teacher failures" if left > 0 else None)
         if stopped:
             log.warning("generate: stopped early (%s); run the same command again to resume", stopped)
             fields["stopped"] = stopped
         stage.complete(fields.pop("counts"), status="incomplete" if stopped else "complete", **fields)
+    if stopped and not stopped.startswith("max_cost"):
+        raise StageIncomplete(f"generate: {stopped}: {left} of {stage.total} samples left; re-run the same command to resume")
     return config.out
 
 
@@ -99,7 +106,8 @@ def _client(config: GenerateConfig) -> LLMClient:
         pricing.load_prices(config.prices)
     cache = RequestCache(config.cache or config.out / "teacher_cache.sqlite")
     return LLMClient(config.model, base_url=config.base_url, api_key_env=config.api_key_env, concurrency=config.concurrency,
-                     timeout=config.timeout, max_retries=config.max_retries, max_cost=config.max_cost, cache=cache)
+                     timeout=config.timeout, max_retries=config.max_retries, max_cost=config.max_cost, cache=cache,
+                     breaker_after=config.breaker_after)
 
 
 def summarise(out: StageOutput) -> dict[str, Any]:
@@ -138,7 +146,12 @@ async def _generate(problems: list[Problem], config: GenerateConfig, client: LLM
                 stop.append(f"max_cost: {e}")
                 return
             except LLMError as e:
-                out.reject(item_id, "teacher_error", str(e))
+                if e.transient and client.unreachable:
+                    stop.append(f"teacher unreachable at {client.where} ({e.reason})")
+                    return
+                if not e.transient:  # the server refused this request: a counted reject, with its message
+                    out.reject(item_id, e.reason, e.detail)
+                continue  # transient: left pending for the next run
             else:
                 _keep_or_reject(out, item_id, problem, k, completion, config, client.record_usage(completion.usage))
             bar.advance(task)
@@ -146,7 +159,8 @@ async def _generate(problems: list[Problem], config: GenerateConfig, client: LLM
     try:
         with progress_bar("generating") as bar:
             task = bar.add_task("generating", total=len(problems) * config.n - out.resumed)
-            await asyncio.gather(*(worker(bar, task) for _ in range(config.concurrency)))
+            workers = AUTO_MAX if config.concurrency == "auto" else config.concurrency
+            await asyncio.gather(*(worker(bar, task) for _ in range(workers)))
     finally:
         await client.aclose()
     return stop[0] if stop else None

@@ -82,7 +82,7 @@ async def run_in_phases(client: LLMClient, one_pass: Callable[[], Awaitable[tupl
             if stopped or not needed:
                 return stopped
             if not client.budget_left():
-                return f"max_cost: spent ${client.usage.cost_usd:.4f} of --max-cost ${client.max_cost}"
+                return f"max_cost: spent ${client.spent():.4f} of --max-cost ${client.max_cost}"
             await run_phase(client, state, state.phase_for(needed), needed, max_retries=max_retries, poll_s=poll_s)
         raise LLMError("batch_phases", f"still missing answers after {MAX_PHASES} phases")
     finally:
@@ -177,8 +177,8 @@ async def _call(client: LLMClient, make: Callable[[], Awaitable[Any]]) -> Any:
         try:
             return await make()
         except Exception as exc:  # noqa: BLE001 - classified like chat calls
-            retryable, reason, after = classify(exc)
-            if not retryable or attempt == client.max_retries:
-                raise LLMError(f"batch_api_{reason}", str(exc)[:300]) from None
-            await asyncio.sleep(backoff_s(attempt, client.backoff_base, client.backoff_cap, after))
+            failure = classify(exc)
+            if not failure.transient or attempt == client.max_retries:
+                raise LLMError(f"batch_api_{failure.reason}", failure.detail, transient=failure.transient) from None
+            await asyncio.sleep(backoff_s(attempt, client.backoff_base, client.backoff_cap, failure.retry_after))
     raise AssertionError("unreachable")

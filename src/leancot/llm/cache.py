@@ -71,6 +71,15 @@ class RequestCache:
             self._db.execute("INSERT OR REPLACE INTO responses (key, model, response, created) VALUES (?, ?, ?, ?)",
                              (key, model, text, time.time()))
 
+    def totals(self, model: str) -> dict[str, int]:
+        """Responses held for ``model`` and their tokens: what the calls that filled the cache cost."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(json_extract(response, '$.prompt_tokens')), 0), "
+                "COALESCE(SUM(json_extract(response, '$.completion_tokens')), 0) FROM responses WHERE model = ?", (model,)
+            ).fetchone()
+        return {"responses": row[0], "prompt_tokens": int(row[1]), "completion_tokens": int(row[2])}
+
     def __contains__(self, key: str) -> bool:
         with self._lock:
             return self._db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None

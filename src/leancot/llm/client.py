@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import logging
 import os
 import random
@@ -39,12 +40,16 @@ MAX_RETRY_AFTER_S = 120.0  # a server asking for longer is waited on this long, 
 
 
 class LLMError(Exception):
-    """A call that failed for good (retries exhausted, or a request the server refuses)."""
+    """A call that failed for good: a request the server refuses, or retries exhausted.
 
-    def __init__(self, reason: str, detail: str = ""):
+    ``transient``: the server or the network was at fault (down, overloaded, timing out),
+    not the request; the same request may succeed later, so a stage keeps the item pending."""
+
+    def __init__(self, reason: str, detail: str = "", *, transient: bool = False):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+        self.transient = transient
 
 
 class BudgetExceeded(Exception):
@@ -136,30 +141,115 @@ def backoff_s(attempt: int, base: float, cap: float, retry_after: float | None =
     return delay
 
 
-def classify(exc: Exception) -> tuple[bool, str, float | None]:
-    """``(retryable, reason, retry_after)`` of an exception raised by the SDK call."""
+@dataclass
+class Failure:
+    """What went wrong with one HTTP attempt, by what happened."""
+
+    reason: str  # connection_refused | connection_error | timeout | http_<status> | malformed_body | context_length | response_format
+    transient: bool  # worth retrying: the server or network, not the request, is at fault
+    retry_after: float | None = None
+    detail: str = ""  # the server's own message, kept for the record that fails
+
+
+def classify(exc: Exception) -> Failure:
+    """Classify an exception raised by the SDK call."""
     import openai
 
+    if isinstance(exc, openai.APIConnectionError) and _refused(exc):  # some transports report a refusal as a timeout
+        return Failure("connection_refused", True, detail=str(exc)[:300])
     if isinstance(exc, openai.APITimeoutError):
-        return True, "timeout", None
+        return Failure("timeout", True, detail=str(exc)[:300])
     if isinstance(exc, openai.APIConnectionError):
-        return True, "connection_error", None
+        return Failure("connection_refused" if _refused(exc) else "connection_error", True, detail=str(exc)[:300])
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        after = retry_after_s(exc.response.headers if exc.response is not None else None)
-        return status in RETRY_STATUS or status >= 500, f"http_{status}", after
+        return _status_failure(exc)
     if isinstance(exc, (ValueError, openai.APIResponseValidationError, KeyError, IndexError, TypeError, AttributeError)):
-        return True, "malformed_response", None  # a truncated or garbled body: like a dropped connection
-    return False, type(exc).__name__, None
+        return Failure("malformed_body", True, detail=str(exc)[:300])  # a truncated or garbled body: like a dropped connection
+    return Failure(type(exc).__name__, False, detail=str(exc)[:300])
+
+
+def _status_failure(exc: Any) -> Failure:
+    status = exc.status_code
+    message = _server_message(exc)
+    lowered = message.lower()
+    if "response_format" in lowered or "json_schema" in lowered:
+        return Failure("response_format", False, detail=message)  # the server cannot do structured output: negotiate
+    if "context length" in lowered or "context_length" in lowered or "maximum context" in lowered or "too many tokens" in lowered:
+        return Failure("context_length", False, detail=message)
+    after = retry_after_s(exc.response.headers if exc.response is not None else None)
+    return Failure(f"http_{status}", status in RETRY_STATUS or status >= 500, after, message)
+
+
+def _server_message(exc: Any) -> str:
+    """The error text the server sent (its JSON body's message, else the raw body)."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        text = inner.get("message") if isinstance(inner, dict) else inner
+        text = text if isinstance(text, str) else str(body)
+    else:
+        text = str(body) if body else getattr(exc, "message", "") or str(exc)
+    return text[:500]
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a connection error was a refused connection (nothing listening), anywhere in its causes."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError) or getattr(seen, "errno", None) == errno.ECONNREFUSED or "refused" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class AdaptiveLimit:
+    """How many requests may be in flight: fixed, or ``auto`` (additive increase, halved on congestion).
+
+    A one-slot server (llama.cpp with one slot) queues requests; with many in flight they time out
+    while it is still working on them. ``auto`` starts at ``start``, grows by about one per
+    ``limit`` successes, and halves on a timeout, 429 or 503, so it settles where the server keeps up."""
+
+    def __init__(self, limit: int, *, auto: bool, maximum: int):
+        self.auto, self.max = auto, maximum
+        self.limit = float(limit)
+        self.in_flight = 0
+        self._cond: asyncio.Condition | None = None
+
+    async def __aenter__(self) -> None:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.in_flight < max(1, int(self.limit)))
+            self.in_flight += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._cond is not None
+        async with self._cond:
+            self.in_flight -= 1
+            self._cond.notify_all()
+
+    def success(self) -> None:
+        if self.auto:
+            self.limit = min(self.max, self.limit + 1 / max(self.limit, 1.0))
+
+    def congested(self) -> None:
+        if self.auto:
+            self.limit = max(1.0, self.limit / 2)
+
+
+FORMATS = ("json_schema", "json_object", "none")  # response_format levels, most structured first
+AUTO_START, AUTO_MAX = 4, 64  # --concurrency auto: first and largest number of requests in flight
 
 
 class LLMClient:
-    """Async chat client with cache, bounded concurrency, bounded retries and a cost budget."""
+    """Async chat client with cache, bounded concurrency and retries, a circuit breaker and a cost budget."""
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 concurrency: int = 16, timeout: float = 120.0, max_retries: int = 6, max_cost: float | None = None,
+                 concurrency: int | str = 16, timeout: float = 120.0, max_retries: int = 6, max_cost: float | None = None,
                  cache: RequestCache | None = None, backoff_base: float = 0.5, backoff_cap: float = 30.0,
-                 batch_pricing: bool = False):
+                 batch_pricing: bool = False, breaker_after: int = 8, response_format: str = "json_schema"):
         if max_cost is not None and pricing.price_of(model) is None:
             raise UsageError(f"no price known for {model!r}, so --max-cost cannot be enforced; give a prices file")
         self.model = model
@@ -176,9 +266,22 @@ class LLMClient:
         self.usage = Usage()
         self.failures: dict[str, int] = {}  # reason -> count of failed attempts
         self.max_attempts_seen = 0
-        self._concurrency = concurrency
-        self._sem: asyncio.Semaphore | None = None
+        self.breaker_after = breaker_after  # consecutive requests lost to a down server before giving up
+        self.consecutive_lost = 0
+        self.response_format = response_format  # negotiated down when the server refuses structured output
+        self.spent_before = self._spent_in_cache()  # what earlier runs over this cache already paid
+        auto = concurrency == "auto"
+        self.limit = AdaptiveLimit(AUTO_START if auto else int(concurrency), auto=auto, maximum=AUTO_MAX if auto else int(concurrency))
         self._sdk = None
+
+    @property
+    def where(self) -> str:
+        return self.base_url or "the OpenAI API"
+
+    @property
+    def unreachable(self) -> bool:
+        """The circuit breaker: this many requests in a row were lost to transient failures."""
+        return self.consecutive_lost >= self.breaker_after
 
     @property
     def sdk(self):
@@ -194,15 +297,22 @@ class LLMClient:
                                            http_client=_http_client(openai, self.timeout))
         return self._sdk
 
+    def spent(self) -> float:
+        """USD spent on this model's uncached calls so far, earlier runs over the same cache included."""
+        return self.spent_before + self.usage.cost_usd
+
     def budget_left(self) -> bool:
-        return self.max_cost is None or self.usage.cost_usd < self.max_cost
+        return self.max_cost is None or self.spent() < self.max_cost
 
     def key(self, messages: list[dict[str, Any]], params: dict[str, Any], salt: str = "") -> str:
         return request_key(self.model, messages, params, salt)
 
     async def chat(self, messages: list[dict[str, Any]], *, salt: str = "", **params: Any) -> Completion:
         """One chat completion (from the cache when it holds it). Raises LLMError,
-        BudgetExceeded, NotCached (cache-only mode) or UsageError (bad key/model: stop the run)."""
+        BudgetExceeded, NotCached (cache-only mode) or UsageError (bad key/model: stop the run).
+
+        The cache key is the request as asked; the request sent carries the response_format
+        the server was found to accept."""
         key = self.key(messages, params, salt)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.usage.cached_calls += 1  # the run spent nothing; the record still shows its tokens
@@ -210,10 +320,12 @@ class LLMClient:
         if key in self.failed_keys:
             raise LLMError("batch_line_failed", self.failed_keys[key])
         if self.cache_only:
-            raise NotCached(key, {"model": self.model, "messages": messages, **params})
+            raise NotCached(key, {"model": self.model, "messages": messages, **self._negotiated(params)})
+        if self.unreachable:
+            raise LLMError("unreachable", f"{self.where}: {self.consecutive_lost} requests in a row failed", transient=True)
         if not self.budget_left():
-            raise BudgetExceeded(f"spent ${self.usage.cost_usd:.4f} of --max-cost ${self.max_cost}")
-        data = await self._send_with_retries(messages, params)
+            raise BudgetExceeded(f"spent ${self.spent():.4f} of --max-cost ${self.max_cost}")
+        data = await self._send_negotiating(messages, params)
         if self.cache is not None:
             self.cache.put(key, self.model, data)
         return self.record(data)
@@ -230,33 +342,64 @@ class LLMClient:
         usage.cost_usd = pricing.cost_usd(self.model, usage.prompt_tokens, usage.completion_tokens, batch=self.batch_pricing)
         return usage
 
+    def _spent_in_cache(self) -> float:
+        if self.cache is None:
+            return 0.0
+        t = self.cache.totals(self.model)
+        return pricing.cost_usd(self.model, t["prompt_tokens"], t["completion_tokens"], batch=self.batch_pricing)
+
     def record_usage(self, usage: Usage) -> dict[str, Any]:
         """A record's usage: its tokens and their cost, the same whether answered live or from the cache."""
         d = usage.as_dict()
         return {"prompt_tokens": d["prompt_tokens"], "completion_tokens": d["completion_tokens"], "cost_usd": d["cost_usd"]}
 
+    def _negotiated(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with the response_format this server accepts (json_schema -> json_object -> none)."""
+        if "response_format" not in params or self.response_format == "json_schema":
+            return params
+        rest = {k: v for k, v in params.items() if k != "response_format"}
+        return rest if self.response_format == "none" else {**rest, "response_format": {"type": "json_object"}}
+
+    async def _send_negotiating(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        """Send; on a refusal that names response_format, step down one level and send again."""
+        while True:
+            used = self.response_format
+            try:
+                return await self._send_with_retries(messages, self._negotiated(params))
+            except LLMError as e:
+                if e.reason != "response_format" or "response_format" not in params or used == "none":
+                    raise
+                if self.response_format == used:  # requests in flight may have stepped down already
+                    self.response_format = FORMATS[FORMATS.index(used) + 1]
+                    log.warning("%s refused response_format %s (%s); using %s", self.where, used, e.detail[:200], self.response_format)
+
     async def _send_with_retries(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-        if self._sem is None:
-            self._sem = asyncio.Semaphore(self._concurrency)
         for attempt in range(self.max_retries + 1):
             self.usage.attempts += 1
             self.max_attempts_seen = max(self.max_attempts_seen, attempt + 1)
             try:
-                async with self._sem:
+                async with self.limit:
                     body = await self._post(messages, params)
-                return normalise_body(body)
+                data = normalise_body(body)
             except Exception as exc:  # noqa: BLE001 - classified below; unknown kinds are re-raised
-                retryable, reason, after = classify(exc)
-                self.failures[reason] = self.failures.get(reason, 0) + 1
-                _raise_fatal(exc, reason, self)
-                if not retryable:
-                    raise LLMError(reason, str(exc)[:300]) from None
+                failure = classify(exc)
+                self.failures[failure.reason] = self.failures.get(failure.reason, 0) + 1
+                _raise_fatal(exc, failure.reason, self)
+                if failure.reason in ("timeout", "http_429", "http_503"):
+                    self.limit.congested()
+                if not failure.transient:
+                    raise LLMError(failure.reason, failure.detail) from None
                 if attempt == self.max_retries:
-                    raise LLMError("retries_exhausted", f"{reason} after {attempt + 1} attempts") from None
+                    self.consecutive_lost += 1
+                    raise LLMError(failure.reason, f"{failure.detail[:200]} (after {attempt + 1} attempts)", transient=True) from None
                 self.usage.retries += 1
-                delay = backoff_s(attempt, self.backoff_base, self.backoff_cap, after)
-                log.debug("teacher call failed (%s), retry %d in %.2fs", reason, attempt + 1, delay)
+                delay = backoff_s(attempt, self.backoff_base, self.backoff_cap, failure.retry_after)
+                log.debug("teacher call failed (%s), retry %d in %.2fs", failure.reason, attempt + 1, delay)
                 await asyncio.sleep(delay)
+            else:
+                self.consecutive_lost = 0
+                self.limit.success()
+                return data
         raise AssertionError("unreachable")
 
     async def _post(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Any:

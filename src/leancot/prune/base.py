@@ -10,7 +10,10 @@ writing records and the manifest. A pruner says what happened by what it returns
 - raises ``Rejected``: the trace is rejected as it is (no fallback);
 - raises ``Deferred``: the work is queued elsewhere (a Batch API request); the stage leaves the
   trace pending and runs it again in the next pass;
-- raises ``StopRun``: stop the whole run cleanly and resumably (e.g. ``--max-cost`` is spent).
+- raises ``Postponed``: a service it needs failed for now (the teacher server timed out); the
+  trace stays pending -- not a reject -- and the run ends resumable, exit 2;
+- raises ``StopRun``: stop the whole run cleanly and resumably (``--max-cost`` is spent: exit 0;
+  the teacher server stays down: ``exit_code=2``).
 
 New methods plug in with one entry in ``leancot.prune.registry.PRUNERS``.
 """
@@ -60,8 +63,16 @@ class Deferred(Exception):
         self.key, self.body = key, body
 
 
+class Postponed(Exception):
+    """A transient failure (server down, timeouts): leave this trace pending for the next run."""
+
+
 class StopRun(Exception):
     """Stop the run now, keeping what is done (the message says why; a re-run resumes)."""
+
+    def __init__(self, message: str, exit_code: int = 0):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 #: One pass over every pending trace: returns (why it stopped early or None, deferred key -> body).

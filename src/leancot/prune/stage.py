@@ -23,11 +23,11 @@ from pydantic import Field, field_validator, model_validator
 
 from leancot import grading, manifest
 from leancot.config import StageConfig
-from leancot.errors import UsageError
+from leancot.errors import StageIncomplete, UsageError
 from leancot.io import MAX_LINE_BYTES, FieldMap, InputPath, RawRow, StageOutput, iter_rows
 from leancot.progress import progress_bar
 from leancot.prune import registry
-from leancot.prune.base import Deferred, PruneFailed, Pruned, Pruner, Rejected, StopRun
+from leancot.prune.base import Deferred, Postponed, PruneFailed, Pruned, Pruner, Rejected, StopRun
 from leancot.prune.teacher.config import TeacherConfig
 from leancot.prune.verify import check
 from leancot.schema import PrunedTrace, Trace
@@ -87,18 +87,27 @@ def run(config: PruneConfig) -> Path:
         fallback = registry.make(config.fallback, config) if config.fallback != "reject" and config.method != config.fallback else None
         fields = FieldMap(config.id_field, config.question_field, config.completion_field, config.answer_field)
         pruner.open(config.out)
+        stop = None
         try:
             with stage.output() as out:
                 stopped = pruner.drive(lambda: _one_pass(config, pruner, fallback, fields, out, total))
+        except StopRun as e:
+            stopped, stop = str(e), e
         finally:
             extra = pruner.close()
-        if "usage" in extra:
+        if "usage" in extra and "usage_total" not in extra:
             extra["usage_total"] = _add_usage(stage.previous.get("usage_total"), extra["usage"])
         summary = summarise(config.out)
+        left = total - summary["counts"]["input"]
+        summary["counts"]["input"] = total  # the input's rows; records + rejects == input once nothing is left
+        if left > 0 and not stopped:
+            stopped, stop = f"{left} traces left after transient teacher failures", StopRun("", exit_code=2)
         if stopped:
             log.warning("prune: stopped early (%s); run the same command again to resume", stopped)
             extra["stopped"] = stopped
         stage.complete(summary.pop("counts"), status="incomplete" if stopped else "complete", **extra, **summary)
+    if stop is not None and stop.exit_code:
+        raise StageIncomplete(f"prune: {stopped}: {left} of {total} items left; re-run the same command to resume")
     return config.out
 
 
@@ -114,13 +123,13 @@ def _add_usage(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, 
 
 
 async def _one_pass(config: PruneConfig, pruner: Pruner, fallback: Pruner | None, fields: FieldMap,
-                    out: StageOutput, total: int | None) -> tuple[str | None, dict[str, dict[str, Any]]]:
+                    out: StageOutput, total: int) -> tuple[str | None, dict[str, dict[str, Any]]]:
     """Every pending row through the pruner, ``pruner.concurrency`` at a time.
 
     Returns why it stopped early (or None) and the deferred requests (Batch API) by key."""
     rows = _pending(config, fields, out)
     deferred: dict[str, dict[str, Any]] = {}
-    stop: list[str] = []
+    stop: list[StopRun] = []
 
     async def worker(bar: Any, task: Any) -> None:
         for item_id, trace in rows:  # one shared iterator: each row goes to exactly one worker
@@ -131,8 +140,10 @@ async def _one_pass(config: PruneConfig, pruner: Pruner, fallback: Pruner | None
             except Deferred as d:
                 deferred[d.key] = d.body
                 continue
+            except Postponed:
+                continue  # left pending: the next run does it
             except StopRun as e:
-                stop.append(str(e))
+                stop.append(e)
                 return
             _write(out, item_id, result)
             bar.advance(task)
@@ -141,7 +152,9 @@ async def _one_pass(config: PruneConfig, pruner: Pruner, fallback: Pruner | None
         task = bar.add_task(f"pruning ({pruner.name})", total=total)
         bar.advance(task, out.resumed)
         await asyncio.gather(*(worker(bar, task) for _ in range(pruner.concurrency)))
-    return (stop[0] if stop else None), deferred
+    if stop:
+        raise stop[0]  # through the pruner's driver (which closes its client) to the stage
+    return None, deferred
 
 
 def _pending(config: PruneConfig, fields: FieldMap, out: StageOutput) -> Iterator[tuple[str, Trace | tuple[str, str]]]:
@@ -223,12 +236,13 @@ def _write(out: StageOutput, item_id: str, result: PrunedTrace | tuple[str, str]
         out.reject(item_id, *result)
 
 
-def _count_rows(config: PruneConfig) -> int | None:
-    """Rows of a JSONL input (for the progress bar and the interrupt message); None for other formats."""
-    if config.input.suffix.lower() not in (".jsonl", ".ndjson"):
-        return None
-    with open(config.input, "rb") as f:
-        n = sum(1 for line in f if line.strip())
+def _count_rows(config: PruneConfig) -> int:
+    """Input rows (for the progress bar, the interrupt message and the account of what is left)."""
+    if config.input.suffix.lower() in (".jsonl", ".ndjson"):
+        with open(config.input, "rb") as f:
+            n = sum(1 for line in f if line.strip())
+    else:
+        n = sum(1 for _ in iter_rows(config.input, max_line_bytes=config.max_line_bytes))
     return min(n, config.limit) if config.limit else n
 
 
@@ -296,11 +310,13 @@ def summarise(out_dir: Path) -> dict[str, Any]:
 
     Streams the files a line at a time: a run of any size fits in memory."""
     records = verified = before = after = 0
+    methods: dict[str, int] = {}
     for r in _lines(out_dir / "records.jsonl"):
         records += 1
         verified += bool(r["verified"])
         before += r["tokens_before"]
         after += r["tokens_after"]
+        methods[r["method"]] = methods.get(r["method"], 0) + 1
     reasons: dict[str, int] = {}
     for r in _lines(out_dir / "rejects.jsonl"):
         reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
@@ -308,6 +324,7 @@ def summarise(out_dir: Path) -> dict[str, Any]:
     return {
         "counts": {"input": records + rejects, "records": records, "rejects": rejects, "verified": verified},
         "reject_reasons": reasons,
+        "methods": methods,  # which pruner made each record (teacher, fallback, unpruned)
         "tokens": {"before": before, "after": after, "ratio": round(after / before, 4) if before else None},
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -7,7 +7,7 @@ neighbour, or deleted.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ class PruneStats:
     tokens_after: int
     reject_reasons: dict[str, int]
     skills: dict[str, dict[str, int]] = field(default_factory=dict)  # skill -> {action: tokens, "steps": n}
+    methods: dict[str, int] = field(default_factory=dict)  # which pruner made the records: llm:<model>, heuristic:llm-fallback ...
 
     @property
     def reduction(self) -> float | None:
@@ -63,6 +64,7 @@ def load_stats(out_dir: str | Path, tokenizer: str | None = None) -> PruneStats:
         tokens_after=sum(r["tokens_after"] for r in records),
         reject_reasons=dict(reasons),
         skills=skill_action_tokens(records, tokenizer),
+        methods=dict(Counter(r.get("method", "?") for r in records)),
     )
 
 

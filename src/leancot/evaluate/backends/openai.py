@@ -20,7 +20,6 @@ from leancot.evaluate.backends.base import Backend, BackendOptions, Generation, 
 
 log = logging.getLogger(__name__)
 
-FATAL = {"retries_exhausted", "timeout", "connection_error"}  # the endpoint, not this prompt, is at fault
 
 
 class OpenAIBackend(Backend):
@@ -66,7 +65,7 @@ class OpenAIBackend(Backend):
         try:
             c = await self.client.chat(prompt.messages, **params)
         except LLMError as e:
-            if e.reason in FATAL:
+            if e.transient:  # the endpoint, not this prompt, is at fault: stop, resumable
                 where = self.base_url or "the OpenAI API"
                 raise UsageError(f"{where} failed ({e}); finished records are kept, re-run the same command to resume") from None
             return index, Generation(text="", finish_reason="error", error=f"{e.reason}: {e.detail}")

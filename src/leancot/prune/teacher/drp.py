@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from leancot.llm.client import LLMClient, Usage
 from leancot.prune.teacher import prompts as prompting
-from leancot.prune.teacher.parse import ParseError, parse_compression, parse_segmentation
+from leancot.prune.teacher.parse import ParseError, parse_compression, parse_segmentation, parse_unit_segmentation
 from leancot.prune.verify import check, invented_numbers
 from leancot.schema import Step, Trace
 
@@ -39,6 +39,7 @@ class DrpSettings:
     max_tokens: int | None = None
     structured: bool = True  # ask for a JSON schema (response_format); parsing is tolerant anyway
     validation_retries: int = 1  # re-asks per call with the error fed back, before falling back
+    segment_output: str = "units"  # units: the teacher groups numbered sentences; text: it copies each step (the paper)
 
     def params(self, schema: dict[str, Any]) -> dict[str, Any]:
         p: dict[str, Any] = {"temperature": self.temperature}
@@ -61,9 +62,7 @@ async def teach(trace: Trace, client: LLMClient, settings: DrpSettings) -> DrpRe
     or the client's LLMError / BudgetExceeded / NotCached."""
     usage = Usage()
     try:
-        seg_messages = prompting.segment_messages(trace.question, trace.reasoning)
-        steps = await _ask(client, seg_messages, settings.params(prompting.SEGMENT_SCHEMA), usage, settings,
-                           "llm_invalid_segmentation", lambda a: parse_segmentation(a, trace.reasoning, trace.question))
+        steps = await _segment(trace, client, settings, usage)
         comp_messages = prompting.compress_messages(trace.question, steps, trace.answer)
         steps, pruned = await _ask(client, comp_messages, settings.params(prompting.COMPRESS_SCHEMA), usage, settings,
                                    "llm_invalid_compression", lambda a: _verified(parse_compression(a, steps, trace.answer), trace))
@@ -71,6 +70,18 @@ async def teach(trace: Trace, client: LLMClient, settings: DrpSettings) -> DrpRe
         e.usage = usage
         raise
     return DrpResult(steps, pruned, usage)
+
+
+async def _segment(trace: Trace, client: LLMClient, settings: DrpSettings, usage: Usage) -> list[Step]:
+    """DRP's first call: the trace into skill-labelled steps (by unit ids, or copied verbatim)."""
+    if settings.segment_output == "text":
+        messages = prompting.segment_messages(trace.question, trace.reasoning)
+        return await _ask(client, messages, settings.params(prompting.SEGMENT_SCHEMA), usage, settings,
+                          "llm_invalid_segmentation", lambda a: parse_segmentation(a, trace.reasoning, trace.question))
+    spans = prompting.sentence_units(trace.reasoning)
+    messages = prompting.segment_units_messages(trace.question, trace.reasoning, spans)
+    return await _ask(client, messages, settings.params(prompting.SEGMENT_UNITS_SCHEMA), usage, settings, "llm_invalid_segmentation",
+                      lambda a: parse_unit_segmentation(a, trace.reasoning, spans, trace.question))
 
 
 async def _ask(client: LLMClient, messages: list[dict[str, str]], params: dict[str, Any], usage: Usage,
@@ -81,9 +92,11 @@ async def _ask(client: LLMClient, messages: list[dict[str, str]], params: dict[s
         completion = await client.chat(messages, **params)
         usage.add(completion.usage)
         try:
-            return parse(completion.content)
+            return parse(completion.content or completion.reasoning)  # a reasoning server may leave content null
         except ParseError as e:
             error = str(e)
+            if completion.finish_reason == "length":
+                error = f"the answer was cut off at the token limit (finish_reason=length) before it was complete: {error}"
             messages = prompting.with_feedback(messages, completion.content, error)
     raise TeacherInvalid(reason, error)
 

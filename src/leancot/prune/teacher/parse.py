@@ -110,6 +110,38 @@ def parse_segmentation(answer: str, reasoning: str, question: str = "") -> list[
             for i, t in enumerate(texts)]
 
 
+def parse_unit_segmentation(answer: str, reasoning: str, spans: list[tuple[int, int]], question: str = "") -> list[Step]:
+    """Steps of a segmentation by unit ids; raises ParseError unless every unit is in exactly
+    one step and the steps run in order (coverage is then exact by construction)."""
+    obj = extract_json(answer)
+    raw = obj.get("steps")
+    if not isinstance(raw, list) or not raw:
+        raise ParseError('the JSON must have a non-empty "steps" list')
+    groups = [_unit_ids(item, i, len(spans)) for i, item in enumerate(raw, start=1)]
+    expected = 1
+    for i, ids in enumerate(groups, start=1):
+        if ids != list(range(expected, expected + len(ids))):
+            raise ParseError(f"step {i} has units {ids}; steps must take consecutive units in order, "
+                             f"and this step must start at unit {expected}")
+        expected += len(ids)
+    if expected != len(spans) + 1:
+        raise ParseError(f"the steps end at unit {expected - 1}; the last step must end at unit {len(spans)}")
+    n = len(groups)
+    texts = [reasoning[spans[ids[0] - 1][0]:spans[ids[-1] - 1][1]].strip() for ids in groups]  # the original text, whitespace kept
+    return [Step(index=i, text=t, skill=normalise_skill(raw[i].get("skill"), t, i / max(n - 1, 1), question))
+            for i, t in enumerate(texts)]
+
+
+def _unit_ids(item: Any, i: int, n_units: int) -> list[int]:
+    ids = item.get("units") if isinstance(item, dict) else None
+    if not isinstance(ids, list) or not ids or not all(isinstance(k, int) and not isinstance(k, bool) for k in ids):
+        raise ParseError(f'step {i} needs a non-empty "units" list of unit numbers')
+    bad = [k for k in ids if not 1 <= k <= n_units]
+    if bad:
+        raise ParseError(f"step {i} names unit {bad[0]}, but the units are numbered 1 to {n_units}")
+    return ids
+
+
 def parse_compression(answer: str, steps: list[Step], original_answer: str | None) -> tuple[list[Step], str]:
     """``(steps with actions, pruned path)`` of a compression answer; raises ParseError."""
     obj = extract_json(answer)

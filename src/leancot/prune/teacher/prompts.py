@@ -29,6 +29,21 @@ SEGMENT_SCHEMA: dict[str, Any] = {
     },
 }
 
+SEGMENT_UNITS_SCHEMA: dict[str, Any] = {
+    "name": "drp_segmentation_units",
+    "strict": True,
+    "schema": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["steps"],
+        "properties": {"steps": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["units", "skill"],
+            "properties": {"units": {"type": "array", "items": {"type": "integer"}},
+                           "skill": {"type": "string", "enum": sorted(SKILLS)}},
+        }}},
+    },
+}
+
 COMPRESS_SCHEMA: dict[str, Any] = {
     "name": "drp_compression",
     "strict": True,
@@ -61,6 +76,23 @@ def segment_messages(question: str, reasoning: str) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": render(load_prompt("segment_system"), skills=skills)},
         {"role": "user", "content": render(load_prompt("segment_user"), question=question, reasoning=reasoning)},
+    ]
+
+
+def sentence_units(reasoning: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence unit of the reasoning, by the offline segmenter: what unit ids point at."""
+    from leancot.prune.segment import units
+
+    return [(a, b) for a, b, _ in units(reasoning) if reasoning[a:b].strip()]
+
+
+def segment_units_messages(question: str, reasoning: str, spans: list[tuple[int, int]]) -> list[dict[str, str]]:
+    """Segmentation by unit ids: the teacher sees numbered units and answers only the grouping."""
+    skills = "\n".join(f"- {name}: {desc}" for name, desc in SKILLS.items())
+    listing = "\n".join(f"[{i}] {' '.join(reasoning[a:b].split())}" for i, (a, b) in enumerate(spans, start=1))
+    return [
+        {"role": "system", "content": render(load_prompt("segment_units_system"), skills=skills)},
+        {"role": "user", "content": render(load_prompt("segment_units_user"), question=question, n_units=len(spans), units=listing)},
     ]
 
 

@@ -14,18 +14,34 @@ Batch API in phases (``leancot.llm.batch``).
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
+from leancot.io import write_json_atomic
 from leancot.llm import pricing
 from leancot.llm.cache import RequestCache
-from leancot.llm.client import BudgetExceeded, LLMClient, LLMError, NotCached
-from leancot.prune.base import Deferred, Pass, PruneFailed, Pruned, Rejected, StopRun
+from leancot.llm.client import AUTO_MAX, BudgetExceeded, LLMClient, LLMError, NotCached
+from leancot.prune.base import Deferred, Pass, Postponed, PruneFailed, Pruned, Rejected, StopRun
 from leancot.prune.teacher.config import TeacherConfig
 from leancot.prune.teacher.drp import TeacherInvalid, teach
 from leancot.schema import Trace
 
 CACHE_FILE = "teacher_cache.sqlite"
+STATE_FILE = "teacher_state.json"  # what the run learnt about the server (the response_format it takes)
+
+
+def _priced(totals: dict[str, int], model: str, batch: bool) -> dict[str, Any]:
+    cost = pricing.cost_usd(model, totals["prompt_tokens"], totals["completion_tokens"], batch=batch)
+    return {"calls": totals["responses"], "prompt_tokens": totals["prompt_tokens"], "completion_tokens": totals["completion_tokens"],
+            "cost_usd": round(cost, 6)}
+
+
+def _read_state(out_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((out_dir / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 class TeacherPruner:
@@ -35,7 +51,8 @@ class TeacherPruner:
 
     def __init__(self, settings: TeacherConfig):
         self.settings = settings
-        self.concurrency = settings.concurrency
+        # traces in flight; with "auto" the client's adaptive limit decides how many requests are sent
+        self.concurrency = AUTO_MAX if settings.concurrency == "auto" else settings.concurrency
         self.client: LLMClient | None = None
         self.out_dir = Path(".")
 
@@ -44,10 +61,12 @@ class TeacherPruner:
         if s.prices:
             pricing.load_prices(s.prices)
         self.out_dir = out_dir
+        learnt = _read_state(out_dir)
         self.client = LLMClient(s.model, base_url=s.base_url, api_key_env=s.api_key_env, concurrency=s.concurrency,
                                 timeout=s.timeout, max_retries=s.max_retries, max_cost=s.max_cost,
                                 cache=RequestCache(s.cache or out_dir / CACHE_FILE), backoff_base=s.backoff_base,
-                                backoff_cap=s.backoff_cap, batch_pricing=s.batch)  # fmt: skip
+                                backoff_cap=s.backoff_cap, batch_pricing=s.batch, breaker_after=s.breaker_after,
+                                response_format=learnt.get("response_format", "json_schema"))  # fmt: skip
 
     async def prune(self, trace: Trace) -> Pruned:
         client = self.client
@@ -61,7 +80,7 @@ class TeacherPruner:
         except BudgetExceeded as e:
             raise StopRun(f"max_cost: {e}") from None
         except LLMError as e:
-            raise Rejected("teacher_error", str(e)) from None
+            raise _outcome(e, client) from None
         return Pruned(result.steps, result.pruned, f"llm:{self.settings.model}", usage=client.record_usage(result.usage))
 
     def drive(self, one_pass: Pass) -> str | None:
@@ -91,12 +110,28 @@ class TeacherPruner:
         client = self.client
         if client is None:
             return {}
+        write_json_atomic(self.out_dir / STATE_FILE, {"base_url": self.settings.base_url, "response_format": client.response_format})
+        cache_totals = client.cache.totals(self.settings.model) if client.cache is not None else {}
         if client.cache is not None:
             client.cache.close()
         return {
+            "server": {"response_format": client.response_format, "concurrency_reached": round(client.limit.limit, 1)},
+            # every response in the cache was paid for once, by this run or an earlier (even killed) one
+            "usage_total": _priced(cache_totals, self.settings.model, client.batch_pricing) if cache_totals else client.usage.as_dict(),
             "teacher_settings": self.settings.model_dump(mode="json", exclude={"cache", "prices"}),
             "usage": client.usage.as_dict(),
             "priced": pricing.price_of(self.settings.model) is not None,
             "call_failures": client.failures,
             "max_attempts_per_request": client.max_attempts_seen,
         }
+
+
+def _outcome(e: LLMError, client: LLMClient) -> Exception:
+    """What a failed call means for the trace: pending, a fallback, a reject, or stop the run."""
+    if e.transient and client.unreachable:
+        return StopRun(f"teacher unreachable at {client.where} ({e.reason})", exit_code=2)
+    if e.transient:
+        return Postponed(f"{e.reason}: {e.detail}")
+    if e.reason == "context_length":  # the trace is too long for this teacher: the offline pruner may manage
+        return PruneFailed("context_length", e.detail)
+    return Rejected(e.reason, e.detail)
