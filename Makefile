@@ -7,11 +7,10 @@ BIN    := $(VENV)/bin
 
 setup: $(VENV)/.installed
 
-# torch first, pinned to the CPU build (a bare "torch" would pull a multi-GB CUDA build).
-$(VENV)/.installed: pyproject.toml
+# torch through constraints-cpu.txt: the CPU build (an unconstrained "torch" would pull a multi-GB CUDA build).
+$(VENV)/.installed: pyproject.toml constraints-cpu.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints-cpu.txt -e '.[dev]'
 	touch $@
 
 # Debian's chromium for the report's browser tests (they skip when it is missing).

@@ -75,15 +75,15 @@ def _segment_units(user: str, fault: str) -> str:
     """Segmentation by unit ids: one step per unit, hesitation labelled as such."""
     listing = user.split("<units>\n", 1)[1].rsplit("\n</units>", 1)[0]
     units = [(int(n), text) for n, text in _UNIT.findall(listing)]
-    if fault == "no_cover":
-        units = units[:1]
     if fault == "unit_out_of_range":
         units = [*units, (len(units) + 5, "")]
     if fault == "unit_repeated":
         units = [*units, units[-1]]
     if fault == "out_of_order":
         units = list(reversed(units))
-    steps = [{"units": [n], "skill": "hesitation" if _HESITANT.match(text) else "computation"} for n, text in units]
+    if fault == "no_cover":
+        units = units[1:]  # the first step starts at unit 2
+    steps = [{"start": n, "skill": "hesitation" if _HESITANT.match(text) else "computation"} for n, text in units]
     return _wrap({"steps": steps}, fault)
 
 

@@ -24,6 +24,10 @@ EXTRACT_CASES = [
     # an unclosed box at the end (cut off) falls back to the previous complete one
     ("\\boxed{3} ... so \\boxed{\\frac{1", False, "3", "boxed"),
     ("\\boxed{}", False, None, None),
+    # an empty box after "the answer is" is no answer, not the text "\\boxed{}"; nor is a box cut off
+    ("The answer is \\boxed{}.", False, None, None),
+    ("So 4 + 1 = 5. The final answer is $\\boxed{ }$", False, None, None),
+    ("The answer is \\boxed{\\frac{1", False, None, None),
     # Llama / Minerva / plain "answer is" styles
     ("The final answer is $\\frac{3}{4}$. I hope it is correct.", False, "\\frac{3}{4}", "answer_is"),
     ("Therefore, the answer is 1,234.", False, "1,234", "answer_is"),

@@ -53,7 +53,7 @@ def test_invalid_answers_are_retried_then_fall_back_to_the_offline_pruner(server
         assert record["fallback_reason"].startswith("llm_invalid_")
 
 
-@pytest.mark.parametrize("mode, feedback", [("text", "copy only"), ("units", "the last step must end at unit 5")])
+@pytest.mark.parametrize("mode, feedback", [("text", "copy only"), ("units", "it must start at unit 1")])
 def test_feedback_is_sent_back_to_the_teacher(server, tmp_path, mode, feedback):
     seen = []
     original = server.responder

@@ -102,8 +102,8 @@ def test_a_prompt_over_the_context_goes_to_the_offline_fallback_or_is_rejected(s
     ("content_null", None),  # the JSON only in reasoning_content: read from there
     ("length_cut", "cut off at the token limit"),
     ("unit_out_of_range", "units are numbered 1 to"),
-    ("unit_repeated", "must start at unit"),
-    ("out_of_order", "must start at unit 1"),
+    ("unit_repeated", "every step must start after the one before it"),
+    ("out_of_order", "it must start at unit 1"),
 ])
 def test_odd_answers_are_recovered_or_fed_back_with_a_reason(server, tmp_path, fault, reason):
     seen = []

@@ -158,6 +158,8 @@ def _last_inline(pattern: re.Pattern[str], text: str) -> tuple[int, str] | None:
     for match in reversed(list(pattern.finditer(text))):
         span = _CALCULATOR_RE.sub("", match.group("ans"))
         inner = last_boxed(span)
+        if inner is None and _BOX_RE.search(span):
+            continue  # "The answer is \\boxed{}." (or a box cut off): an empty box is no answer
         ans = inner if inner is not None else _clean_inline(span)
         if ans:
             return match.start(), ans

@@ -5,6 +5,11 @@ Inputs: JSONL (the native format), JSON arrays, CSV, Parquet and a Hugging Face
 ``RawRow`` that either holds a dict or says why it could not be read, so a stage
 can reject one bad line and go on: records + rejects = input, always.
 
+Text hygiene, for every format: a UTF-8 byte-order mark at the start of a file is
+dropped, and every string in a row (nested ones too) has its CRLF and lone CR line
+ends turned into LF, before anything is counted or pruned. The same traces saved with
+LF, CRLF or a BOM (as Excel and Windows editors write them) read as identical rows.
+
 Outputs: ``StageOutput`` appends records and rejects line by line (flushed, so a
 killed run loses at most the line being written) and, on a re-run, repairs a torn
 last line and skips every id already written. Small files (manifests, summaries)
@@ -37,6 +42,7 @@ def _must_exist(path: Path) -> Path:
 InputPath = Annotated[Path, AfterValidator(_must_exist)]
 
 MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer line is rejected, not parsed
+BOM = b"\xef\xbb\xbf"  # the UTF-8 byte-order mark some editors and Excel put first
 
 # Field names looked for, in order, when the user does not name them.
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
@@ -54,6 +60,24 @@ class RawRow:
     line: int  # 1-based position in the input
     data: dict[str, Any] | None = None
     error: str | None = None  # malformed_json | not_utf8 | line_too_long | not_an_object
+
+    def __post_init__(self) -> None:
+        if self.data is not None:
+            self.data = normalise_newlines(self.data)
+
+
+def normalise_newlines(value: Any) -> Any:
+    """``value`` with CRLF and lone CR turned into LF in every string, through dicts and lists.
+
+    Keys and order are kept; values that are not text are returned as they are.
+    """
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n").replace("\r", "\n") if "\r" in value else value
+    if isinstance(value, dict):
+        return {k: normalise_newlines(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise_newlines(v) for v in value]
+    return value
 
 
 @dataclass
@@ -114,6 +138,8 @@ def iter_jsonl(path: Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[
     """Rows of a JSONL file; blank lines are skipped, every other line is accounted for."""
     with open(path, "rb") as f:
         for number, raw in enumerate(_bounded_lines(f, max_line_bytes), start=1):
+            if number == 1 and raw is not None:
+                raw = raw.removeprefix(BOM)  # else line 1 is lost as malformed_json
             if raw is None:
                 yield RawRow(number, error="line_too_long")
             elif raw.strip():
@@ -150,7 +176,7 @@ def _parse_json_line(number: int, raw: bytes) -> RawRow:
 
 def _iter_json_array(path: Path) -> Iterator[RawRow]:
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
+        rows = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a leading BOM is dropped
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise UsageError(f"{path} is not valid UTF-8 JSON: {e}") from None
     if not isinstance(rows, list):
@@ -160,7 +186,8 @@ def _iter_json_array(path: Path) -> Iterator[RawRow]:
 
 
 def _iter_csv(path: Path) -> Iterator[RawRow]:
-    with open(path, newline="", encoding="utf-8", errors="strict") as f:
+    # utf-8-sig: a BOM would otherwise become part of the first column's name
+    with open(path, newline="", encoding="utf-8-sig", errors="strict") as f:
         try:
             for number, row in enumerate(csv.DictReader(f), start=1):
                 yield RawRow(number, data=dict(row))

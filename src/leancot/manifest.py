@@ -107,19 +107,24 @@ def _has_records(out_dir: Path) -> bool:
     return any((out_dir / name).exists() and (out_dir / name).stat().st_size > 0 for name in RECORD_FILES)
 
 
-def check_resumable(out_dir: str | Path, fp: str, *, overwrite: bool = False, outputs: tuple[str, ...] = ()) -> str:
+KeptWork = Callable[[Path], bool]  # whether a directory holds work worth resuming besides records (checkpoints)
+
+
+def check_resumable(out_dir: str | Path, fp: str, *, overwrite: bool = False, outputs: tuple[str, ...] = (),
+                    kept_work: KeptWork | None = None) -> str:
     """Decide what to do with an output directory: 'fresh', 'resume' or 'skip'.
 
-    A previous run that wrote nothing worth keeping (no record, or it ended ``failed``:
-    every row rejected) is started over, whatever its config was."""
+    A previous run that wrote nothing worth keeping (no record and no ``kept_work``, or it
+    ended ``failed``: every row rejected) is started over, whatever its config was."""
     out_dir = Path(out_dir)
     old = read(out_dir)
     if overwrite:
         clear(out_dir, outputs)
         return "fresh"
+    kept = _has_records(out_dir) or (kept_work is not None and kept_work(out_dir))
     if old is None:
-        return "resume" if _has_records(out_dir) else "fresh"
-    if old.get("status") == "failed" or (old.get("status") != "complete" and not _has_records(out_dir)):
+        return "resume" if kept else "fresh"
+    if old.get("status") == "failed" or (old.get("status") != "complete" and not kept):
         clear(out_dir, outputs)
         return "fresh"
     if old.get("fingerprint") != fp:
@@ -212,20 +217,22 @@ class StageRun:
     """One run of a stage over its output directory (made by ``stage_run``)."""
 
     def __init__(self, out_dir: Path, stage: str, config: dict[str, Any], inputs: dict[str, str], *, seed: int | None,
-                 overwrite: bool, allow_empty: bool, skip_complete: bool | Callable[[Path], bool], outputs: tuple[str, ...]):
+                 overwrite: bool, allow_empty: bool, skip_complete: bool | Callable[[Path], bool], outputs: tuple[str, ...],
+                 kept_work: KeptWork | None = None):
         self.dir, self.stage, self.allow_empty, self.outputs = out_dir, stage, allow_empty, outputs
+        self.kept_work = kept_work or (lambda d: False)
         self.main = _is_main_process()
         self.manifest = Manifest(out_dir, stage, config, inputs, seed=seed)
         self.manifest.enabled = self.main
         self.previous = read(out_dir) or {}
-        state = check_resumable(out_dir, self.manifest.fingerprint, overwrite=overwrite, outputs=outputs) if self.main else "resume"
+        state = (check_resumable(out_dir, self.manifest.fingerprint, overwrite=overwrite, outputs=outputs, kept_work=self.kept_work)
+                 if self.main else "resume")
         if state == "fresh":
             self.previous = {}
         done = skip_complete(out_dir) if callable(skip_complete) else skip_complete
         self.state = "resume" if state == "skip" and not done else state
-        self.had_records = self.state == "resume" and _has_records(out_dir)  # kept work of an earlier run
+        self.had_records = self.state == "resume" and (_has_records(out_dir) or self.kept_work(out_dir))  # an earlier run's work
         self.total: int | None = None  # input items, when the stage knows them (for the interrupt message)
-        self.progress: Callable[[], bool] = lambda: False  # a stage without record files says when it has kept work
         self._out: StageOutput | None = None
 
     @property
@@ -243,7 +250,7 @@ class StageRun:
         return 0 if self._out is None else len(self._out.record_ids) + len(self._out.reject_ids)
 
     def wrote_anything(self) -> bool:
-        return self.had_records or self.done() > 0 or self.progress()
+        return self.had_records or self.done() > 0 or self.kept_work(self.dir)
 
     def complete(self, counts: dict[str, int], *, status: str = "complete", **fields: Any) -> None:
         """Finish: the exit-code rules, then the manifest. ``counts`` has input, records, rejects."""
@@ -264,12 +271,13 @@ class StageRun:
 @contextlib.contextmanager
 def stage_run(out_dir: str | Path, stage: str, config: dict[str, Any], inputs: dict[str, str], *, seed: int | None = None,
               overwrite: bool = False, allow_empty: bool = False, skip_complete: bool | Callable[[Path], bool] = True,
-              outputs: tuple[str, ...] = ()) -> Iterator[StageRun]:
+              outputs: tuple[str, ...] = (), kept_work: KeptWork | None = None) -> Iterator[StageRun]:
     """Run a stage over ``out_dir``: lock, fingerprint, skip / resume / fresh, signals, clean failure.
 
     ``skip_complete``: whether a complete run with the same fingerprint is skipped (or a check
     of the directory, e.g. that the trained model is still there); ``outputs``: what the stage
-    writes besides records, rejects and the manifest (removed by --overwrite or a failed run)."""
+    writes besides records, rejects and the manifest (removed by --overwrite or a failed run);
+    ``kept_work``: whether the directory holds resumable work besides records (checkpoints)."""
     out_dir = Path(out_dir)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -277,7 +285,7 @@ def stage_run(out_dir: str | Path, stage: str, config: dict[str, Any], inputs: d
     run: StageRun | None = None
     try:
         run = StageRun(out_dir, stage, config, inputs, seed=seed, overwrite=overwrite, allow_empty=allow_empty,
-                       skip_complete=skip_complete, outputs=outputs)
+                       skip_complete=skip_complete, outputs=outputs, kept_work=kept_work)
         if run.skipped:
             log.info("%s: %s is up to date, skipping", stage, out_dir)
         else:

@@ -86,10 +86,10 @@ def prune(steps: list[Step], answer: str | None, question: str = "") -> tuple[li
     root = _root(steps, answer)
     needed = _needed(steps, nums, superseded, root, corrections=set(doubts.values()))
     produced = _produced(nums)
-    used = _used_later(steps, nums, root)
+    last_use = _last_use(steps, nums, root)
     in_detour = _detours(steps, needed)
     for i, step in enumerate(steps):
-        live = not produced[i] or bool(produced[i] & used[i])
+        live = not produced[i] or any(last_use.get(n, -1) > i for n in produced[i])
         keep = _decide(i, step, root, needed, superseded, live, in_detour[i])
         if keep:
             _compress(step, question)
@@ -112,16 +112,18 @@ def _decide(i: int, step: Step, root: int | None, needed: set[int], superseded: 
     return live  # a result no later step uses is an abandoned detour; symbolic steps stay
 
 
-def _used_later(steps: list[Step], nums: list[set[str]], root: int | None) -> list[set[str]]:
-    """For each step, the numbers that later substantive steps (up to the root) mention."""
+def _last_use(steps: list[Step], nums: list[set[str]], root: int | None) -> dict[str, int]:
+    """For each number, the last substantive step (up to the root) that mentions it.
+
+    A step's result is used later when a number it produced has a last use after it; a
+    map, not a set per step, so that the cost stays linear in the trace's length.
+    """
     end = len(steps) if root is None else root + 1
-    out: list[set[str]] = [set() for _ in steps]
-    acc: set[str] = set()
-    for i in range(len(steps) - 1, -1, -1):
-        out[i] = set(acc)
-        if i < end and steps[i].skill in _PRODUCERS:
-            acc |= nums[i]
-    return out
+    last: dict[str, int] = {}
+    for i in range(end):
+        if steps[i].skill in _PRODUCERS:
+            last.update(dict.fromkeys(nums[i], i))
+    return last
 
 
 def _significant(numbers: set[str]) -> set[str]:
@@ -321,7 +323,7 @@ def _compress(step: Step, question: str) -> None:
         sent = _strip_filler(sent)
         if sent:
             if kept:
-                kept.append("\n" if text[:start].rstrip(" \t").endswith("\n") else " ")
+                kept.append("\n" if _starts_line(text, start) else " ")
             kept.append(sent)
     if not kept:
         step.action = "delete"  # nothing but filler
@@ -330,6 +332,18 @@ def _compress(step: Step, question: str) -> None:
     if rewritten != step.text:
         step.action = "compress"
         step.rewritten = rewritten
+
+
+def _starts_line(text: str, i: int) -> bool:
+    """Whether only spaces and tabs stand between the last line break and ``text[i]``.
+
+    Looks back over the blanks only, never slices ``text[:i]``: one slice per sentence
+    made a long step quadratic.
+    """
+    j = i
+    while j > 0 and text[j - 1] in " \t":
+        j -= 1
+    return j > 0 and text[j - 1] == "\n"
 
 
 def _strip_filler(sentence: str) -> str:
@@ -371,13 +385,19 @@ def _merge(steps: list[Step]) -> None:
         if step is not None and step.action == "delete" and step.skill == "hesitation" and run:
             continue
         if len(run) > 1:
-            line = _text(run[0])
-            for s in run[1:]:
-                prose = line.rstrip().endswith((".", "!", "?")) and _text(s).rstrip().endswith((".", "!", "?"))
-                line += (" " if prose else "\n") + _text(s)
+            line = _merged(run)
             for k, s in enumerate(run):
                 s.action, s.rewritten = "merge", (line if k == 0 else "")
         run = []
+
+
+def _merged(run: list[Step]) -> str:
+    """The texts of a run of steps as one block: prose joined by spaces, equation lines by breaks."""
+    ends = [_text(s).rstrip().endswith((".", "!", "?")) for s in run]  # kept texts are never blank
+    parts = [_text(run[0])]
+    for k in range(1, len(run)):
+        parts.append((" " if ends[k - 1] and ends[k] else "\n") + _text(run[k]))
+    return "".join(parts)
 
 
 def _text(step: Step) -> str:

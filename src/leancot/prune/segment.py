@@ -32,7 +32,6 @@ _ABBREV = re.compile(
     re.I,
 )
 _LIST_ITEM = re.compile(r"[ \t]*(?:[-*•]|\d{1,3}[.)]|\(?[a-z][.)])[ \t]+")
-_NUMBER_MARK = re.compile(r"(?:^|\n)[ \t]*\d{1,3}\.$")
 _PRUNABLE = {"hesitation", "verification", "self_correction", "restatement", "final_answer"}
 _ABSORBING = {"verification", "self_correction"}  # the content that follows belongs to them
 
@@ -65,11 +64,56 @@ def _inside(spans: list[tuple[int, int]], starts: list[int], i: int) -> bool:
 
 
 _NONSPACE = re.compile(r"\S")
+_NOT_BLANK = re.compile(r"[^ \t]")
+_NEWLINE = re.compile(r"\n")
+# _LIST_ITEM and _NUMBER_MARK without their leading blanks, matched from a line's first
+# non-blank character: the blanks are skipped once per line, not once per candidate.
+_LIST_MARK = re.compile(r"(?:[-*•]|\d{1,3}[.)]|\(?[a-z][.)])[ \t]")
+_NUMBER_ONLY = re.compile(r"\d{1,3}\.")
 
 
 def _next_nonspace(text: str, i: int) -> int:
     m = _NONSPACE.search(text, i)
     return m.start() if m else len(text)
+
+
+class _Lines:
+    """The line breaks of a text, found once, so that a sentence candidate finds its line by
+    bisection instead of rescanning the line (which made a long single line quadratic)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.breaks = [m.start() for m in _NEWLINE.finditer(text)]
+        self._lead: dict[int, int] = {}
+        self._list_follows: dict[int, bool] = {}
+
+    def start(self, i: int) -> int:
+        """Start of the line holding ``i`` (``text.rfind("\\n", 0, i) + 1``)."""
+        k = bisect.bisect_left(self.breaks, i)
+        return self.breaks[k - 1] + 1 if k else 0
+
+    def end(self, i: int) -> int:
+        """The first line break at or after ``i``, or -1 (``text.find("\\n", i)``)."""
+        k = bisect.bisect_left(self.breaks, i)
+        return self.breaks[k] if k < len(self.breaks) else -1
+
+    def count(self, a: int, b: int) -> int:
+        """Line breaks in ``text[a:b]``."""
+        return bisect.bisect_left(self.breaks, b) - bisect.bisect_left(self.breaks, a)
+
+    def lead(self, line_start: int) -> int:
+        """The first character of the line that is not a space or tab (cached per line)."""
+        if line_start not in self._lead:
+            m = _NOT_BLANK.search(self.text, line_start)
+            self._lead[line_start] = m.start() if m else len(self.text)
+        return self._lead[line_start]
+
+    def list_follows(self, line_end: int) -> bool:
+        """Whether the line after the break at ``line_end`` is a list item, with no blank line between."""
+        if line_end not in self._list_follows:
+            nxt = _next_nonspace(self.text, line_end)
+            self._list_follows[line_end] = self.count(line_end, nxt) < 2 and bool(_LIST_ITEM.match(self.text, nxt))
+        return self._list_follows[line_end]
 
 
 def units(text: str) -> list[tuple[int, int, bool]]:
@@ -79,24 +123,35 @@ def units(text: str) -> list[tuple[int, int, bool]]:
     like ``1.`` or before a lowercase word), at a blank line, or at a line break that is
     not inside a list and does not precede a lowercase continuation. A line ending with
     ``:`` is glued to the maths or list it introduces.
+
+    Time is linear in ``len(text)``: every candidate looks at a bounded window around it,
+    and whatever depends on its whole line is computed once per line (:class:`_Lines`).
     """
     spans = protected_spans(text)
     starts = [s for s, _ in spans]
+    lines = _Lines(text)
     bounds: list[tuple[int, bool]] = []  # (start of next unit, paragraph break before it)
+    nxt = -1  # the last next-non-space found: a run of line breaks is scanned once, not per break
     for m in _CANDIDATE.finditer(text):
         i = m.start()
         if _inside(spans, starts, i):
             continue
-        nxt = _next_nonspace(text, m.end())
+        if m.end() > nxt:
+            nxt = _next_nonspace(text, m.end())
         if nxt >= len(text):
             break
-        para = text.count("\n", i, nxt) >= 2  # a blank line between the units
-        if not para and not _is_boundary(text, m, nxt, i):
+        para = lines.count(i, nxt) >= 2  # a blank line between the units
+        if not para and not _is_boundary(text, m, nxt, i, lines):
             continue
         if bounds and bounds[-1][0] == nxt:
             bounds[-1] = (nxt, bounds[-1][1] or para)
         else:
             bounds.append((nxt, para))
+    return _spans_between(text, bounds)
+
+
+def _spans_between(text: str, bounds: list[tuple[int, bool]]) -> list[tuple[int, int, bool]]:
+    """The units that the unit starts ``bounds`` cut ``text`` into."""
     begin = _next_nonspace(text, 0)
     out: list[tuple[int, int, bool]] = []
     prev, prev_para = begin, True
@@ -110,31 +165,36 @@ def units(text: str) -> list[tuple[int, int, bool]]:
     return out
 
 
-def _is_boundary(text: str, m: re.Match[str], nxt: int, i: int) -> bool:
+def _is_boundary(text: str, m: re.Match[str], nxt: int, i: int, lines: _Lines) -> bool:
     """Whether a non-paragraph candidate ``m`` (followed by text at ``nxt``) ends a unit."""
-    ch = text[nxt]
-    if ch.islower():
+    if text[nxt].islower():
         return False  # a continuation ("where ...", "e.g. that") or an abbreviation
-    line_start = text.rfind("\n", 0, i) + 1
+    line_start = lines.start(i)
     if m.group(0) == "\n":
-        line = text[line_start:i].rstrip()
-        next_line = text[nxt:text.find("\n", nxt) if "\n" in text[nxt:nxt + 400] else nxt + 400]
-        if line.endswith(":"):
-            return False  # a lead-in glued to its maths or list
-        if _LIST_ITEM.match(line) and _LIST_ITEM.match(next_line):
-            return False  # inside a list
-        if text.startswith(("\\[", "$$", "\\begin"), nxt) and not line.endswith((".", "?", "!")):
-            return False  # a lead-in without a colon
-        return True
-    before = text[max(line_start, i - 12):i + 1]
-    if _ABBREV.search(before) or _NUMBER_MARK.search(text[max(0, line_start - 1):i + 1]):
-        return False
-    if _LIST_ITEM.match(text[line_start:i]):
+        return _line_break_ends_unit(text, nxt, i, line_start, lines)
+    before = text[max(line_start, i - 12):i + 1]  # a bounded window (the line start caps it)
+    if _ABBREV.search(before) or _NUMBER_ONLY.fullmatch(text, lines.lead(line_start), i + 1):
+        return False  # "e.g." or a list number "2."
+    if _LIST_MARK.match(text, lines.lead(line_start), i):
         # a sentence inside a list item: keep the list whole while it continues
-        line_end = text.find("\n", i)
-        if line_end >= 0 and text.count("\n", line_end, _next_nonspace(text, line_end)) < 2 \
-                and _LIST_ITEM.match(text, _next_nonspace(text, line_end)):
+        line_end = lines.end(i)
+        if line_end >= 0 and lines.list_follows(line_end):
             return False
+    return True
+
+
+def _line_break_ends_unit(text: str, nxt: int, i: int, line_start: int, lines: _Lines) -> bool:
+    """Whether the line break at ``i`` (the next line starting at ``nxt``) ends a unit."""
+    line = text[line_start:i].rstrip()  # one slice per line: linear in the text
+    if line.endswith(":"):
+        return False  # a lead-in glued to its maths or list
+    next_end = lines.end(nxt)
+    if next_end < 0 or next_end >= nxt + 400:
+        next_end = nxt + 400
+    if _LIST_ITEM.match(line) and _LIST_ITEM.match(text, nxt, next_end):
+        return False  # inside a list
+    if text.startswith(("\\[", "$$", "\\begin"), nxt) and not line.endswith((".", "?", "!")):
+        return False  # a lead-in without a colon
     return True
 
 

@@ -35,15 +35,19 @@ def run(config: TrainConfig) -> Path:
     inputs = {str(config.input): manifest.file_sha256(config.input)}
     with manifest.stage_run(out, "train", config.fingerprint_config(), inputs, seed=config.seed, overwrite=config.overwrite,
                             allow_empty=config.allow_empty, skip_complete=lambda d: (d / "model").is_dir(),
-                            outputs=OUTPUTS) as stage:  # fmt: skip
+                            outputs=OUTPUTS, kept_work=_kept_work) as stage:  # fmt: skip
         if stage.skipped:
             return out
-        stage.progress = lambda: _last_checkpoint(out / "checkpoints") is not None or (out / "model").is_dir()
         examples, counts = prepare(config)
         stage.total = counts["input"]
         result = _train(config, examples) if examples else {}
         stage.complete({**counts, "records": counts["sequences"]}, metrics={k: v for k, v in result.items() if k != "loss_curve"})
     return out
+
+
+def _kept_work(out: Path) -> bool:
+    """A checkpoint or a saved model: training worth resuming, not to be discarded."""
+    return _last_checkpoint(out / "checkpoints") is not None or (out / "model").is_dir()
 
 
 # --------------------------------------------------------------------------- data
@@ -137,7 +141,7 @@ def _train(config: TrainConfig, examples: list[dict[str, list[int]]]) -> dict[st
     metrics = compute.build_metrics(
         counters, student_params=n_student, trainable_params=trainable, teacher_params=n_teacher,
         log_history=trainer.state.log_history, steps=trainer.state.global_step,
-        extra={"bf16": bf16, "device": str(args.device), "processes": trainer.accelerator.num_processes, "resumed_from": str(last) if last else None},
+        extra={"bf16": bf16, "device": str(args.device), "processes": trainer.accelerator.num_processes, "distributed": trainer.accelerator.distributed_type.value, "resumed_from": str(last) if last else None},
     )  # fmt: skip
     if trainer.is_world_process_zero():
         compute.write_metrics(config.out, metrics)

@@ -38,12 +38,19 @@ class Prompt:
 
 @dataclass(frozen=True)
 class Generation:
-    """One generated completion: the new text only, why it stopped, and its length in tokens."""
+    """One generated completion: the new text only, why it stopped, and its length in tokens.
+
+    Local backends (hf, vllm) also give the ids they generated and where the reasoning
+    ends among them, so that token counts are those of the generation itself: re-tokenising
+    the decoded text of a cut-off output can count a quarter of its tokens.
+    """
 
     text: str
     finish_reason: str  # "stop" (end-of-sequence token) | "length" (hit max_new_tokens) | "error" (see error)
     completion_tokens: int | None = None  # as counted by the backend (None when it cannot say)
     error: str | None = None  # "reason: detail" when the backend could not generate this prompt (a reject)
+    token_ids: tuple[int, ...] | None = None  # the generated ids, end token included (None: an API)
+    think_tokens: int | None = None  # how many of token_ids precede the last </think> (None: there is none)
 
 
 @dataclass
@@ -83,6 +90,33 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free what the backend holds (GPU memory, worker processes, connections)."""
+
+
+THINK_CLOSE = "</think>"
+
+
+def think_boundary(tokenizer: Any, ids: Sequence[int]) -> int | None:
+    """How many of the generated ``ids`` come before the last ``</think>`` (None: no ``</think>``).
+
+    Where ``</think>`` is one token (R1 and its distills) its last id is looked for; else the
+    text is decoded and the boundary found by bisection on decoded prefixes (a token that
+    holds the ``<`` of ``</think>`` counts as answer). ``</think>`` itself starts the answer.
+    """
+    close = tokenizer.encode(THINK_CLOSE, add_special_tokens=False)
+    if len(close) == 1:
+        last = next((k for k in range(len(ids) - 1, -1, -1) if ids[k] == close[0]), None)
+        return last
+    at = tokenizer.decode(ids, skip_special_tokens=False).rfind(THINK_CLOSE)
+    if at < 0:
+        return None
+    lo, hi = 0, len(ids)  # the most tokens whose text ends before the tag
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if len(tokenizer.decode(ids[:mid], skip_special_tokens=False)) <= at:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def chat_prompt(tokenizer: Any, messages: list[dict[str, str]], seed: int = 0) -> Prompt:

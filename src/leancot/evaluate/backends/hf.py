@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterator, Sequence
 
 from leancot import models
-from leancot.evaluate.backends.base import Backend, BackendOptions, Generation, Prompt, Sampling, chat_prompt
+from leancot.evaluate.backends.base import Backend, BackendOptions, Generation, Prompt, Sampling, chat_prompt, think_boundary
 from leancot.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,9 @@ class HFBackend(Backend):
         else:
             tokens, reason = new[:stop], "stop"
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        return Generation(text=text, finish_reason=reason, completion_tokens=len(tokens) + (reason == "stop"))
+        generated = tuple(new[:len(tokens) + 1] if reason == "stop" else tokens)  # the end token was generated too
+        return Generation(text=text, finish_reason=reason, completion_tokens=len(generated), token_ids=generated,
+                          think_tokens=think_boundary(self.tokenizer, tokens))  # fmt: skip
 
     def close(self) -> None:
         self.model = None

@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from leancot.evaluate.backends.base import Backend, BackendOptions, Generation, Prompt, Sampling, chat_prompt
+from leancot.evaluate.backends.base import Backend, BackendOptions, Generation, Prompt, Sampling, chat_prompt, think_boundary
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,15 @@ def gpus_of(rank: int, tp: int, visible: str | None = None) -> str:
     return ",".join(mine)
 
 
-def to_generation(completion: Any) -> Generation:
-    """A vLLM ``CompletionOutput`` (``.text``, ``.finish_reason``, ``.token_ids``) as a Generation."""
+def to_generation(completion: Any, tokenizer: Any = None) -> Generation:
+    """A vLLM ``CompletionOutput`` (``.text``, ``.finish_reason``, ``.token_ids``) as a Generation.
+
+    With the engine's ``tokenizer``, the ids are split at ``</think>`` (see ``think_boundary``).
+    """
     reason = "length" if completion.finish_reason == "length" else "stop"
-    return Generation(text=completion.text, finish_reason=reason, completion_tokens=len(completion.token_ids))
+    ids = tuple(completion.token_ids)
+    think = think_boundary(tokenizer, ids) if tokenizer is not None else None
+    return Generation(text=completion.text, finish_reason=reason, completion_tokens=len(ids), token_ids=ids, think_tokens=think)
 
 
 def sampling_params(sampling: Sampling, seed: int):
@@ -74,7 +79,8 @@ def run_engine(llm, ids: list[list[int]], seeds: list[int], sampling: Sampling) 
     requests = [{"prompt_token_ids": x} for x in ids]
     params = [sampling_params(sampling, s) for s in seeds]
     outputs = llm.generate(requests, params, use_tqdm=False)
-    return [to_generation(o.outputs[0]) for o in outputs]
+    tokenizer = llm.get_tokenizer()
+    return [to_generation(o.outputs[0], tokenizer) for o in outputs]
 
 
 class VLLMBackend(Backend):

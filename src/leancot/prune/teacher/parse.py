@@ -5,7 +5,8 @@ sentence or a ``<think>`` block before it, or add text after it; ``extract_json`
 the first JSON object that decodes. Strict: what the object says must hold up —
 
 - a segmentation's steps must copy the reasoning verbatim and in order, covering at
-  least ``MIN_COVERAGE`` of its non-space characters;
+  least ``MIN_COVERAGE`` of its non-space characters (``--segment-output text``), or name
+  sentence units by number, every unit in exactly one step, in order (``units``, the default);
 - a compression must give one of DRP's four actions to every step, and a synthesised
   path that ends with "The answer is ...".
 
@@ -112,34 +113,49 @@ def parse_segmentation(answer: str, reasoning: str, question: str = "") -> list[
 
 def parse_unit_segmentation(answer: str, reasoning: str, spans: list[tuple[int, int]], question: str = "") -> list[Step]:
     """Steps of a segmentation by unit ids; raises ParseError unless every unit is in exactly
-    one step and the steps run in order (coverage is then exact by construction)."""
+    one step and the steps run in order (coverage is then exact by construction).
+
+    A step is given by its first unit (``{"start": 4}``: it runs to the next step's start), or
+    as the list of its units (``{"units": [4, 5, 6]}``), which must then be consecutive."""
     obj = extract_json(answer)
     raw = obj.get("steps")
     if not isinstance(raw, list) or not raw:
         raise ParseError('the JSON must have a non-empty "steps" list')
-    groups = [_unit_ids(item, i, len(spans)) for i, item in enumerate(raw, start=1)]
-    expected = 1
-    for i, ids in enumerate(groups, start=1):
-        if ids != list(range(expected, expected + len(ids))):
-            raise ParseError(f"step {i} has units {ids}; steps must take consecutive units in order, "
-                             f"and this step must start at unit {expected}")
-        expected += len(ids)
-    if expected != len(spans) + 1:
-        raise ParseError(f"the steps end at unit {expected - 1}; the last step must end at unit {len(spans)}")
-    n = len(groups)
-    texts = [reasoning[spans[ids[0] - 1][0]:spans[ids[-1] - 1][1]].strip() for ids in groups]  # the original text, whitespace kept
+    starts = [_step_start(item, i, len(spans)) for i, item in enumerate(raw, start=1)]
+    if starts[0] != 1:
+        raise ParseError(f"the first step starts at unit {starts[0]}; it must start at unit 1")
+    for i in range(1, len(starts)):
+        if starts[i] <= starts[i - 1]:
+            raise ParseError(f"step {i + 1} starts at unit {starts[i]}, not after step {i} (unit {starts[i - 1]}): "
+                             "every step must start after the one before it")
+    _check_listed_units(raw, starts, len(spans))
+    ends = [*(s - 1 for s in starts[1:]), len(spans)]
+    n = len(starts)
+    texts = [reasoning[spans[a - 1][0]:spans[b - 1][1]].strip() for a, b in zip(starts, ends)]  # the original text, whitespace kept
     return [Step(index=i, text=t, skill=normalise_skill(raw[i].get("skill"), t, i / max(n - 1, 1), question))
             for i, t in enumerate(texts)]
 
 
-def _unit_ids(item: Any, i: int, n_units: int) -> list[int]:
-    ids = item.get("units") if isinstance(item, dict) else None
-    if not isinstance(ids, list) or not ids or not all(isinstance(k, int) and not isinstance(k, bool) for k in ids):
-        raise ParseError(f'step {i} needs a non-empty "units" list of unit numbers')
-    bad = [k for k in ids if not 1 <= k <= n_units]
-    if bad:
-        raise ParseError(f"step {i} names unit {bad[0]}, but the units are numbered 1 to {n_units}")
-    return ids
+def _step_start(item: Any, i: int, n_units: int) -> int:
+    if not isinstance(item, dict):
+        raise ParseError(f'step {i} must be an object with "start" and "skill"')
+    start = item.get("start")
+    if start is None and isinstance(item.get("units"), list) and item["units"]:
+        start = item["units"][0]
+    if not isinstance(start, int) or isinstance(start, bool):
+        raise ParseError(f'step {i} needs "start": the number of its first unit')
+    if not 1 <= start <= n_units:
+        raise ParseError(f"step {i} starts at unit {start}, but the units are numbered 1 to {n_units}")
+    return start
+
+
+def _check_listed_units(raw: list[Any], starts: list[int], n_units: int) -> None:
+    """Steps given as unit lists must list exactly the units from their start to the next step's."""
+    ends = [*(s - 1 for s in starts[1:]), n_units]
+    for i, (item, a, b) in enumerate(zip(raw, starts, ends), start=1):
+        units = item.get("units") if "start" not in item else None
+        if units is not None and units != list(range(a, b + 1)):
+            raise ParseError(f"step {i} lists units {units}; a step must take consecutive units, from {a} to {b}")
 
 
 def parse_compression(answer: str, steps: list[Step], original_answer: str | None) -> tuple[list[Step], str]:

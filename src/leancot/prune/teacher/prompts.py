@@ -37,9 +37,8 @@ SEGMENT_UNITS_SCHEMA: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["steps"],
         "properties": {"steps": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["units", "skill"],
-            "properties": {"units": {"type": "array", "items": {"type": "integer"}},
-                           "skill": {"type": "string", "enum": sorted(SKILLS)}},
+            "type": "object", "additionalProperties": False, "required": ["start", "skill"],
+            "properties": {"start": {"type": "integer"}, "skill": {"type": "string", "enum": sorted(SKILLS)}},
         }}},
     },
 }
