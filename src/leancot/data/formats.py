@@ -221,7 +221,7 @@ def extract(row: dict[str, Any], fmt: str, fields: FieldSpec = FieldSpec(), *, d
     return Extracted(
         question=question, completion=completion, reasoning=split.reasoning, final=split.final,
         answer=grading.extract_answer(region) if region is not None else None, gold=gold,
-        delimiter=split.delimiter, id=_id(row, fields.id or _alias(row, "id")), meta=meta,
+        delimiter=split.delimiter, id=id_of(row, fields.id or _alias(row, "id")), meta=meta,
     )  # fmt: skip
 
 
@@ -263,8 +263,10 @@ def _read_format(row: dict[str, Any], fmt: str, fields: FieldSpec) -> tuple[Any,
 def _text_at(row: dict[str, Any], path: str, name: str, *, required: bool = True) -> str | None | Reject:
     """The text at ``path``; a missing or empty required field, or one that is not text, is a reject."""
     value = get_path(row, path)
-    if value is _MISSING or value is None or (isinstance(value, str) and not value.strip()):
+    if value is _MISSING or value is None or value == "":
         return Reject(f"missing_{name}", f"'{path}' is absent or empty") if required else None
+    if isinstance(value, str) and not value.strip():  # there, but only whitespace
+        return Reject("empty_trace" if name == "completion" else f"missing_{name}", f"'{path}' holds only whitespace") if required else None
     if not isinstance(value, str):
         return Reject("not_a_string", f"{name} field '{path}' holds {_kind(value)}, not text")
     return value
@@ -285,7 +287,8 @@ def _gold(row: dict[str, Any], path: str | None) -> Any:
     return value
 
 
-def _id(row: dict[str, Any], path: str | None) -> str | None:
+def id_of(row: dict[str, Any], path: str | None) -> str | None:
+    """The id at ``path``, as text (None when absent, empty or not a scalar)."""
     value = get_path(row, path) if path else None
     if value is _MISSING or value in (None, "") or isinstance(value, (list, dict)):
         return None

@@ -21,13 +21,14 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from leancot import grading, manifest
+from leancot import manifest
 from leancot.config import StageConfig
 from leancot.errors import StageIncomplete, UsageError
-from leancot.io import MAX_LINE_BYTES, FieldMap, InputPath, RawRow, StageOutput, iter_rows
+from leancot.io import MAX_LINE_BYTES, InputPath, RawRow, StageOutput, iter_rows
 from leancot.progress import progress_bar
 from leancot.prune import registry
-from leancot.prune.base import Deferred, Postponed, PruneFailed, Pruned, Pruner, Rejected, StopRun
+from leancot.prune.base import Deferred, Postponed, Pruned, PruneFailed, Pruner, Rejected, StopRun
+from leancot.prune.reader import TraceReader
 from leancot.prune.teacher.config import TeacherConfig
 from leancot.prune.verify import check
 from leancot.schema import PrunedTrace, Trace
@@ -46,10 +47,13 @@ class PruneConfig(StageConfig):
     tokenizer: str = Field("smollm2-135m", description="Tokenizer that counts tokens (built-in name or local dir).")
     on_fail: Literal["reject", "keep"] = Field("reject", description="A pruned path that fails verification: reject it, or keep the original unpruned.")
     require_correct: bool = Field(True, description="Reject traces whose own answer is not the gold (DRP distils only correct paths).")
-    id_field: str | None = Field(None, description="Input column with the id (default: auto-detect, else the line number).")
-    question_field: str | None = Field(None, description="Input column with the question (default: auto-detect).")
-    completion_field: str | None = Field(None, description="Input column with the model's full text (default: auto-detect).")
+    id_field: str | None = Field(None, description="Input field with the id (default: auto-detect, else the line number). Fields may be paths into nested data: messages.-2.content.")
+    question_field: str | None = Field(None, description="Input field with the question (default: the format's: a column, or the last user turn).")
+    completion_field: str | None = Field(None, description="Input field with the model's full text (default: the format's: a column, or the assistant turn).")
     answer_field: str | None = Field(None, description="Input column with the gold answer (default: auto-detect; none is fine).")
+    reasoning_field: str | None = Field(None, description="A separate reasoning column (default: reasoning_content if present); the completion is then the answer.")
+    reasoning_delimiter: str | None = Field(None, description="Text that ends the reasoning, for models that use neither </think> nor the Stratos markers.")
+    max_reasoning_tokens: int | None = Field(65536, ge=1, description="Longer reasoning is rejected as too_long before any pruning work.")
     limit: int | None = Field(None, ge=1, description="Prune only the first N input rows.")
     max_line_bytes: int = Field(MAX_LINE_BYTES, ge=1024, description="Longer input lines are rejected as line_too_long.")
 
@@ -85,7 +89,7 @@ def run(config: PruneConfig) -> Path:
             return config.out
         stage.total = total = _count_rows(config)
         fallback = registry.make(config.fallback, config) if config.fallback != "reject" and config.method != config.fallback else None
-        fields = FieldMap(config.id_field, config.question_field, config.completion_field, config.answer_field)
+        fields = TraceReader(config)
         pruner.open(config.out)
         stop = None
         try:
@@ -105,6 +109,10 @@ def run(config: PruneConfig) -> Path:
         if stopped:
             log.warning("prune: stopped early (%s); run the same command again to resume", stopped)
             extra["stopped"] = stopped
+        if fields.without_delimiter:
+            log.warning("prune: %d rows had no reasoning delimiter (</think>, Stratos markers, --reasoning-delimiter): "
+                        "their whole text was taken as reasoning", fields.without_delimiter)
+        extra.update(format=fields.format, rows_without_delimiter=fields.without_delimiter)
         stage.complete(summary.pop("counts"), status="incomplete" if stopped else "complete", **extra, **summary)
     if stop is not None and stop.exit_code:
         raise StageIncomplete(f"prune: {stopped}: {left} of {total} items left; re-run the same command to resume")
@@ -122,7 +130,7 @@ def _add_usage(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, 
 # --------------------------------------------------------------------------- the one row loop
 
 
-async def _one_pass(config: PruneConfig, pruner: Pruner, fallback: Pruner | None, fields: FieldMap,
+async def _one_pass(config: PruneConfig, pruner: Pruner, fallback: Pruner | None, fields: TraceReader,
                     out: StageOutput, total: int) -> tuple[str | None, dict[str, dict[str, Any]]]:
     """Every pending row through the pruner, ``pruner.concurrency`` at a time.
 
@@ -157,25 +165,25 @@ async def _one_pass(config: PruneConfig, pruner: Pruner, fallback: Pruner | None
     return None, deferred
 
 
-def _pending(config: PruneConfig, fields: FieldMap, out: StageOutput) -> Iterator[tuple[str, Trace | tuple[str, str]]]:
+def _pending(config: PruneConfig, fields: TraceReader, out: StageOutput) -> Iterator[tuple[str, Trace | tuple[str, str]]]:
     """``(id, trace)`` for every input row not yet done, or ``(id, (reason, detail))`` for a row
     that is rejected before any pruner sees it."""
     seen: set[str] = set()
     for n, row in enumerate(iter_rows(config.input, max_line_bytes=config.max_line_bytes), start=1):
         if config.limit and n > config.limit:
             return
-        item_id = row_id(row, fields)
+        item_id = fields.row_id(row)
         duplicate = item_id in seen
         seen.add(item_id)
         if duplicate:
             item_id = f"{item_id}#line-{row.line}"  # keep the account: the copy is a reject of its own
         if out.done(item_id):
             continue
-        yield item_id, ("duplicate_id", "") if duplicate else _usable_trace(row, fields, config)
+        yield item_id, ("duplicate_id", "") if duplicate else _usable_trace(row, item_id, fields, config)
 
 
-def _usable_trace(row: RawRow, fields: FieldMap, config: PruneConfig) -> Trace | tuple[str, str]:
-    trace = to_trace(row, fields)
+def _usable_trace(row: RawRow, item_id: str, fields: TraceReader, config: PruneConfig) -> Trace | tuple[str, str]:
+    trace = fields.trace(row, item_id)
     if isinstance(trace, tuple):
         return trace
     if trace.answer is None:
@@ -244,65 +252,6 @@ def _count_rows(config: PruneConfig) -> int:
     else:
         n = sum(1 for _ in iter_rows(config.input, max_line_bytes=config.max_line_bytes))
     return min(n, config.limit) if config.limit else n
-
-
-def row_id(row: RawRow, fields: FieldMap) -> str:
-    if row.data is None:
-        return f"line-{row.line}"
-    if not fields.resolved:
-        _resolve_fields(fields, row.data)
-    key = fields.resolved.get("id")
-    value = row.data.get(key) if key else None
-    return str(value) if value not in (None, "") else f"line-{row.line}"
-
-
-def _resolve_fields(fields: FieldMap, data: dict[str, Any]) -> dict[str, str | None]:
-    """Pick the columns from the first readable row; a required one that is absent is a usage error."""
-    cols = fields.resolve(data.keys())
-    for name in ("question", "completion"):
-        if cols[name] is None:
-            raise UsageError(f"no {name} field in the input (it has: {', '.join(data)}); name it with --{name}-field")
-    return cols
-
-
-def to_trace(row: RawRow, fields: FieldMap) -> Trace | tuple[str, str]:
-    """Map an input row onto a Trace, or say which field is missing."""
-    if row.data is None:
-        return (row.error or "unreadable", f"input line {row.line}")
-    cols = fields.resolved or _resolve_fields(fields, row.data)
-    for name in ("question", "completion"):
-        if row.data.get(cols[name]) in (None, ""):
-            return (f"missing_{name}", f"input line {row.line} has no '{cols[name]}'")
-    completion = str(row.data[cols["completion"]])
-    if not completion.strip():
-        return ("empty_trace", f"input line {row.line}")
-    reasoning, final, _closed = grading.split_think(completion)
-    if not reasoning.strip():
-        return ("empty_trace", "no reasoning before </think>")
-    answer = grading.extract_answer(completion)
-    gold = _gold(row.data.get(cols["answer"]) if cols.get("answer") else None)
-    return Trace(
-        id=row_id(row, fields),
-        problem_id=str(row.data.get("problem_id") or row.data.get("source_problem") or ""),
-        question=str(row.data[cols["question"]]),
-        completion=completion,
-        reasoning=reasoning.strip(),
-        final=final.strip(),
-        answer=answer,
-        gold_answer=gold,
-        correct=None if gold is None or answer is None else grading.is_equivalent(answer, gold),
-        model=str(row.data.get("model") or ""),
-    )
-
-
-def _gold(value: Any) -> str | None:
-    """A gold field may hold a bare answer or a whole solution (GSM8K '#### 18', MATH '\\boxed{}')."""
-    if value in (None, ""):
-        return None
-    text = str(value)
-    if "####" in text or "\\boxed" in text:
-        return grading.extract_answer(text)
-    return grading.normalize_answer(value)
 
 
 def summarise(out_dir: Path) -> dict[str, Any]:
