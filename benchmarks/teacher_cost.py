@@ -4,8 +4,10 @@
 
 For each trace the script builds the exact requests leancot sends (``leancot.prune.teacher``)
 and the answer an ideal teacher gives in each mode -- the offline pruner's own steps, written
-as unit ids (``--segment-output units``, the default) or copied verbatim (``text``, the
-paper's way) -- and the compression answer (the same in both modes). It counts the tokens of
+as unit starts (``--segment-output units``, the default: ``{"start": 4, "skill": ...}``) or
+copied verbatim (``text``, the paper's way) -- and the compression answer (the same in both
+modes). It does so twice: with the offline pruner's fine steps (about one per sentence) and
+with consecutive steps of one skill merged, as a teacher that groups more coarsely would. It counts the tokens of
 every message and answer and prices them at GPT-4o and GPT-4o-mini list prices, live and
 through the Batch API (half price). Two trace sets: the 20 correct real R1-Distill traces
 (MATH level 5) and the lab teacher's GSM8K-style word-problem traces.
@@ -30,6 +32,8 @@ from leancot.prune.teacher import prompts
 from leancot.tokens import count_tokens_batch
 
 MODELS = ("gpt-4o", "gpt-4o-mini")
+GRANULARITY = {"offline": "the offline pruner's own steps (about one per sentence)",
+               "skill-runs": "consecutive steps of one skill merged (a coarser teacher)"}
 
 
 def real_traces() -> list[tuple[str, str, str]]:
@@ -67,31 +71,49 @@ def unit_groups(reasoning: str, steps: list, spans: list[tuple[int, int]]) -> li
     return [g for g in groups if g]
 
 
-def requests(question: str, reasoning: str, answer: str) -> dict[str, list[str]]:
+def skill_runs(reasoning: str, steps: list, groups: list[list[int]], spans: list[tuple[int, int]]) -> tuple[list, list[list[int]]]:
+    """Consecutive steps of one skill as one step (DRP: a step uses one skill): what a teacher that
+    groups more coarsely than the offline pruner would answer. Actions: a run is kept if any part is."""
+    from leancot.schema import Step
+
+    merged, merged_groups = [], []
+    for step, group in zip(steps, groups):
+        if merged and merged[-1].skill == step.skill:
+            merged_groups[-1] = merged_groups[-1] + group
+            keep = merged[-1].action != "delete" or step.action != "delete"
+            merged[-1] = merged[-1].model_copy(update={"action": "keep" if keep else "delete", "rewritten": None})
+        else:
+            merged.append(step.model_copy(update={"rewritten": None} if step.action in ("keep", "delete") else {}))
+            merged_groups.append(list(group))
+    texts = [reasoning[spans[g[0] - 1][0]:spans[g[-1] - 1][1]].strip() for g in merged_groups]
+    return [Step(index=i, text=t, skill=m.skill, action=m.action, rewritten=m.rewritten) for i, (m, t) in enumerate(zip(merged, texts))], merged_groups
+
+
+def requests(question: str, reasoning: str, answer: str, granularity: str) -> dict[str, list[str]]:
     """Per mode: the texts of the prompt messages and of the answers of both calls."""
     steps, pruned = prune_trace(reasoning, answer, question)
-    skills = [s.skill for s in steps]
     spans = prompts.sentence_units(reasoning)
     groups = unit_groups(reasoning, steps, spans)
+    steps = steps[: len(groups)]
+    if granularity == "skill-runs":
+        steps, groups = skill_runs(reasoning, steps, groups, spans)
     comp_msgs = prompts.compress_messages(question, steps, answer)
-    comp_answer = json.dumps({"actions": [{"step": i + 1, "action": s.action.upper() if s.action in ("keep", "delete") else
-                                           ("SINGLE-STEP COMPRESS" if s.action == "compress" else "MULTI-STEP COMPRESS"),
-                                           "rewritten": s.rewritten} for i, s in enumerate(steps)], "pruned": pruned})
+    names = {"keep": "KEEP", "delete": "DELETE", "compress": "SINGLE-STEP COMPRESS", "merge": "MULTI-STEP COMPRESS"}
+    comp_answer = json.dumps({"actions": [{"step": i + 1, "action": names[s.action], "rewritten": s.rewritten}
+                                          for i, s in enumerate(steps)], "pruned": pruned})
     text_seg = json.dumps({"steps": [{"text": s.text, "skill": s.skill} for s in steps]})
-    unit_seg = json.dumps({"steps": [{"units": g, "skill": skills[min(i, len(skills) - 1)]} for i, g in enumerate(groups)]})
-    text_msgs = prompts.segment_messages(question, reasoning)
-    unit_msgs = prompts.segment_units_messages(question, reasoning, spans)
+    unit_seg = json.dumps({"steps": [{"start": g[0], "skill": s.skill} for s, g in zip(steps, groups)]})
     return {
-        "text": [m["content"] for m in text_msgs], "text_seg": [text_seg],
-        "units": [m["content"] for m in unit_msgs], "units_seg": [unit_seg],
+        "text": [m["content"] for m in prompts.segment_messages(question, reasoning)], "text_seg": [text_seg],
+        "units": [m["content"] for m in prompts.segment_units_messages(question, reasoning, spans)], "units_seg": [unit_seg],
         "compress": [m["content"] for m in comp_msgs], "compress_out": [comp_answer],
     }
 
 
-def measure(traces: list[tuple[str, str, str]]) -> dict[str, dict[str, float]]:
+def measure(traces: list[tuple[str, str, str]], granularity: str) -> dict[str, dict[str, float]]:
     per_mode: dict[str, list[tuple[int, int, int]]] = {"text": [], "units": []}  # (seg out, prompt total, completion total)
     for q, r, a in traces:
-        req = requests(q, r, a)
+        req = requests(q, r, a, granularity)
         parts = {k: sum(count_tokens_batch(v)) for k, v in req.items()}
         for mode in per_mode:
             seg_out = parts[f"{mode}_seg"]
@@ -128,10 +150,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lab", type=int, default=100, help="GSM8K-style lab traces to measure")
     args = ap.parse_args()
-    real = real_traces()
-    show("real R1-Distill traces (MATH level 5, correct)", real, measure(real))
-    lab = lab_traces(args.lab)
-    show("lab teacher traces (GSM8K-style word problems)", lab, measure(lab))
+    sets = {"real R1-Distill traces (MATH level 5, correct)": real_traces(),
+            "lab teacher traces (GSM8K-style word problems)": lab_traces(args.lab)}
+    for granularity in ("offline", "skill-runs"):
+        print(f"\n## steps: {GRANULARITY[granularity]}")
+        for name, traces in sets.items():
+            show(name, traces, measure(traces, granularity))
 
 
 if __name__ == "__main__":
