@@ -83,21 +83,41 @@ def run_recipe(
     from_stage: Annotated[Optional[str], typer.Option("--from", help="Re-run from this stage on, even if up to date.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: stage.key=value (repeatable).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate the recipe, print every step with its resolved settings; run nothing.")] = False,
+    allow_overlap: Annotated[bool, typer.Option("--allow-overlap", help="Run even if training questions overlap evaluated ones (recorded in pipeline.json).")] = False,
 ) -> None:
     """Run a recipe: its stages in order, sweeps expanded, finished stages skipped."""
     from leancot import pipeline
 
+    allow = True if allow_overlap else None  # None: the recipe's allow_overlap
     if dry_run:
         import yaml
 
-        plan = pipeline.plan(recipe, set_, from_stage=from_stage)
+        plan = pipeline.plan(recipe, set_, from_stage=from_stage, allow_overlap=allow)
+        for name, where in plan.missing_inputs.items():
+            console.print(f"[yellow]input {name}: {where} does not exist yet[/yellow] (provide it before running: --set inputs.{name}=PATH)", soft_wrap=True, highlight=False)
+        if plan.leakage.problems:
+            console.print(f"[yellow]leakage allowed:[/yellow] {'; '.join(plan.leakage.problems)}", soft_wrap=True, highlight=False)
         for step in plan.steps:
             console.print(f"[bold]{step.label:<24}[/bold] {step.variant or '':<16} → {step.out}", soft_wrap=True, highlight=False)
             settings = yaml.safe_dump(step.config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
             console.print("\n".join("    " + line for line in settings.splitlines()), soft_wrap=True, highlight=False, markup=False)
         return
-    out = pipeline.run(recipe, set_, from_stage=from_stage)
+    out = pipeline.run(recipe, set_, from_stage=from_stage, allow_overlap=allow)
     console.print(f"done: [bold]{out}[/bold]")
+
+
+@app.command()
+@handle_errors
+def merge(
+    dirs: Annotated[list[Path], typer.Argument(help="The shard directories of one run (prune, generate or eval with --shard i/N).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the merged stage output goes.")],
+) -> None:
+    """Join the shards of one stage run into one stage output (every shard once, none overlapping)."""
+    from leancot.merge import merge as merge_shards
+
+    done = merge_shards(dirs, out)
+    m = json.loads((done / "manifest.json").read_text(encoding="utf-8"))
+    console.print(f"[bold]{done}[/bold]: {len(dirs)} shards, {m['counts']['records']} records + {m['counts']['rejects']} rejects")
 
 
 @models_app.command("fetch")

@@ -40,3 +40,18 @@ def validation_message(e: ValidationError) -> str:
     where = ".".join(str(p) for p in first["loc"]) or "config"
     msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
     return f"{where}: {msg}"
+
+
+def parse_shard(value: Any) -> Any:
+    """``"2/8"`` -> ``(2, 8)``: the i-th (0-based) of N deterministic slices; checked to be in range."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        i, sep, n = value.partition("/")
+        if not sep or not i.strip().isdigit() or not n.strip().isdigit():
+            raise ValueError(f"--shard takes i/N, e.g. 0/4 (got {value!r})")
+        value = (int(i), int(n))
+    i, n = value
+    if not 0 <= i < n:
+        raise ValueError(f"--shard {i}/{n}: i must be from 0 to {n - 1}")
+    return (i, n)

@@ -185,7 +185,7 @@ def _is_list(annotation: Any) -> bool:
         return _is_list(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         return any(_is_list(a) for a in typing.get_args(annotation))
-    return origin in (list, tuple, set)
+    return origin in (list, set)  # a tuple is one value with its own syntax (a shard "i/N")
 
 
 def _model_of(annotation: Any) -> type[BaseModel]:

@@ -174,6 +174,24 @@ class Manifest:
 # --------------------------------------------------------------------------- the lock
 
 
+_HELD: set[int] = set()  # descriptors of the locks this process holds
+
+
+def _drop_inherited_locks() -> None:
+    """In a forked child (a pool worker): close the inherited lock descriptors, so that the lock
+    dies with the run's own process even if a worker outlives it. Only closed, never unlocked:
+    an unlock would release the parent's lock too."""
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_drop_inherited_locks)
+
+
 class DirLock:
     """An exclusive ``flock`` on the output directory itself, held for a whole run."""
 
@@ -189,6 +207,7 @@ class DirLock:
             os.close(self.fd)
             self.fd = None
             raise UsageError(f"{self.dir} is in use by another leancot run (pid {self._holder()}); wait for it or use another --out") from None
+        _HELD.add(self.fd)
         (self.dir / PID_FILE).write_text(f"{os.getpid()}\n")
         return self
 
@@ -201,6 +220,7 @@ class DirLock:
     def release(self) -> None:
         if self.fd is not None:
             (self.dir / PID_FILE).unlink(missing_ok=True)
+            _HELD.discard(self.fd)
             os.close(self.fd)  # closing the descriptor drops the flock
             self.fd = None
 

@@ -55,6 +55,16 @@ class Step(Record):
     skill: str
     action: Action = "keep"
     rewritten: str | None = None  # the shorter text for compress/merge, else None
+    tokens: int | None = None  # tokens of ``text`` (the prune stage counts them once, so stats need not)
+    tokens_kept: int | None = None  # tokens of what is left of it in the pruned path
+
+    def kept_text(self) -> str:
+        """What is left of this step: nothing if deleted, its rewrite if it has one, else the text.
+
+        (A merged run keeps its merged line on the first step and "" on the others.)"""
+        if self.action == "delete":
+            return ""
+        return self.text if self.rewritten is None else self.rewritten
 
 
 class PrunedTrace(Record):

@@ -4,6 +4,10 @@
 model's chat template, generates with the chosen backend, grades every output and counts
 its tokens with the evaluated model's tokenizer, then writes::
 
+(``--protocol`` picks another preset of prompt, template, decoding, budget, stop strings and
+answer format: ``leancot.evaluate.protocols``; explicit flags override it.)
+
+
     OUT/records.jsonl   one EvalRecord per (benchmark, problem, sample), appended as batches finish
     OUT/rejects.jsonl   requests the API refused outright (e.g. prompt too long), with the reason
     OUT/summary.json    per benchmark: accuracy, pass@k/mean@k, tokens, truncation, time, tokens/s
@@ -22,12 +26,14 @@ import logging
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from leancot.evaluate import protocols
+
 from leancot import data, grading, manifest
-from leancot.config import StageConfig
+from leancot.config import StageConfig, parse_shard
 from leancot.errors import UsageError
 from leancot.evaluate.backends import Backend, BackendOptions, Generation, Prompt, Sampling, backend_class, default_backend, load_backend
 from leancot.evaluate.counting import token_counts
@@ -48,15 +54,21 @@ class EvalConfig(StageConfig):
     benchmarks: list[str] = Field(["gsm8k"], description="Benchmark names (gsm8k, math500, aime24, aime25, amc23) or .jsonl/.json/.csv problem files.")
     split: str = Field("test", description="Benchmark split.")
     limit: int | None = Field(None, ge=1, description="Only the first N problems of each benchmark.")
+    shard: tuple[int, int] | None = Field(None, description="i/N: only the i-th of N slices of each benchmark's problems, for a cluster; join them with leancot merge.")
     backend: str | None = Field(None, description="hf | vllm | openai (default: vllm with a GPU and vLLM installed, else hf).")
-    max_new_tokens: int = Field(2048, ge=1, description="Generation budget per output; an output cut off here is graded wrong.")
-    n: int = Field(1, ge=1, description="Samples per problem (n > 1 needs temperature > 0; gives pass@k and mean@k).")
-    temperature: float = Field(0.0, ge=0.0, description="0 = greedy decoding.")
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass (with temperature > 0).")
+    protocol: str = Field(protocols.DEFAULT_PROTOCOL, description="Preset of the settings below marked (protocol): leancot, drp-lm-eval, essence-lighteval, deepseek-r1 (files in leancot/evaluate/protocols/); explicit flags override it.")
+    max_new_tokens: int | None = Field(None, ge=1, description="(protocol; leancot 2048) Generation budget per output; an output cut off here is graded wrong.")
+    max_new_tokens_by_benchmark: dict[str, int] | None = Field(None, description="Budgets of single benchmarks, name=N,name=N (default: the protocol's, when --max-new-tokens is not given).")
+    n: int | None = Field(None, ge=1, description="(protocol; leancot 1) Samples per problem (n > 1 needs temperature > 0; gives pass@k, mean@k and mean ± std over samples).")
+    temperature: float | None = Field(None, ge=0.0, description="(protocol; leancot 0.0) 0 = greedy decoding.")
+    top_p: float | None = Field(None, gt=0.0, le=1.0, description="(protocol; leancot 1.0) Nucleus sampling mass (with temperature > 0).")
+    chat_template: bool | None = Field(None, description="(protocol; leancot true) Render the prompt with the model's chat template; false feeds the prompt text as is (lm-eval style).")
+    stop: list[str] | None = Field(None, description="(protocol; leancot none) Stop strings, applied only outside the reasoning (after </think>): the output is cut before the first.")
+    answer_format: Literal["any", "the-answer-is"] | None = Field(None, description="(protocol; leancot any) any: \\boxed{}, 'The answer is', ...; the-answer-is: only lm-eval's strict 'The answer is N.'; both graded with math-verify.")
     seed: int = Field(0, description="Seed of the per-sample sampling seeds and of nothing else.")
     batch_size: int = Field(16, ge=1, description="hf: prompts per generate batch.")
     threads: int | None = Field(None, ge=1, description="hf on CPU: torch threads (default: torch's own choice).")
-    dtype: str = Field("auto", description="hf/vllm weights: auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16.")
+    dtype: str | None = Field(None, description="(protocol; leancot auto) hf/vllm weights: auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16.")
     tensor_parallel_size: int = Field(1, ge=1, description="vllm: GPUs per model replica.")
     data_parallel_size: int = Field(1, ge=1, description="vllm: model replicas, each with its share of the prompts.")
     base_url: str | None = Field(None, description="openai: an OpenAI-compatible endpoint (default $OPENAI_BASE_URL, else OpenAI).")
@@ -64,8 +76,23 @@ class EvalConfig(StageConfig):
     concurrency: int = Field(16, ge=1, description="openai: requests in flight.")
     max_retries: int = Field(4, ge=0, description="openai: retries per request before the run fails (finished records are kept).")
     tokenizer: str | None = Field(None, description="Tokenizer that counts tokens (default: the evaluated model's; for openai, the built-in one).")
-    prompt: str | None = Field(None, description="Prompt file stem under leancot/evaluate/prompts (default: r1_math).")
+    prompt: str | None = Field(None, description="(protocol; leancot r1_math) Prompt file stem under leancot/evaluate/prompts.")
     system_prompt: str | None = Field(None, description="A system message (R1 advises none).")
+
+    @field_validator("shard", mode="before")
+    @classmethod
+    def _parse_shard(cls, v: Any) -> Any:
+        return parse_shard(v)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _protocol_defaults(cls, data: Any) -> Any:
+        return protocols.apply_protocol(data) if isinstance(data, dict) else data
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _split_stop(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
 
     @field_validator("benchmarks", mode="before")
     @classmethod
@@ -84,8 +111,8 @@ class EvalConfig(StageConfig):
 
     def fingerprint_config(self) -> dict[str, Any]:
         """What changes an output; what only selects problems or affects speed may differ on resume."""
-        fields = {"model", "split", "backend", "max_new_tokens", "temperature", "top_p", "seed", "dtype", "tokenizer",
-                  "prompt", "system_prompt"}  # fmt: skip
+        fields = {"model", "split", "backend", "max_new_tokens", "max_new_tokens_by_benchmark", "temperature", "top_p", "seed",
+                  "dtype", "tokenizer", "prompt", "system_prompt", "chat_template", "stop", "answer_format"}  # fmt: skip
         return self.model_dump(mode="json", include=fields)
 
 
@@ -95,6 +122,8 @@ def run(config: EvalConfig) -> Path:
     Never skipped: a re-run generates only the (benchmark, problem, sample) triples not yet
     written, so more benchmarks, a larger limit or more samples extend the same directory."""
     suites = {_bench_name(b): data.load(b, split=config.split, limit=config.limit) for b in config.benchmarks}
+    if config.shard:
+        suites = {name: probs[config.shard[0] :: config.shard[1]] for name, probs in suites.items()}
     config = config.model_copy(update={"backend": config.backend or default_backend()})
     backend_class(config.backend)  # an unknown backend or a missing extra fails before anything is written
     _check_model(config)
@@ -111,7 +140,7 @@ def run(config: EvalConfig) -> Path:
             if any(todo.values()):
                 _generate_all(config, todo, out, stage.manifest, timings)
         summary = write_summary(config, suites, timings)
-        stage.complete(_counts(config.out), timings=timings, summary=summary)
+        stage.complete(_counts(config.out), timings=timings, summary=summary, shard=config.shard)
     return config.out
 
 
@@ -157,7 +186,6 @@ def finished_keys(out_dir: Path) -> set[str]:
 def _generate_all(config: EvalConfig, todo: dict[str, list[tuple[Problem, int]]], out: StageOutput,
                   man: manifest.Manifest, timings: dict[str, dict[str, float]]) -> None:
     backend = load_backend(config.backend, _backend_options(config))
-    sampling = Sampling(max_new_tokens=config.max_new_tokens, temperature=config.temperature, top_p=config.top_p)
     try:
         with progress_bar("eval") as bar:
             for name, items in todo.items():
@@ -171,6 +199,8 @@ def _generate_all(config: EvalConfig, todo: dict[str, list[tuple[Problem, int]]]
                     timings[name] = {"wall_s": before["wall_s"] + wall, "generated_tokens": before["generated_tokens"] + generated}
                     man.write("running", timings=timings)
 
+                budget = config.max_new_tokens_by_benchmark.get(name, config.max_new_tokens)
+                sampling = Sampling(max_new_tokens=budget, temperature=config.temperature, top_p=config.top_p)
                 _generate_benchmark(config, backend, sampling, name, items, out, progress)
     finally:
         backend.close()
@@ -179,13 +209,14 @@ def _generate_all(config: EvalConfig, todo: dict[str, list[tuple[Problem, int]]]
 def _generate_benchmark(config: EvalConfig, backend: Backend, sampling: Sampling, name: str, items: list[tuple[Problem, int]],
                         out: StageOutput, progress) -> None:
     """Generate one benchmark's pending samples, writing each batch's records as it finishes."""
-    prompts = [backend.prepare(messages_for(build_prompt(p.question, name, config.prompt), config.system_prompt),
-                               seed=_sample_seed(config.seed, name, p.id, s)) for p, s in items]  # fmt: skip
+    prompts = [_prepare(backend, config, build_prompt(p.question, name, config.prompt), _sample_seed(config.seed, name, p.id, s))
+               for p, s in items]  # fmt: skip
     tokenizer = config.tokenizer or (None if config.backend == "openai" else str(_model_path(config.model)))
     started, generated = time.perf_counter(), 0
     for batch in backend.generate(prompts, sampling):
         results = [(items[i], prompts[i], g) for i, g in batch if g.error is None]
-        for rec in make_records(name, results, tokenizer):
+        results = [(item, prompt, _stopped(g, config.stop)) for item, prompt, g in results]
+        for rec in make_records(name, results, tokenizer, answer_format=config.answer_format):
             out.add(rec)
         for i, g in batch:
             if g.error is not None:  # the backend refused this one prompt: a counted reject, not a crash
@@ -195,14 +226,32 @@ def _generate_benchmark(config: EvalConfig, backend: Backend, sampling: Sampling
         progress(len(batch), time.perf_counter() - started, generated)
 
 
-def make_records(benchmark: str, results: list[tuple[tuple[Problem, int], Prompt, Generation]], tokenizer: str | None) -> list[EvalRecord]:
+def _prepare(backend: Backend, config: EvalConfig, user: str, seed: int) -> Prompt:
+    """The backend's prompt: the chat template's rendering, or (chat_template false) the text as is."""
+    messages = messages_for(user, config.system_prompt)
+    if config.chat_template or config.backend == "openai":  # an API always applies its own template
+        return backend.prepare(messages, seed=seed)
+    text = (config.system_prompt + "\n\n" if config.system_prompt else "") + user
+    return Prompt(messages=messages, text=text, seed=seed)
+
+
+def _stopped(gen: Generation, stop: list[str]) -> Generation:
+    """The generation cut at the first stop string outside the reasoning (its tokens then re-counted from the text)."""
+    text, cut = protocols.cut_at_stop(gen.text, stop)
+    if not cut:
+        return gen
+    return Generation(text=text, finish_reason="stop", completion_tokens=None, error=gen.error)
+
+
+def make_records(benchmark: str, results: list[tuple[tuple[Problem, int], Prompt, Generation]], tokenizer: str | None,
+                 answer_format: str = "any") -> list[EvalRecord]:
     """Grade a batch of outputs; their tokens are those the backend generated (see ``evaluate.counting``)."""
     outputs = [prompt.think_prefix + gen.text for _, prompt, gen in results]
     counts = token_counts(outputs, [gen for _, _, gen in results], tokenizer)
     records = []
     for ((problem, sample), _, gen), output, (reasoning, answer_n, total) in zip(results, outputs, counts):
         truncated = gen.finish_reason == "length"
-        answer = grading.extract_answer(output)
+        answer = protocols.strict_answer(output) if answer_format == "the-answer-is" else grading.extract_answer(output)
         records.append(EvalRecord(
             benchmark=benchmark, problem_id=problem.id, sample=sample, output=output, answer=answer, gold=problem.gold_answer,
             correct=not truncated and grading.is_equivalent(answer, problem.gold_answer),
@@ -243,11 +292,25 @@ def write_summary(config: EvalConfig, suites: dict[str, list[Problem]], timings:
     summary = {
         "model": config.model,
         "backend": config.backend,
-        "decoding": {"max_new_tokens": config.max_new_tokens, "n": config.n, "temperature": config.temperature, "top_p": config.top_p},
+        "protocol": config.protocol,
+        "decoding": {"max_new_tokens": config.max_new_tokens, "max_new_tokens_by_benchmark": config.max_new_tokens_by_benchmark,
+                     "n": config.n, "temperature": config.temperature, "top_p": config.top_p},
+        "prompt": {"chat_template": config.chat_template, "prompt": config.prompt, "system_prompt": config.system_prompt,
+                   "stop": config.stop, "answer_format": config.answer_format},
+        "setup": run_setup(config),
         "benchmarks": {name: summarize_benchmark(rs, timings.get(name)) for name, rs in sorted(by_bench.items())},
     }
     write_json_atomic(config.out / "summary.json", summary)
     return summary["benchmarks"]
+
+
+def run_setup(config: EvalConfig) -> dict[str, Any]:
+    """What else changes results: seed, dtype, batch size, parallelism, backend versions, hardware."""
+    from leancot.evaluate.setup import hardware, versions
+
+    return {"seed": config.seed, "dtype": config.dtype, "batch_size": config.batch_size,
+            "tensor_parallel_size": config.tensor_parallel_size, "data_parallel_size": config.data_parallel_size,
+            "versions": versions(config.backend), "hardware": hardware()}  # fmt: skip
 
 
 def load_summary(out_dir: Path) -> dict[str, Any]:

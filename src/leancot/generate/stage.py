@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from leancot import data, grading, manifest, templates
-from leancot.config import StageConfig
+from leancot.config import StageConfig, parse_shard
 from leancot.io import StageOutput
 from leancot.progress import progress_bar
 from leancot.schema import Problem, Trace
@@ -45,6 +45,7 @@ class GenerateConfig(StageConfig):
     model: str = Field(description="Teacher (reasoning) model name as the server knows it.")
     split: str = Field("test", description="Benchmark split.")
     limit: int | None = Field(None, ge=1, description="Only the first N problems.")
+    shard: tuple[int, int] | None = Field(None, description="i/N: only the i-th of N slices of the problems (i, i+N, ...), for a cluster; join them with leancot merge.")
     n: int = Field(1, ge=1, le=1024, description="Samples per problem.")
     temperature: float = Field(0.6, ge=0, le=2, description="Sampling temperature (0.6 is what R1 models recommend).")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling.")
@@ -64,6 +65,11 @@ class GenerateConfig(StageConfig):
     not_fingerprinted: ClassVar[set[str]] = {"base_url", "api_key_env", "concurrency", "timeout", "max_retries", "max_cost",
                                              "breaker_after", "cache", "prices"}  # fmt: skip
 
+    @field_validator("shard", mode="before")
+    @classmethod
+    def _parse_shard(cls, v: Any) -> Any:
+        return parse_shard(v)
+
     def params(self) -> dict[str, Any]:
         p: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p}
         if self.max_tokens:
@@ -74,6 +80,8 @@ class GenerateConfig(StageConfig):
 def run(config: GenerateConfig) -> Path:
     """Generate, grade and keep the correct traces of every problem; returns the output dir."""
     problems = data.load(config.source, split=config.split, limit=config.limit)
+    if config.shard:
+        problems = problems[config.shard[0] :: config.shard[1]]
     source = Path(config.source)
     inputs = {config.source: manifest.file_sha256(source) if source.is_file() else f"benchmark:{config.split}"}
     with manifest.stage_run(config.out, "generate", config.fingerprint_config(), inputs, overwrite=config.overwrite,

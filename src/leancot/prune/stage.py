@@ -12,17 +12,19 @@ the two files; a re-run resumes where an interrupted one stopped.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from leancot import manifest
-from leancot.config import StageConfig
+from leancot.config import StageConfig, parse_shard
 from leancot.errors import StageIncomplete, UsageError
 from leancot.io import MAX_LINE_BYTES, InputPath, RawRow, StageOutput, iter_rows
 from leancot.progress import progress_bar
@@ -31,8 +33,8 @@ from leancot.prune.base import Deferred, Postponed, Pruned, PruneFailed, Pruner,
 from leancot.prune.reader import TraceReader
 from leancot.prune.teacher.config import TeacherConfig
 from leancot.prune.verify import check
-from leancot.schema import PrunedTrace, Trace
-from leancot.tokens import count_tokens
+from leancot.schema import PrunedTrace, Step, Trace
+from leancot.tokens import count_tokens, count_tokens_batch
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,17 @@ class PruneConfig(StageConfig):
     reasoning_delimiter: str | None = Field(None, description="Text that ends the reasoning, for models that use neither </think> nor the Stratos markers.")
     max_reasoning_tokens: int | None = Field(65536, ge=1, description="Longer reasoning is rejected as too_long before any pruning work.")
     limit: int | None = Field(None, ge=1, description="Prune only the first N input rows.")
+    workers: int | None = Field(None, ge=1, description="Processes for an offline pruner (default: the cores available); the records are the same, in the same order.")
+    shard: tuple[int, int] | None = Field(None, description="i/N: prune only the i-th of N slices of the input (rows i, i+N, ...), for a cluster; join them with leancot merge.")
     max_line_bytes: int = Field(MAX_LINE_BYTES, ge=1024, description="Longer input lines are rejected as line_too_long.")
+
+    @field_validator("shard", mode="before")
+    @classmethod
+    def _parse_shard(cls, v: Any) -> Any:
+        return parse_shard(v)
+
+    def worker_count(self) -> int:
+        return self.workers or len(os.sched_getaffinity(0))
 
     @field_validator("method")
     @classmethod
@@ -71,6 +83,8 @@ class PruneConfig(StageConfig):
         if self.method == "llm" and self.teacher is None:
             raise UsageError("--method llm needs a teacher model: --teacher-model NAME")
         return self
+
+    not_fingerprinted: ClassVar[set[str]] = {"workers"}
 
     def fingerprint_config(self) -> dict[str, Any]:
         """The settings that change the output; the teacher's transport settings do not."""
@@ -134,17 +148,23 @@ async def _one_pass(config: PruneConfig, pruner: Pruner, fallback: Pruner | None
                     out: StageOutput, total: int) -> tuple[str | None, dict[str, dict[str, Any]]]:
     """Every pending row through the pruner, ``pruner.concurrency`` at a time.
 
-    Returns why it stopped early (or None) and the deferred requests (Batch API) by key."""
+    Returns why it stopped early (or None) and the deferred requests (Batch API) by key. An
+    offline pruner runs in ``config.workers`` processes instead (``leancot.prune.parallel``),
+    writing the same records in the same order."""
     rows = _pending(config, fields, out)
+    workers = config.worker_count()
+    if pruner.concurrency == 1 and workers > 1 and total - out.resumed >= PARALLEL_MIN_ROWS:
+        await _pool_pass(rows, config, fields, out, total, workers)
+        return None, {}
     deferred: dict[str, dict[str, Any]] = {}
     stop: list[StopRun] = []
 
     async def worker(bar: Any, task: Any) -> None:
-        for item_id, trace in rows:  # one shared iterator: each row goes to exactly one worker
+        for item_id, item in rows:  # one shared iterator: each row goes to exactly one worker
             if stop:
                 return
             try:
-                result = trace if isinstance(trace, tuple) else await _prune(trace, pruner, fallback, config)
+                result = await process(item, item_id, fields, pruner, fallback, config)
             except Deferred as d:
                 deferred[d.key] = d.body
                 continue
@@ -165,13 +185,62 @@ async def _one_pass(config: PruneConfig, pruner: Pruner, fallback: Pruner | None
     return None, deferred
 
 
-def _pending(config: PruneConfig, fields: TraceReader, out: StageOutput) -> Iterator[tuple[str, Trace | tuple[str, str]]]:
-    """``(id, trace)`` for every input row not yet done, or ``(id, (reason, detail))`` for a row
-    that is rejected before any pruner sees it."""
+# --------------------------------------------------------------------------- the same loop on N processes
+
+PARALLEL_MIN_ROWS = 64  # below this, starting processes costs more than it saves
+_worker: dict[str, Any] = {}  # each pool process's reader, pruner, fallback and config
+
+
+def _pool_init(config_json: str, fmt: str | None, spec: Any) -> None:
+    """In each pool process: the stage's settings, and the input format the main process settled."""
+    config = PruneConfig.model_validate_json(config_json)
+    reader = TraceReader(config)
+    reader.format, reader.spec = fmt, spec
+    fallback = registry.make(config.fallback, config) if config.fallback != "reject" and config.method != config.fallback else None
+    _worker.update(config=config, reader=reader, pruner=registry.make(config.method, config), fallback=fallback,
+                   loop=asyncio.new_event_loop())  # fmt: skip
+
+
+def _pool_work(items: list[tuple[str, Any]]) -> tuple[list[Any], int]:
+    """A chunk of rows to their results, and how many of them had no reasoning delimiter."""
+    w, before = _worker, _worker["reader"].without_delimiter
+    results = [w["loop"].run_until_complete(process(item, item_id, w["reader"], w["pruner"], w["fallback"], w["config"]))
+               for item_id, item in items]  # fmt: skip
+    return results, w["reader"].without_delimiter - before
+
+
+async def _pool_pass(rows: Iterator[tuple[str, Any]], config: PruneConfig, fields: TraceReader, out: StageOutput,
+                     total: int, workers: int) -> None:
+    from leancot.prune.parallel import ordered_map
+
+    first = next(rows, None)  # reading it settles the format, which every process must share
+    if first is None:
+        return
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the forked processes tokenize on their own
+    with progress_bar(f"pruning ({config.method}, {workers} processes)") as bar:
+        task = bar.add_task("pruning", total=total)
+        bar.advance(task, out.resumed)
+
+        def write(part: list[tuple[str, Any]], done: tuple[list[Any], int]) -> None:
+            results, without = done
+            fields.without_delimiter += without
+            for (item_id, _), result in zip(part, results):
+                _write(out, item_id, result)
+            bar.advance(task, len(part))
+
+        await ordered_map(itertools.chain([first], rows), _pool_work, workers=workers, initializer=_pool_init,
+                          initargs=(config.model_dump_json(), fields.format, fields.spec), on_results=write)  # fmt: skip
+
+
+def _pending(config: PruneConfig, fields: TraceReader, out: StageOutput) -> Iterator[tuple[str, RawRow | tuple[str, str]]]:
+    """``(id, row)`` for every input row not yet done (of this shard), or ``(id, (reason, detail))``
+    for a duplicate id."""
     seen: set[str] = set()
     for n, row in enumerate(iter_rows(config.input, max_line_bytes=config.max_line_bytes), start=1):
         if config.limit and n > config.limit:
             return
+        if config.shard and (n - 1) % config.shard[1] != config.shard[0]:
+            continue  # another shard's row
         item_id = fields.row_id(row)
         duplicate = item_id in seen
         seen.add(item_id)
@@ -179,7 +248,16 @@ def _pending(config: PruneConfig, fields: TraceReader, out: StageOutput) -> Iter
             item_id = f"{item_id}#line-{row.line}"  # keep the account: the copy is a reject of its own
         if out.done(item_id):
             continue
-        yield item_id, ("duplicate_id", "") if duplicate else _usable_trace(row, item_id, fields, config)
+        yield item_id, ("duplicate_id", "") if duplicate else row
+
+
+async def process(item: RawRow | tuple[str, str], item_id: str, fields: TraceReader, pruner: Pruner, fallback: Pruner | None,
+                  config: PruneConfig) -> PrunedTrace | tuple[str, str]:
+    """One input row to its record or reject: read, checked, pruned, verified."""
+    if isinstance(item, tuple):
+        return item
+    trace = _usable_trace(item, item_id, fields, config)
+    return trace if isinstance(trace, tuple) else await _prune(trace, pruner, fallback, config)
 
 
 def _usable_trace(row: RawRow, item_id: str, fields: TraceReader, config: PruneConfig) -> Trace | tuple[str, str]:
@@ -229,12 +307,20 @@ def _verified(trace: Trace, p: Pruned, config: PruneConfig) -> PrunedTrace | tup
     if failures:
         steps = [s.model_copy(update={"action": "keep", "rewritten": None}) for s in steps]
         pruned, method = trace.reasoning, f"{method}:unpruned"
+    steps = _counted(steps, config.tokenizer)
     return PrunedTrace(
         id=trace.id, question=trace.question, gold_answer=trace.gold_answer, original=trace.reasoning, pruned=pruned,
         steps=steps, answer=trace.answer, tokens_before=count_tokens(trace.reasoning, config.tokenizer),
         tokens_after=count_tokens(pruned, config.tokenizer), verified=not failures, method=method, failures=failures,
         **({"usage": p.usage} if p.usage is not None else {}), **p.extra,
     )  # fmt: skip
+
+
+def _counted(steps: list[Step], tokenizer: str) -> list[Step]:
+    """The steps with their token counts (before, and what is kept), in one tokenizer call."""
+    counts = count_tokens_batch([s.text for s in steps] + [s.kept_text() for s in steps], tokenizer)
+    n = len(steps)
+    return [s.model_copy(update={"tokens": counts[i], "tokens_kept": counts[n + i]}) for i, s in enumerate(steps)]
 
 
 def _write(out: StageOutput, item_id: str, result: PrunedTrace | tuple[str, str]) -> None:
@@ -251,7 +337,8 @@ def _count_rows(config: PruneConfig) -> int:
             n = sum(1 for line in f if line.strip())
     else:
         n = sum(1 for _ in iter_rows(config.input, max_line_bytes=config.max_line_bytes))
-    return min(n, config.limit) if config.limit else n
+    n = min(n, config.limit) if config.limit else n
+    return len(range(config.shard[0], n, config.shard[1])) if config.shard else n
 
 
 def summarise(out_dir: Path) -> dict[str, Any]:

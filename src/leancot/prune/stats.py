@@ -7,14 +7,15 @@ neighbour, or deleted.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from leancot import manifest
 from leancot.errors import UsageError
-from leancot.io import read_jsonl
 from leancot.schema import ACTIONS
 from leancot.tokens import count_tokens_batch
 
@@ -42,44 +43,61 @@ class PruneStats:
 
 
 def load_stats(out_dir: str | Path, tokenizer: str | None = None) -> PruneStats:
-    """Read a prune output directory and compute its statistics."""
+    """Read a prune output directory and compute its statistics, one record at a time.
+
+    Steps carry their token counts (the stage wrote them); only records from an older leancot
+    without them are tokenised here."""
     out_dir = Path(out_dir)
     stage = (manifest.read(out_dir) or {}).get("stage", "prune")
     if stage != "prune":
         raise UsageError(f"stats: {out_dir} is a {stage} output, not a prune output")
     if not (out_dir / "records.jsonl").exists():
         raise UsageError(f"stats: {out_dir} is not a prune output directory (no records.jsonl)")
-    records = read_jsonl(out_dir / "records.jsonl")
-    if records and "tokens_before" not in records[0]:
-        raise UsageError(f"stats: {out_dir} does not hold prune records (no 'tokens_before')")
-    rejects = read_jsonl(out_dir / "rejects.jsonl") if (out_dir / "rejects.jsonl").exists() else []
-    reasons: dict[str, int] = defaultdict(int)
-    for r in rejects:
-        reasons[r["reason"]] += 1
-    return PruneStats(
-        records=len(records),
-        rejects=len(rejects),
-        verified=sum(bool(r.get("verified")) for r in records),
-        tokens_before=sum(r["tokens_before"] for r in records),
-        tokens_after=sum(r["tokens_after"] for r in records),
-        reject_reasons=dict(reasons),
-        skills=skill_action_tokens(records, tokenizer),
-        methods=dict(Counter(r.get("method", "?") for r in records)),
-    )
+    s = PruneStats(records=0, rejects=0, verified=0, tokens_before=0, tokens_after=0, reject_reasons={})
+    table: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((*ACTIONS, "steps", "after"), 0))
+    methods: Counter[str] = Counter()
+    for r in _stream(out_dir / "records.jsonl"):
+        if "tokens_before" not in r:
+            raise UsageError(f"stats: {out_dir} does not hold prune records (no 'tokens_before')")
+        s.records += 1
+        s.verified += bool(r.get("verified"))
+        s.tokens_before += r["tokens_before"]
+        s.tokens_after += r["tokens_after"]
+        methods[r.get("method", "?")] += 1
+        _add_steps(table, r.get("steps", []), tokenizer)
+    s.reject_reasons = dict(Counter(r["reason"] for r in _stream(out_dir / "rejects.jsonl")))
+    s.rejects = sum(s.reject_reasons.values())
+    s.skills, s.methods = _sorted_table(table), dict(methods)
+    return s
+
+
+def _stream(path: Path) -> Iterator[dict[str, Any]]:
+    if path.exists():
+        with open(path, encoding="utf-8") as f:
+            yield from (json.loads(line) for line in f if line.strip())
+
+
+def _add_steps(table: dict[str, dict[str, int]], steps: list[dict[str, Any]], tokenizer: str | None) -> None:
+    if steps and any(step.get("tokens") is None for step in steps):  # written by an older leancot: count them now
+        counts = count_tokens_batch([st["text"] for st in steps] + [_kept_text(st) for st in steps], tokenizer)
+        steps = [dict(st, tokens=counts[i], tokens_kept=counts[len(steps) + i]) for i, st in enumerate(steps)]
+    for step in steps:
+        row = table[step["skill"]]
+        row[step["action"]] += step["tokens"]
+        row["steps"] += 1
+        row["after"] += step["tokens_kept"]
+
+
+def _sorted_table(table: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    return dict(sorted(table.items(), key=lambda kv: -sum(kv[1][a] for a in ACTIONS)))
 
 
 def skill_action_tokens(records: list[dict[str, Any]], tokenizer: str | None = None) -> dict[str, dict[str, int]]:
     """Tokens of the original steps per skill and action, plus 'steps' and 'after' (tokens left)."""
-    steps = [s for r in records for s in r.get("steps", [])]
-    before = count_tokens_batch([s["text"] for s in steps], tokenizer)
-    after = count_tokens_batch([_kept_text(s) for s in steps], tokenizer)
     table: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((*ACTIONS, "steps", "after"), 0))
-    for step, n_before, n_after in zip(steps, before, after):
-        row = table[step["skill"]]
-        row[step["action"]] += n_before
-        row["steps"] += 1
-        row["after"] += n_after
-    return dict(sorted(table.items(), key=lambda kv: -sum(kv[1][a] for a in ACTIONS)))
+    for r in records:
+        _add_steps(table, r.get("steps", []), tokenizer)
+    return _sorted_table(table)
 
 
 def _kept_text(step: dict[str, Any]) -> str:
