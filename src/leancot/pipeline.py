@@ -21,6 +21,21 @@ Everything is checked before any work starts: an unknown stage or key, a sweep
 over a key that does not exist, a missing input file — one line naming the key
 and the recipe, exit 2. Each stage skips itself when its manifest says its inputs
 and config are unchanged; ``--from STAGE`` re-runs from that stage on.
+
+Data the user must provide (a download leancot cannot make: no hub) is declared under a
+top-level ``inputs:`` mapping and referred to as ``{name}``::
+
+    inputs:
+      stratos: data/Bespoke-Stratos-17k.parquet   # or: --set inputs.stratos=PATH
+    stages:
+      prune: {input: "{stratos}"}
+
+A declared input that does not exist yet is validated as a stand-in, so ``--dry-run``
+checks everything else and names it; ``run`` refuses before any work until it exists.
+
+The leakage guard (``leancot.leakage``) refuses a plan that trains on questions it
+evaluates on, unless ``allow_overlap: true`` (or ``--allow-overlap``); its report is
+written to ``pipeline.json``.
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ import importlib
 import itertools
 import logging
 import typing
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +71,10 @@ STAGES: dict[str, tuple[str, str]] = {
 
 # Keys the pipeline itself reads from a stage's settings (not passed to the stage).
 PIPELINE_KEYS = {"eval": {"compare_to_base"}}
+TOP_LEVEL = ("out", "stages", "name", "description", "seed", "inputs", "allow_overlap")
+
+# Declared user inputs that do not exist yet, while a plan is being built (validated as stand-ins).
+_MISSING_INPUTS: ContextVar[frozenset[str]] = ContextVar("missing_inputs", default=frozenset())
 
 
 def _load(ref: str) -> Any:
@@ -84,6 +104,9 @@ class Plan:
     out: Path
     steps: list[Step] = field(default_factory=list)
     variants: list[dict[str, Any]] = field(default_factory=list)
+    inputs: dict[str, str] = field(default_factory=dict)  # declared user inputs, name -> path
+    missing_inputs: dict[str, str] = field(default_factory=dict)  # those that do not exist yet
+    leakage: Any = None  # leancot.leakage.Report
 
 
 def read_recipe(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -97,18 +120,32 @@ def read_recipe(path: str | Path, overrides: list[str] | None = None) -> dict[st
         raise UsageError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(recipe, dict) or not isinstance(recipe.get("stages"), dict):
         raise UsageError(f"{path}: a recipe needs a 'stages:' mapping")
-    unknown = set(recipe) - {"out", "stages", "name", "description", "seed"}
+    unknown = set(recipe) - set(TOP_LEVEL)
     if unknown:
-        raise UsageError(f"{path}: unknown top-level key '{sorted(unknown)[0]}' (allowed: out, stages, name, description, seed)")
+        raise UsageError(f"{path}: unknown top-level key '{sorted(unknown)[0]}' (allowed: {', '.join(TOP_LEVEL)})")
     for item in overrides or []:
         _apply_override(recipe, item, path)
+    inputs = recipe.get("inputs") or {}
+    if not isinstance(inputs, dict) or not all(isinstance(v, str) and v for v in inputs.values()):
+        raise UsageError(f"{path}: 'inputs:' must map names to paths")
+    clash = set(inputs) & {"out", *ORDER}
+    if clash:
+        raise UsageError(f"{path}: inputs.{min(clash)}: the name is taken by {{out}} or a stage's output dir")
+    if not isinstance(recipe.get("allow_overlap", False), bool):
+        raise UsageError(f"{path}: allow_overlap must be true or false")
     return recipe
 
 
 def _apply_override(recipe: dict[str, Any], item: str, path: Path) -> None:
     """``stage.key=value`` or ``stage.a.b=value`` (a nested setting, e.g. prune.teacher.model)."""
     key, sep, value = item.partition("=")
+    if sep and key == "allow_overlap":
+        recipe["allow_overlap"] = yaml.safe_load(value)
+        return
     stage, *names = key.split(".")
+    if sep and stage == "inputs" and len(names) == 1 and names[0]:
+        recipe["inputs"] = {**(recipe.get("inputs") or {}), names[0]: str(yaml.safe_load(value))}
+        return
     if not sep or not names or not all(names):
         raise UsageError(f"--set {item!r}: expected stage.key=value (or stage.key.subkey=value)")
     if stage not in recipe["stages"]:
@@ -123,10 +160,30 @@ def _apply_override(recipe: dict[str, Any], item: str, path: Path) -> None:
     node[names[-1]] = yaml.safe_load(value)
 
 
-def plan(path: str | Path, overrides: list[str] | None = None, *, from_stage: str | None = None, out: Path | None = None) -> Plan:
-    """Validate a recipe completely and expand its sweeps into steps; nothing runs."""
+def plan(path: str | Path, overrides: list[str] | None = None, *, from_stage: str | None = None, out: Path | None = None,
+         allow_overlap: bool | None = None) -> Plan:
+    """Validate a recipe completely, expand its sweeps into steps and run the leakage guard; nothing runs.
+
+    ``allow_overlap`` (None: the recipe's ``allow_overlap``, default false) lets a plan that
+    trains on evaluated questions through, recorded in its leakage report."""
     path = Path(path)
     recipe = read_recipe(path, overrides)
+    inputs = {k: str(v) for k, v in (recipe.get("inputs") or {}).items()}
+    missing = {k: v for k, v in inputs.items() if not Path(v).exists()}
+    token = _MISSING_INPUTS.set(frozenset(str(Path(v).absolute()) for v in missing.values()))
+    try:
+        result = _plan(path, recipe, inputs, from_stage, out)
+    finally:
+        _MISSING_INPUTS.reset(token)
+    result.inputs, result.missing_inputs = inputs, missing
+    from leancot import leakage
+
+    allow = recipe.get("allow_overlap", False) if allow_overlap is None else allow_overlap
+    result.leakage = leakage.check(result, allow_overlap=bool(allow))
+    return result
+
+
+def _plan(path: Path, recipe: dict[str, Any], inputs: dict[str, str], from_stage: str | None, out: Path | None) -> Plan:
     if out is not None:
         recipe["out"] = str(out)
     stages = {name: dict(settings or {}) for name, settings in recipe["stages"].items()}
@@ -145,12 +202,12 @@ def plan(path: str | Path, overrides: list[str] | None = None, *, from_stage: st
         chosen = dict(zip(sweeps, combo))
         tag = "-".join(f"{key}{_short(value)}" for (_, key), value in chosen.items())
         result.variants.append({"variant": tag, **{f"{s}.{k}": v for (s, k), v in chosen.items()}})
-        for step in _variant_steps(stages, chosen, tag, first_swept, out, path, from_stage):
+        for step in _variant_steps(stages, chosen, tag, first_swept, out, path, from_stage, inputs):
             if step.out not in seen:  # stages before the first swept one are shared
                 seen.add(step.out)
                 result.steps.append(step)
     if "report" in stages:  # one report, last, over every variant
-        result.steps.append(_report_step(stages["report"], result, out, path))
+        result.steps.append(_report_step(stages["report"], result, out, path, inputs))
     return result
 
 
@@ -184,7 +241,7 @@ def _short(value: Any) -> str:
     return str(value).replace("/", "_").replace(" ", "")
 
 
-def _variant_steps(stages, chosen, tag, first_swept, out, path, from_stage) -> list[Step]:
+def _variant_steps(stages, chosen, tag, first_swept, out, path, from_stage, inputs) -> list[Step]:
     """The steps of one sweep variant, with chained inputs and output dirs filled in."""
     dirs: dict[str, Path] = {}
     steps = []
@@ -193,7 +250,7 @@ def _variant_steps(stages, chosen, tag, first_swept, out, path, from_stage) -> l
         dirs[stage] = out / tag / stage if swept_dir else out / stage
         settings = {k: v for k, v in stages[stage].items() if k not in PIPELINE_KEYS.get(stage, ())}
         settings.update({k: v for (s, k), v in chosen.items() if s == stage})
-        settings = _fill(settings, dirs, out, stage, path)
+        settings = _fill(settings, dirs, out, stage, path, inputs)
         settings.setdefault("out", str(dirs[stage]))
         if from_stage and ORDER.index(stage) >= ORDER.index(from_stage) and "overwrite" in _load(STAGES[stage][0]).model_fields:
             settings["overwrite"] = True
@@ -217,9 +274,10 @@ def _check_eval_model(config: BaseModel, root: Path, path: Path) -> None:
         raise UsageError(f"{path}: stages.eval.model: {e}") from None
 
 
-def _fill(settings: dict[str, Any], dirs: dict[str, Path], out: Path, stage: str, path: Path) -> dict[str, Any]:
-    """Chain default inputs from earlier stages and expand ``{stage}`` / ``{out}`` references."""
-    names = {"out": str(out), **{k: str(v) for k, v in dirs.items()}}
+def _fill(settings: dict[str, Any], dirs: dict[str, Path], out: Path, stage: str, path: Path,
+          inputs: dict[str, str] | None = None) -> dict[str, Any]:
+    """Chain default inputs from earlier stages and expand ``{stage}`` / ``{out}`` / ``{input name}`` references."""
+    names = {**(inputs or {}), "out": str(out), **{k: str(v) for k, v in dirs.items()}}
     filled = {k: _expand(v, names, f"{path}: stages.{stage}.{k}") for k, v in settings.items()}
     if stage == "prune" and "input" not in filled and "generate" in dirs:
         filled["input"] = str(dirs["generate"] / "records.jsonl")
@@ -257,8 +315,8 @@ def _base_eval_step(settings: dict[str, Any], stages: dict[str, Any], out: Path,
     return step
 
 
-def _report_step(settings: dict[str, Any], result: Plan, out: Path, path: Path) -> Step:
-    settings = _fill(dict(settings), {}, out, "report", path)
+def _report_step(settings: dict[str, Any], result: Plan, out: Path, path: Path, inputs: dict[str, str]) -> Step:
+    settings = _fill(dict(settings), {}, out, "report", path, inputs)
     settings.setdefault("runs", [str(s.out) for s in result.steps])
     settings.setdefault("out", str(out / "report"))
     return Step("report", "", _validate("report", settings, path, out), label="report")
@@ -285,10 +343,14 @@ def _validate(stage: str, settings: dict[str, Any], path: Path, root: Path) -> B
 
 
 def _pending(value: Any, root: Path) -> bool:
-    """Whether a setting names a path under the recipe's out dir that does not exist yet."""
+    """Whether a setting names a path under the recipe's out dir that does not exist yet,
+    or a declared user input not provided yet."""
     if isinstance(value, list):
         return bool(value) and any(_pending(v, root) for v in value)
-    return isinstance(value, str) and Path(value).absolute().is_relative_to(root) and not Path(value).exists()
+    if not isinstance(value, str):
+        return False
+    where = Path(value).absolute()
+    return (where.is_relative_to(root) and not where.exists()) or str(where) in _MISSING_INPUTS.get()
 
 
 def _stand_in(value: Any, recipe: Path) -> Any:
@@ -297,11 +359,16 @@ def _stand_in(value: Any, recipe: Path) -> Any:
     return str(recipe if Path(value).suffix else recipe.parent)
 
 
-def run(path: str | Path, overrides: list[str] | None = None, *, from_stage: str | None = None, out: Path | None = None) -> Path:
-    """Run a recipe: plan (validating everything), then each step in order; returns the out dir."""
-    p = plan(path, overrides, from_stage=from_stage, out=out)
+def run(path: str | Path, overrides: list[str] | None = None, *, from_stage: str | None = None, out: Path | None = None,
+        allow_overlap: bool | None = None) -> Path:
+    """Run a recipe: plan (validating everything, leakage guard included), then each step in order; returns the out dir."""
+    p = plan(path, overrides, from_stage=from_stage, out=out, allow_overlap=allow_overlap)
+    if p.missing_inputs:
+        name, where = next(iter(p.missing_inputs.items()))
+        raise UsageError(f"{p.recipe}: inputs.{name}: {where} does not exist; provide it (--set inputs.{name}=PATH)")
     p.out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(p.out / "pipeline.json", {"recipe": str(p.recipe), "variants": p.variants,
+    write_json_atomic(p.out / "pipeline.json", {"recipe": str(p.recipe), "variants": p.variants, "inputs": p.inputs,
+                                                "leakage": p.leakage.as_dict(),
                                                 "steps": [{"stage": s.stage, "variant": s.variant, "out": str(s.out)} for s in p.steps]})
     for step in p.steps:
         log.info("run: %s%s -> %s", step.label, f" [{step.variant}]" if step.variant else "", step.out)

@@ -65,12 +65,33 @@ def summarize_benchmark(records: Sequence[dict[str, Any]], timing: dict[str, flo
     }
     if n > 1:
         out[f"mean@{n}"] = out["accuracy"]
+        out["over_samples"] = over_samples(records, n)
         for k in ks_for(n):
             out[f"pass@{k}"] = _mean([pass_at_k(len(rs), sum(r["correct"] for r in rs), k) for rs in groups.values()])
     if timing:
         wall, generated = timing.get("wall_s", 0.0), timing.get("generated_tokens", 0)
         out.update(wall_s=round(wall, 3), generated_tokens=generated, tokens_per_s=round(generated / wall, 2) if wall > 0 else None)
     return out
+
+
+# two-sided 95% Student t quantiles by degrees of freedom (beyond 30: the normal 1.96)
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228, 11: 2.201,
+        12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 21: 2.080,
+        22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048, 29: 2.045, 30: 2.042}  # fmt: skip
+
+
+def over_samples(records: Sequence[dict[str, Any]], n: int) -> dict[str, Any]:
+    """Accuracy of each sample index 0..n-1 over the problems: mean ± standard deviation over the
+    n samples, and the 95% Student t interval of the mean (pass@1 = the mean, as DeepSeek-R1 reports)."""
+    by_sample: dict[int, list[float]] = defaultdict(list)
+    for r in records:
+        if r["sample"] < n:
+            by_sample[r["sample"]].append(float(r["correct"]))
+    accs = [sum(v) / len(v) for _, v in sorted(by_sample.items()) if v]
+    mean = sum(accs) / len(accs)
+    std = statistics.stdev(accs) if len(accs) > 1 else 0.0
+    half = _T95.get(len(accs) - 1, 1.96) * std / math.sqrt(len(accs)) if len(accs) > 1 else 0.0
+    return {"samples": len(accs), "per_sample_accuracy": accs, "mean": mean, "std": std, "ci95": [mean - half, mean + half]}
 
 
 def _mean(xs: Sequence[float]) -> float | None:

@@ -30,11 +30,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from leancot.evaluate import protocols
-
 from leancot import data, grading, manifest
 from leancot.config import StageConfig, parse_shard
 from leancot.errors import UsageError
+from leancot.evaluate import protocols
 from leancot.evaluate.backends import Backend, BackendOptions, Generation, Prompt, Sampling, backend_class, default_backend, load_backend
 from leancot.evaluate.counting import token_counts
 from leancot.evaluate.metrics import summarize_benchmark

@@ -1,0 +1,187 @@
+"""The leakage guard: a recipe must not train on the questions it evaluates on.
+
+``check(plan)`` runs before any work (``leancot run``, dry run included). It collects the
+plan's training questions — the problems ``generate`` samples, or the questions of a trace or
+training file that ``prune`` / ``train`` read directly — and the questions of every benchmark
+the plan evaluates, and refuses (exit 2, one line) when
+
+- ``generate`` reads a bundled benchmark's split that ``eval`` also evaluates (e.g. generating
+  on math500 test and evaluating on math500), or
+- training questions and evaluated questions overlap after normalisation
+  (:func:`normalise_question`: case, Unicode form, spacing and punctuation ignored), which
+  catches a user's own training file holding test problems.
+
+Every bundled benchmark's test split is compared too (``overlap_bundled`` in the report), so a
+run records that its training data is clean of benchmarks it does not evaluate today.
+``allow_overlap`` (recipe key or ``--allow-overlap``) turns the refusal into a warning; the
+report, with the override, goes to ``pipeline.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from leancot import data
+from leancot.data import formats
+from leancot.errors import UsageError
+from leancot.io import iter_rows
+
+if TYPE_CHECKING:
+    from leancot.pipeline import Plan
+
+log = logging.getLogger(__name__)
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+_QUESTION_KEYS = ("question", "problem", "prompt", "query", "input")
+
+
+def normalise_question(text: str) -> str:
+    """The text compared: NFKC, lower case, every run of non-alphanumerics one space."""
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+
+
+@dataclass
+class TrainingSource:
+    """Where a plan's training questions come from."""
+
+    label: str  # e.g. "generate: gsm8k train" or "prune input /data/stratos.jsonl"
+    questions: set[str]
+    benchmark_split: tuple[str, str] | None = None  # (bundled benchmark, split) read by generate
+
+
+@dataclass
+class Report:
+    """What the guard found; ``as_dict`` is written to ``pipeline.json``."""
+
+    allow_overlap: bool
+    sources: list[TrainingSource] = field(default_factory=list)
+    evaluated: dict[str, int] = field(default_factory=dict)  # benchmark -> questions evaluated
+    overlap: dict[str, int] = field(default_factory=dict)  # evaluated benchmark -> training questions in it
+    overlap_bundled: dict[str, int] = field(default_factory=dict)  # every bundled test split, evaluated or not
+    not_checked: list[str] = field(default_factory=list)  # inputs that do not exist yet (a user file to provide)
+    problems: list[str] = field(default_factory=list)  # the refusal reasons
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "allow_overlap": self.allow_overlap, "refused_without_override": bool(self.problems), "reasons": self.problems,
+            "training_sources": {s.label: len(s.questions) for s in self.sources}, "evaluated": self.evaluated,
+            "overlap": self.overlap, "overlap_bundled_test": self.overlap_bundled, "not_checked": self.not_checked,
+        }  # fmt: skip
+
+
+def check(plan: Plan, *, allow_overlap: bool = False) -> Report:
+    """Compare the plan's training and evaluation questions; raise UsageError on leakage unless allowed."""
+    report = Report(allow_overlap=allow_overlap)
+    stage_dirs = [s.out for s in plan.steps]
+    report.sources = _training_sources(plan, stage_dirs, report.not_checked)
+    train_q = set().union(*(s.questions for s in report.sources)) if report.sources else set()
+    evaluated = _evaluated(plan)
+    for name, questions in evaluated.items():
+        report.evaluated[name] = len(questions)
+        report.overlap[name] = len(train_q & questions)
+    for name in data.list_benchmarks():
+        report.overlap_bundled[name] = len(train_q & _bundled_questions(name, "test"))
+    for src in report.sources:
+        if src.benchmark_split is not None:
+            bench, split = src.benchmark_split
+            for name, eval_split in _evaluated_splits(plan):
+                if name == bench and eval_split == split:
+                    report.problems.append(f"{src.label} is the {split} split that eval evaluates")
+    for name, n in report.overlap.items():
+        if n and not any(name == (s.benchmark_split or ("", ""))[0] for s in report.sources):
+            report.problems.append(f"{n} training question(s) are also {name} questions that eval evaluates")
+    if report.problems:
+        message = f"{plan.recipe}: training data leaks into the evaluation: {'; '.join(report.problems)}"
+        if not allow_overlap:
+            raise UsageError(message + " (train on another split or file, or pass --allow-overlap)")
+        log.warning("%s (allowed by allow_overlap)", message)
+    return report
+
+
+def _training_sources(plan: Plan, stage_dirs: list[Path], not_checked: list[str]) -> list[TrainingSource]:
+    """The first data-bearing input of each chain: generate's problems, else a file prune/train reads."""
+    sources: dict[str, TrainingSource] = {}
+    for step in plan.steps:
+        cfg = step.config
+        if step.stage == "generate":
+            bench = data.find_benchmark(cfg.source)
+            label = f"generate: {bench.name if bench else cfg.source} {cfg.split}"
+            if label not in sources:
+                problems = data.load(cfg.source, split=cfg.split, limit=cfg.limit)
+                sources[label] = TrainingSource(label, {normalise_question(p.question) for p in problems},
+                                                (bench.name, cfg.split) if bench else None)  # fmt: skip
+        elif step.stage in ("prune", "train"):
+            path = Path(cfg.input).absolute()
+            if any(path.is_relative_to(d.absolute()) for d in stage_dirs):
+                continue  # an earlier stage's output: its source is checked instead
+            label = f"{step.stage} input {cfg.input}"
+            if not path.exists():
+                not_checked.append(str(cfg.input))
+            elif label not in sources:
+                sources[label] = TrainingSource(label, file_questions(path))
+    return list(sources.values())
+
+
+def file_questions(path: Path) -> set[str]:
+    """The normalised questions of a trace or training file, in any input format leancot reads."""
+    questions: set[str] = set()
+    fmt = spec = None
+    for row in iter_rows(path):
+        if row.data is None:
+            continue
+        if fmt is None:
+            fmt = formats.detect_format(row.data)
+            spec = formats.resolve_fields(row.data, fmt)
+        got = formats.extract(row.data, fmt, spec)
+        text = got.question if isinstance(got, formats.Extracted) else _question_column(row.data)
+        if text:
+            questions.add(normalise_question(text))
+    return questions
+
+
+def _question_column(row: dict[str, Any]) -> str | None:
+    for key in _QUESTION_KEYS:
+        if isinstance(row.get(key), str):
+            return row[key]
+    return None
+
+
+def _evaluated_splits(plan: Plan) -> set[tuple[str, str]]:
+    """(benchmark, split) of every eval step (one per sweep variant: the same pairs repeat)."""
+    pairs = set()
+    for step in plan.steps:
+        if step.stage == "eval":
+            for b in step.config.benchmarks:
+                bench = data.find_benchmark(b)
+                pairs.add((bench.name if bench else str(b), step.config.split))
+    return pairs
+
+
+def _evaluated(plan: Plan) -> dict[str, set[str]]:
+    """Benchmark (or file) -> the normalised questions the plan's eval steps evaluate."""
+    out: dict[str, set[str]] = {}
+    for step in plan.steps:
+        if step.stage != "eval":
+            continue
+        for b in step.config.benchmarks:
+            bench = data.find_benchmark(b)
+            name = bench.name if bench else str(b)
+            if bench is not None:
+                out.setdefault(name, set()).update(_bundled_questions(name, step.config.split))
+            elif Path(b).exists():
+                out.setdefault(name, set()).update(normalise_question(p.question) for p in data.load(b))
+    return out
+
+
+@cache
+def _bundled_questions(name: str, split: str) -> frozenset[str]:
+    bench = data.find_benchmark(name)
+    if bench is None or split not in bench.splits:
+        return frozenset()
+    return frozenset(normalise_question(p.question) for p in data.load(name, split=split))
