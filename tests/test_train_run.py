@@ -23,7 +23,7 @@ def _records(n=4):
 
 
 def _config(tmp, data, **kw):
-    base = {"input": data, "out": tmp / "run", "student": "tiny:2x32", "max_steps": 4, "batch_size": 4, "lr": 3e-2, "warmup": 0, "save_steps": 2}
+    base = {"input": data, "out": tmp / "run", "student": "tiny:2x32", "max_steps": 4, "batch_size": 4, "lr": 1e-2, "warmup": 0, "save_steps": 2}
     return TrainConfig(**(base | kw))
 
 
@@ -47,7 +47,7 @@ def test_loss_falls_and_the_account_adds_up(lora_run):
     assert (out / "loss.png").stat().st_size > 1000
     rejects = [json.loads(x) for x in (out / "rejects.jsonl").read_text().splitlines()]
     assert rejects == [{"id": "bad", "reason": "no_reasoning", "detail": "empty pruned/reasoning/original"}]
-    assert json.loads((out / "manifest.json").read_text())["counts"] == {"input": 5, "sequences": 4, "rejects": 1}
+    assert json.loads((out / "manifest.json").read_text())["counts"] == {"input": 5, "sequences": 4, "records": 4, "rejects": 1}
 
 
 def test_merged_lora_model_loads_with_plain_transformers_and_differs_from_the_base(lora_run):

@@ -9,6 +9,15 @@ positions whose label is not ``ignore_index``. D is one of ``DIVERGENCES``:
 - ``jsd``         beta KL(P||M) + (1-beta) KL(Q||M), M = beta P + (1-beta) Q  (generalised JSD)
 - ``tvd``         1/2 sum |p - q|
 - ``skew_kl``     KL(P || alpha P + (1-alpha) Q)               (DistiLLM's skew KL)
+- ``srkl``        KL(Q || alpha Q + (1-alpha) P)               (DistiLLM's skew reverse KL)
+- ``combined_kl`` r KL(P||Q) + (1-r) KL(Q||P), r = forward_ratio
+- ``tvd_log``     1/2 sum |log p - log q|                      (TVD on log-probabilities)
+
+The last three follow Distilling the Essence's official code (fmchisel ``distillation/losses.py``:
+``SkewKLDiv(reverse=True)``, ``CombinedKLDiv``, ``TVDist(log_scale=True)``), with one difference:
+its forward-KL term is the cross-entropy -sum p log q, which exceeds KL(P||Q) by the teacher's
+entropy H(P), a constant of the student. So ``combined_kl`` here is lower than the official value by
+r H(P) per position, with identical gradients.
 
 Memory: the naive loss keeps several (positions x vocab) fp32 tensors alive for the backward
 pass (both log-softmaxes, probabilities, their products). Here a custom autograd function walks
@@ -31,18 +40,21 @@ import torch
 import torch.nn.functional as F
 
 IGNORE_INDEX = -100
-DIVERGENCES = ("forward_kl", "reverse_kl", "jsd", "tvd", "skew_kl")
+DIVERGENCES = ("forward_kl", "reverse_kl", "jsd", "tvd", "skew_kl", "srkl", "combined_kl", "tvd_log")
 DEFAULT_CHUNK_LOGITS = 4 * 1024 * 1024  # logits per chunk: 16 MB per fp32 temporary
 
 
-def divergence(kind: str, s_logits: torch.Tensor, t_logits: torch.Tensor, *, beta: float = 0.5, alpha: float = 0.1) -> torch.Tensor:
+def divergence(
+    kind: str, s_logits: torch.Tensor, t_logits: torch.Tensor, *, beta: float = 0.5, alpha: float = 0.1, forward_ratio: float = 0.5
+) -> torch.Tensor:
     """Per-position divergence between teacher and student distributions.
 
     Args:
         kind: one of ``DIVERGENCES``.
         s_logits: (N, V) student logits (already divided by the temperature), fp32.
         t_logits: (N, V) teacher logits on the same vocabulary, fp32.
-        beta: JSD mixture weight of the teacher; alpha: skew-KL weight of the teacher.
+        beta: JSD mixture weight of the teacher; alpha: skew weight (skew_kl, srkl) of the distribution
+            the divergence is taken from; forward_ratio: combined_kl's weight of the forward KL.
     Returns:
         (N,) divergences in nats.
     """
@@ -52,15 +64,25 @@ def divergence(kind: str, s_logits: torch.Tensor, t_logits: torch.Tensor, *, bet
         return _kl(log_p, log_q)
     if kind == "reverse_kl":
         return _kl(log_q, log_p)
+    if kind == "combined_kl":
+        return forward_ratio * _kl(log_p, log_q) + (1 - forward_ratio) * _kl(log_q, log_p)
     if kind == "jsd":
-        log_m = torch.logaddexp(log_p + math.log(beta), log_q + math.log1p(-beta))
+        log_m = _log_mix(log_p, log_q, beta)
         return beta * _kl(log_p, log_m) + (1 - beta) * _kl(log_q, log_m)
     if kind == "tvd":
         return 0.5 * (log_p.exp() - log_q.exp()).abs().sum(-1)
+    if kind == "tvd_log":
+        return 0.5 * (log_p - log_q).abs().sum(-1)
     if kind == "skew_kl":
-        log_m = torch.logaddexp(log_p + math.log(alpha), log_q + math.log1p(-alpha))
-        return _kl(log_p, log_m)
+        return _kl(log_p, _log_mix(log_p, log_q, alpha))
+    if kind == "srkl":
+        return _kl(log_q, _log_mix(log_q, log_p, alpha))
     raise ValueError(f"unknown divergence {kind!r}; one of {DIVERGENCES}")
+
+
+def _log_mix(log_a: torch.Tensor, log_b: torch.Tensor, w: float) -> torch.Tensor:
+    """log(w A + (1 - w) B) from log-probabilities, without leaving log space."""
+    return torch.logaddexp(log_a + math.log(w), log_b + math.log1p(-w))
 
 
 def _kl(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
@@ -79,6 +101,7 @@ def distill_loss(
     temperature: float = 1.0,
     beta: float = 0.5,
     alpha: float = 0.1,
+    forward_ratio: float = 0.5,
     shift: bool = True,
     ignore_index: int = IGNORE_INDEX,
     chunk_tokens: int | None = None,
@@ -95,29 +118,47 @@ def distill_loss(
     Returns:
         A scalar; 0 with a zero gradient (not NaN) when every position is masked.
     """
-    if kd not in DIVERGENCES:
-        raise ValueError(f"unknown divergence {kd!r}; one of {DIVERGENCES}")
     vocab = student_logits.shape[-1]
-    if teacher_logits is not None and teacher_logits.shape[-1] < vocab:
-        raise ValueError(f"teacher vocabulary ({teacher_logits.shape[-1]}) is smaller than the student's ({vocab})")
+    check_kind(kd, vocab, None if teacher_logits is None else teacher_logits.shape[-1])
     if teacher_logits is None or kd_ratio == 0.0:
         teacher_logits, kd_ratio = None, 0.0
-    if shift:
-        labels = F.pad(labels[:, 1:], (0, 1), value=ignore_index)  # target of position i is token i+1
-    flat_labels = labels.reshape(-1)
-    rows = (flat_labels != ignore_index).nonzero().squeeze(-1)
+    rows, targets = loss_rows(labels, shift=shift, ignore_index=ignore_index)
     if rows.numel() == 0:
         return student_logits.sum() * 0.0  # all masked: a zero that still has a graph
+    chunk_loss = make_chunk_loss(kd=kd, kd_ratio=kd_ratio, temperature=temperature, beta=beta, alpha=alpha, forward_ratio=forward_ratio, vocab=vocab)
     chunk = chunk_tokens or max(1, DEFAULT_CHUNK_LOGITS // vocab)
+    return _ChunkedLoss.apply(student_logits, teacher_logits, rows, targets, chunk_loss, chunk)
+
+
+def check_kind(kd: str, vocab: int, teacher_vocab: int | None) -> None:
+    """Raise ValueError for an unknown divergence or a teacher vocabulary smaller than the student's."""
+    if kd not in DIVERGENCES:
+        raise ValueError(f"unknown divergence {kd!r}; one of {DIVERGENCES}")
+    if teacher_vocab is not None and teacher_vocab < vocab:
+        raise ValueError(f"teacher vocabulary ({teacher_vocab}) is smaller than the student's ({vocab})")
+
+
+def loss_rows(labels: torch.Tensor, *, shift: bool = True, ignore_index: int = IGNORE_INDEX) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N,) flat indices into the (B*S) positions that carry a loss, and their (N,) target ids."""
+    if shift:
+        labels = F.pad(labels[:, 1:], (0, 1), value=ignore_index)  # target of position i is token i+1
+    flat = labels.reshape(-1)
+    rows = (flat != ignore_index).nonzero().squeeze(-1)
+    return rows, flat[rows]
+
+
+def make_chunk_loss(*, kd: str, kd_ratio: float, temperature: float, beta: float, alpha: float, forward_ratio: float, vocab: int) -> Callable:
+    """``f(s, t, y)``: the loss SUMMED over one chunk's rows. s (n, V) fp32 student logits, t (n, V_t)
+    fp32 teacher logits or None, y (n,) targets. CE is on the untempered student logits."""
 
     def chunk_loss(s: torch.Tensor, t: torch.Tensor | None, y: torch.Tensor) -> torch.Tensor:
         loss = (1 - kd_ratio) * F.cross_entropy(s, y, reduction="sum") if kd_ratio < 1 else s.new_zeros(())
         if t is not None:
-            d = divergence(kd, s / temperature, t[:, :vocab] / temperature, beta=beta, alpha=alpha)
+            d = divergence(kd, s / temperature, t[:, :vocab] / temperature, beta=beta, alpha=alpha, forward_ratio=forward_ratio)
             loss = loss + kd_ratio * temperature**2 * d.sum()
         return loss
 
-    return _ChunkedLoss.apply(student_logits, teacher_logits, rows, flat_labels[rows], chunk_loss, chunk)
+    return chunk_loss
 
 
 class _ChunkedLoss(torch.autograd.Function):
@@ -155,7 +196,7 @@ class _ChunkedLoss(torch.autograd.Function):
         return grad.view(ctx.shape), None, None, None, None, None
 
 
-def naive_distill_loss(student_logits, labels, teacher_logits=None, *, kd="forward_kl", kd_ratio=0.0, temperature=1.0, beta=0.5, alpha=0.1):  # noqa: ANN001
+def naive_distill_loss(student_logits, labels, teacher_logits=None, *, kd="forward_kl", kd_ratio=0.0, temperature=1.0, beta=0.5, alpha=0.1, forward_ratio=0.5):  # noqa: ANN001
     """The same loss without chunking, written straight from the definitions (tests, benchmarks)."""
     labels = F.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
     mask = labels != IGNORE_INDEX
@@ -165,5 +206,5 @@ def naive_distill_loss(student_logits, labels, teacher_logits=None, *, kd="forwa
     loss = (1 - kd_ratio) * F.cross_entropy(s, labels[mask], reduction="sum")
     if teacher_logits is not None and kd_ratio > 0:
         t = teacher_logits[mask][:, : s.shape[-1]].float()
-        loss = loss + kd_ratio * temperature**2 * divergence(kd, s / temperature, t / temperature, beta=beta, alpha=alpha).sum()
+        loss = loss + kd_ratio * temperature**2 * divergence(kd, s / temperature, t / temperature, beta=beta, alpha=alpha, forward_ratio=forward_ratio).sum()
     return loss / s.shape[0]

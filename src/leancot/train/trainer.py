@@ -7,6 +7,7 @@ launch ``leancot train`` with ``accelerate launch --config_file accelerate_confi
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from transformers import Trainer, TrainerCallback
 from leancot.errors import UsageError
 from leancot.train.compute import Counters
 from leancot.train.config import TrainConfig, parse_layers, parse_tiny
+from leancot.train.fused_loss import fused_distill_loss
 from leancot.train.losses import IGNORE_INDEX, distill_loss
 
 log = logging.getLogger(__name__)
@@ -115,14 +117,62 @@ def save_final(model: Any, tokenizer: Any, out: Path) -> Path:
     return out
 
 
+# --------------------------------------------------------------------------- hidden states and heads
+
+
+def _unwrapped(model: Any) -> Any:
+    """The transformers model under DDP / DataParallel / compile (accelerate's unwrapping) and PEFT wrappers."""
+    from accelerate.utils import extract_model_from_parallel
+
+    model = extract_model_from_parallel(model)
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def head_weight(model: Any) -> torch.Tensor | None:
+    """(V, H) weight of the output layer if the logits are exactly ``last_hidden @ W.T`` (a plain, bias-free
+    Linear, no logit scale or softcapping, a forward that takes ``logits_to_keep``); else None. A LoRA-wrapped
+    head or a bias is not a plain Linear: the caller then computes logits the ordinary way."""
+    base = _unwrapped(model)
+    head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
+    if type(head) is not torch.nn.Linear or head.bias is not None:
+        return None
+    cfg = base.config
+    if getattr(cfg, "final_logit_softcapping", None) or getattr(cfg, "logit_scale", None) not in (None, 1.0):
+        return None
+    return head.weight if "logits_to_keep" in inspect.signature(base.forward).parameters else None
+
+
+def last_hidden_states(model: Any, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(B, S, H) output of the model's decoder (after its final norm: what the head projects).
+
+    The call goes through ``model`` itself, so DDP's and PEFT's forward hooks run, with
+    ``logits_to_keep`` an empty index: the head projects no position. A forward hook on the decoder
+    keeps its output.
+    """
+    decoder = _unwrapped(model).get_decoder()
+    seen: dict[str, torch.Tensor] = {}
+
+    def keep(module: Any, args: Any, out: Any) -> None:
+        seen["h"] = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+
+    ids = inputs["input_ids"]
+    handle = decoder.register_forward_hook(keep)
+    try:
+        model(input_ids=ids, attention_mask=inputs["attention_mask"], logits_to_keep=torch.empty(0, dtype=torch.long, device=ids.device))
+    finally:
+        handle.remove()
+    return seen["h"]
+
+
 # --------------------------------------------------------------------------- the trainer
 
 
 class DistillTrainer(Trainer):
-    """``Trainer`` whose loss is ``leancot.train.losses.distill_loss`` (CE, or CE + KD from a teacher).
+    """``Trainer`` whose loss is leancot's CE + KD: ``fused_distill_loss`` from the models' last hidden
+    states and output layers (no full logits) where the heads allow it, else ``distill_loss`` on logits.
 
     The teacher is frozen (``requires_grad_(False)``), in eval mode, runs under ``no_grad`` and may sit
-    on its own device; its logits are moved to the student's device for the loss.
+    on its own device; its hidden states (or logits) are moved to the student's device for the loss.
     """
 
     loss_is_scaled_for_ga = False  # our loss is a per-micro-batch mean; the Trainer divides by grad_accum
@@ -132,27 +182,46 @@ class DistillTrainer(Trainer):
         self.loss_config = loss_config
         self.teacher = teacher
         self.counters = counters or Counters()
+        self._teacher_head: torch.Tensor | None = None
         if teacher is not None:
             teacher.eval().requires_grad_(False)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
-        labels = inputs["labels"]
-        out = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
-        teacher_logits = self._teacher_logits(inputs) if self.loss_config.kd_enabled else None
         c = self.loss_config
-        loss = distill_loss(
-            out.logits, labels, teacher_logits, kd=c.kd, kd_ratio=c.kd_ratio, temperature=c.temperature,
-            beta=c.jsd_beta, alpha=c.skew_alpha, chunk_tokens=c.kd_chunk_tokens,
-        )  # fmt: skip
+        kw = {"kd": c.kd, "kd_ratio": c.kd_ratio, "temperature": c.temperature, "beta": c.jsd_beta, "alpha": c.skew_alpha,
+              "forward_ratio": c.kd_forward_ratio, "chunk_tokens": c.kd_chunk_tokens}  # fmt: skip
+        if return_outputs or not self._can_fuse(model):  # outputs must carry logits (evaluation, predictions)
+            out = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+            loss = distill_loss(out.logits, inputs["labels"], self._teacher_logits(inputs) if c.kd_enabled else None, **kw)
+        else:
+            out = None
+            hidden = last_hidden_states(model, inputs)
+            t_hidden, t_weight = self._teacher_hidden(inputs) if c.kd_enabled else (None, None)
+            loss = fused_distill_loss(hidden, head_weight(model), inputs["labels"], t_hidden, t_weight, **kw)
         if model.training:
             self._count(inputs)
         return (loss, out) if return_outputs else loss
+
+    def _can_fuse(self, model: Any) -> bool:
+        """Sharded weights (FSDP, ZeRO-3) are only whole inside the wrapper's forward: there, full logits."""
+        if not self.loss_config.fused_loss or self.is_fsdp_enabled or self.is_deepspeed_enabled:
+            return False
+        return head_weight(model) is not None and (self.teacher is None or not self.loss_config.kd_enabled or head_weight(self.teacher) is not None)
 
     @torch.no_grad()
     def _teacher_logits(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         device = next(self.teacher.parameters()).device
         t = self.teacher(input_ids=inputs["input_ids"].to(device), attention_mask=inputs["attention_mask"].to(device))
         return t.logits.to(inputs["input_ids"].device)
+
+    @torch.no_grad()
+    def _teacher_hidden(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        device = next(self.teacher.parameters()).device
+        hidden = last_hidden_states(self.teacher, {k: v.to(device) for k, v in inputs.items()})
+        target = inputs["input_ids"].device
+        if self._teacher_head is None:  # frozen: one copy on the student's device, kept
+            self._teacher_head = head_weight(self.teacher).detach().to(target)
+        return hidden.to(target), self._teacher_head
 
     def _count(self, inputs: dict[str, torch.Tensor]) -> None:
         mask, labels = inputs["attention_mask"], inputs["labels"]
