@@ -18,6 +18,12 @@ Faults, to check the client's retries and the stage's validation:
 - ``"context_length"`` (HTTP 400 "maximum context length"), ``"empty_choices"`` (200 with no
   choice), ``"length_cut"`` (``finish_reason: length`` mid-JSON), ``"content_null"`` (the answer
   only in ``reasoning_content``), ``"unit_out_of_range"``, ``"unit_repeated"``, ``"out_of_order"``;
+- the official DRP prompts (``--prompt-style drp-paper``, recognised by their system text) are
+  answered in their free-text forms (``Step n: ... / Skill: ...``; evaluations, then ``## path``),
+  with atomic mathematical skills ("addition", ...); their faults: ``"paper_no_skill"`` (the
+  ``Skill:`` lines left out), ``"paper_loose"`` (bold, odd numbering, skill on the text's line,
+  no trailing newline), ``"paper_no_hashes"`` (the path without ``##``), ``"paper_silent"`` (no
+  per-step evaluations), and ``"no_cover"`` / ``"wrong_answer"`` as above;
 - ``server.refuse_formats``: response_format types refused with HTTP 500 (llama.cpp's wording);
 - ``server.rates``: random faults per request, e.g. ``{"500": 0.2, "429": 0.1}``;
 - ``server.content_fault_rate``: a share of traces (chosen by a hash of the trace, so the
@@ -50,6 +56,10 @@ def drp_answer(body: dict[str, Any], fault: str = "ok") -> str:
     if len(body["messages"]) < 2:
         return _solve(body["messages"][-1]["content"])
     system, user = body["messages"][0]["content"], body["messages"][1]["content"]
+    if system.startswith("You will be provided with a full reasoning path"):  # the official DRP prompts
+        return _paper_segment(user, fault)
+    if "mathematical reasoning compression" in system:
+        return _paper_compress(user, fault)
     if "split a long chain-of-thought" in system and "numbered sentence units" in system:
         return _segment_units(user, fault)
     if "split a long chain-of-thought" in system:
@@ -98,6 +108,50 @@ def _compress(user: str, fault: str) -> str:
             kept.append(text)
     final = "999" if fault == "wrong_answer" else answer
     return _wrap({"actions": actions, "pruned": " ".join(kept) + f" The answer is \\boxed{{{final}}}."}, fault)
+
+
+def _atomic_skill(text: str) -> str:
+    """An open-ended atomic mathematical skill, as DRP's teacher names them."""
+    if _HESITANT.match(text):
+        return "checking a condition"
+    if "+" in text:
+        return "addition"
+    return "interpreting a quantity"
+
+
+def _paper_segment(user: str, fault: str) -> str:
+    """The official segmentation answer: ``Step n: <sentence>`` then ``Skill: <atomic skill>``."""
+    trace = user.split("<think>\n", 1)[1].rsplit("\n</think>", 1)[0]
+    parts = [p.strip() for p in _SENTENCE.split(trace) if p and p.strip()]
+    if fault == "no_cover":
+        parts = parts[:1]
+    if fault == "paper_no_skill":
+        return "\n\n".join(f"Step {i}: {p}" for i, p in enumerate(parts, start=1))
+    if fault == "paper_loose":
+        lines = (f"**Step {i}.** {p}  **Skill:** {_atomic_skill(p)}" for i, p in enumerate(parts, start=1))
+        return "Here are the steps.\n" + "\n".join(lines)
+    return "\n\n".join(f"Step {i}: {p}\nSkill: {_atomic_skill(p)}" for i, p in enumerate(parts, start=1)) + "\n"
+
+
+_PAPER_STEP = re.compile(r"Step (\d+): (.*?)\nSkill: (.*?)(?=\n\nStep \d+: |\Z)", re.S)
+
+
+def _paper_compress(user: str, fault: str) -> str:
+    """The official compression answer: an evaluation per step, then the path after ``##``."""
+    steps = [(int(n), text.strip()) for n, text, _ in _PAPER_STEP.findall(user.split("Reasoning Steps:\n", 1)[1])]
+    evaluations, kept = [], []
+    for n, text in steps:
+        delete = bool(_HESITANT.match(text))
+        evaluations.append(f"Step {n}: {'DELETE' if delete else 'KEEP'}")
+        if not delete:
+            kept.append(text)
+    numbers = re.findall(r"\d+", " ".join(kept))
+    final = "999" if fault == "wrong_answer" else (numbers[-1] if numbers else "0")
+    path = " ".join(kept) + f" The answer is {final}."
+    if fault == "paper_no_hashes":
+        return "\n".join(evaluations) + "\n\nCompressed reasoning: " + path
+    head = "" if fault == "paper_silent" else "\n".join(evaluations) + "\n\n"
+    return head + "## Integrated compressed reasoning\n" + path
 
 
 def _solve(user: str) -> str:

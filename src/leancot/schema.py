@@ -48,15 +48,24 @@ class Trace(Record):
 
 
 class Step(Record):
-    """One skill-labelled step of a reasoning trace and what the pruner did with it."""
+    """One skill-labelled step of a reasoning trace and what the pruner did with it.
+
+    ``skill`` is the discourse role from leancot's taxonomy (what the pruner and the skill × action
+    table use); ``atomic_skill`` is DRP's open-ended atomic mathematical skill when the teacher gave one
+    (``prompt_style: drp-paper``), so the paper's "token capture" / "token shift" figures can be drawn
+    by atomic skill, as the paper draws them."""
 
     index: int
     text: str
-    skill: str
+    skill: str  # the discourse role the pruner acts on: a key of leancot.prune.skills.SKILLS
     action: Action = "keep"
     rewritten: str | None = None  # the shorter text for compress/merge, else None
     tokens: int | None = None  # tokens of ``text`` (the prune stage counts them once, so stats need not)
     tokens_kept: int | None = None  # tokens of what is left of it in the pruned path
+    # DRP's open-ended atomic mathematical skill ("addition", "applying a formula"), as the teacher named it
+    # (``--prompt-style drp-paper``); None when the teacher gave only a discourse role. Grouping steps by it
+    # (tokens per action) draws the paper's "token capture" / "token shift" figures as the paper draws them.
+    atomic_skill: str | None = None
 
     def kept_text(self) -> str:
         """What is left of this step: nothing if deleted, its rewrite if it has one, else the text.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from leancot.prune.teacher.drp import DrpSettings
 
@@ -26,7 +26,14 @@ class TeacherConfig(BaseModel):
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature of the teacher.")
     max_tokens: int | None = Field(None, ge=1, description="Completion token limit per call (default: the server's).")
     structured: bool = Field(True, description="Ask for structured output; a server that refuses json_schema is asked for json_object, then for none (remembered per output directory).")
-    segment_output: Literal["units", "text"] = Field("units", description="Segmentation answer: units (step = ids of numbered sentences: a few tokens per step) or text (each step copied verbatim, the paper's way).")
+    prompt_style: Literal["leancot", "drp-paper"] = Field("leancot", description=(
+        "Prompts: leancot (JSON answers, the 12 discourse roles of leancot.prune.skills) or drp-paper (the official DRP "
+        "prompts of YuxuanJiang1/DRP split_verify.py, word for word: 'Step n: ... / Skill: ...' with open-ended atomic "
+        "mathematical skills, kept as Step.atomic_skill, and the path after '##'; segmentation is then verbatim text)."))
+    segment_output: Literal["units", "text"] | None = Field(None, description=(
+        "Segmentation answer: units (step = ids of numbered sentences: a few tokens per step) or text (each step copied "
+        "verbatim, the paper's way). Default: units with prompt_style leancot, text with drp-paper, which segments "
+        "verbatim only (units with drp-paper is an error)."))
     breaker_after: int = Field(8, ge=1, description="Stop the run (resumably, exit 2) after this many requests in a row are lost to a server that is down.")
     validation_retries: int = Field(1, ge=0, le=5, description="Re-asks with the error fed back before falling back to the offline pruner.")
     cache: Path | None = Field(None, description="SQLite request cache (default: <out>/teacher_cache.sqlite).")
@@ -35,9 +42,20 @@ class TeacherConfig(BaseModel):
     backoff_base: float = Field(0.5, gt=0, description="First retry waits about this long (doubling each time, with jitter).")
     backoff_cap: float = Field(30.0, gt=0, description="Longest wait between retries (a Retry-After header may ask for more).")
 
+    @model_validator(mode="after")
+    def _resolve_segment_output(self) -> TeacherConfig:
+        if self.prompt_style == "drp-paper" and self.segment_output == "units":
+            raise ValueError("segment_output units cannot be used with prompt_style drp-paper: the paper's teacher copies "
+                             "every step verbatim ('Step n: ...'); leave segment_output unset or set it to text")
+        if self.segment_output is None:
+            self.segment_output = "text" if self.prompt_style == "drp-paper" else "units"
+        return self
+
     def fingerprint_config(self) -> dict[str, Any]:
         """What changes the records (not where the server is, how fast, or what it costs)."""
-        return self.model_dump(mode="json", include={"model", "temperature", "max_tokens", "validation_retries", "segment_output"})
+        return self.model_dump(mode="json", include={"model", "temperature", "max_tokens", "validation_retries", "segment_output",
+                                                     "prompt_style"})
 
     def settings(self) -> DrpSettings:
-        return DrpSettings(self.temperature, self.max_tokens, self.structured, self.validation_retries, self.segment_output)
+        return DrpSettings(self.temperature, self.max_tokens, self.structured, self.validation_retries, self.segment_output or "units",
+                           self.prompt_style)

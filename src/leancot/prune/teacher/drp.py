@@ -7,16 +7,21 @@ synthesised path is verified like the offline pruner's (``leancot.prune.verify.c
 the same answer as the original trace and the gold, no invented numbers); a failed
 verification is fed back the same way. When the teacher cannot produce a valid answer,
 ``TeacherInvalid`` says why and the caller falls back to the offline pruner.
+
+``settings.prompt_style`` picks the conversations: ``leancot`` (JSON, by unit ids or verbatim)
+or ``drp-paper`` (the official prompts, free text: verbatim ``Step n / Skill`` segmentation and
+the path after ``##``, never a JSON schema; validated and re-asked the same way).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from leancot.llm.client import LLMClient, Usage
 from leancot.prune.teacher import prompts as prompting
-from leancot.prune.teacher.parse import ParseError, parse_compression, parse_segmentation, parse_unit_segmentation
+from leancot.prune.teacher.parse import (BOXED_ENDING, PAPER_ENDING, ParseError, parse_compression, parse_paper_compression,
+                                         parse_paper_segmentation, parse_segmentation, parse_unit_segmentation)
 from leancot.prune.verify import check, invented_numbers
 from leancot.schema import Step, Trace
 
@@ -40,12 +45,13 @@ class DrpSettings:
     structured: bool = True  # ask for a JSON schema (response_format); parsing is tolerant anyway
     validation_retries: int = 1  # re-asks per call with the error fed back, before falling back
     segment_output: str = "units"  # units: the teacher groups numbered sentences; text: it copies each step (the paper)
+    prompt_style: str = "leancot"  # leancot: JSON answers; drp-paper: the official prompts' free text
 
-    def params(self, schema: dict[str, Any]) -> dict[str, Any]:
+    def params(self, schema: dict[str, Any] | None) -> dict[str, Any]:
         p: dict[str, Any] = {"temperature": self.temperature}
         if self.max_tokens:
             p["max_tokens"] = self.max_tokens
-        if self.structured:
+        if self.structured and schema:
             p.update(prompting.response_format(schema))
         return p
 
@@ -55,6 +61,7 @@ class DrpResult:
     steps: list[Step]
     pruned: str
     usage: Usage
+    inferred_actions: list[int] = field(default_factory=list)  # drp-paper: steps the teacher gave no action (inferred)
 
 
 async def teach(trace: Trace, client: LLMClient, settings: DrpSettings) -> DrpResult:
@@ -63,6 +70,8 @@ async def teach(trace: Trace, client: LLMClient, settings: DrpSettings) -> DrpRe
     usage = Usage()
     try:
         steps = await _segment(trace, client, settings, usage)
+        if settings.prompt_style == "drp-paper":
+            return await _paper_compress(trace, steps, client, settings, usage)
         comp_messages = prompting.compress_messages(trace.question, steps, trace.answer)
         steps, pruned = await _ask(client, comp_messages, settings.params(prompting.COMPRESS_SCHEMA), usage, settings,
                                    "llm_invalid_compression", lambda a: _verified(parse_compression(a, steps, trace.answer), trace))
@@ -72,8 +81,24 @@ async def teach(trace: Trace, client: LLMClient, settings: DrpSettings) -> DrpRe
     return DrpResult(steps, pruned, usage)
 
 
+async def _paper_compress(trace: Trace, steps: list[Step], client: LLMClient, settings: DrpSettings, usage: Usage) -> DrpResult:
+    """DRP's official compression call: free text, the path after ``##``."""
+    def parse(answer: str) -> tuple[list[Step], str, list[int]]:
+        out, pruned, inferred = parse_paper_compression(answer, steps, trace.answer)
+        _verified((out, pruned), trace, ending=PAPER_ENDING)
+        return out, pruned, inferred
+
+    messages = prompting.paper_compress_messages(trace.question, steps)
+    out, pruned, inferred = await _ask(client, messages, settings.params(None), usage, settings, "llm_invalid_compression", parse)
+    return DrpResult(out, pruned, usage, inferred)
+
+
 async def _segment(trace: Trace, client: LLMClient, settings: DrpSettings, usage: Usage) -> list[Step]:
     """DRP's first call: the trace into skill-labelled steps (by unit ids, or copied verbatim)."""
+    if settings.prompt_style == "drp-paper":  # always verbatim, as the paper (TeacherConfig refuses units with it)
+        messages = prompting.paper_segment_messages(trace.reasoning)
+        return await _ask(client, messages, settings.params(None), usage, settings, "llm_invalid_segmentation",
+                          lambda a: parse_paper_segmentation(a, trace.reasoning, trace.question))
     if settings.segment_output == "text":
         messages = prompting.segment_messages(trace.question, trace.reasoning)
         return await _ask(client, messages, settings.params(prompting.SEGMENT_SCHEMA), usage, settings,
@@ -97,11 +122,11 @@ async def _ask(client: LLMClient, messages: list[dict[str, str]], params: dict[s
             error = str(e)
             if completion.finish_reason == "length":
                 error = f"the answer was cut off at the token limit (finish_reason=length) before it was complete: {error}"
-            messages = prompting.with_feedback(messages, completion.content, error)
+            messages = prompting.with_feedback(messages, completion.content, error, settings.prompt_style)
     raise TeacherInvalid(reason, error)
 
 
-def _verified(result: tuple[list[Step], str], trace: Trace) -> tuple[list[Step], str]:
+def _verified(result: tuple[list[Step], str], trace: Trace, ending: str = BOXED_ENDING) -> tuple[list[Step], str]:
     """The verification of the offline pruner, phrased as feedback for the teacher."""
     steps, pruned = result
     failures = check(pruned, original_answer=trace.answer, gold=trace.gold_answer,
@@ -112,5 +137,6 @@ def _verified(result: tuple[list[Step], str], trace: Trace) -> tuple[list[Step],
         extra = invented_numbers(pruned, "\n".join((trace.reasoning, trace.question, trace.answer or "")))
         raise ParseError(f"the path uses numbers that are not in the trace ({', '.join(extra[:10])}); "
                          "do not introduce new numbers")
+    expected = f'"The answer is \\boxed{{{trace.answer}}}."' if ending == BOXED_ENDING else f'"The answer is {trace.answer}."'
     raise ParseError(f"the path does not verify ({', '.join(failures)}): it must reach the original answer "
-                     f"{trace.answer} and end with \"The answer is \\boxed{{{trace.answer}}}.\"")
+                     f"{trace.answer} and end with {expected}")

@@ -10,8 +10,13 @@ the first JSON object that decodes. Strict: what the object says must hold up �
 - a compression must give one of DRP's four actions to every step, and a synthesised
   path that ends with "The answer is ...".
 
+With ``prompt_style: drp-paper`` the answers are the official prompts' free text, read as
+tolerantly (any ``Step n`` numbering and punctuation, markdown bold, the ``Skill:`` label on the
+next line or the same one, no trailing newline) and checked as strictly: the steps must cover the
+trace verbatim (the same coverage check), and the path after ``##`` must end with "The answer is ...".
+
 Every failure raises ``ParseError`` with a message written to be fed back to the
-teacher in the retry. The model's text is only ever parsed as JSON, never evaluated.
+teacher in the retry. The model's text is only ever parsed (as JSON or as text), never evaluated.
 """
 
 from __future__ import annotations
@@ -102,13 +107,17 @@ def parse_segmentation(answer: str, reasoning: str, question: str = "") -> list[
         if not isinstance(text, str) or not text.strip():
             raise ParseError(f'step {i} has no "text" string')
         texts.append(text.strip())
+    _check_coverage(texts, reasoning)
+    n = len(texts)
+    return [Step(index=i, text=t, skill=normalise_skill(raw[i].get("skill"), t, i / max(n - 1, 1), question))
+            for i, t in enumerate(texts)]
+
+
+def _check_coverage(texts: list[str], reasoning: str) -> None:
     cov = coverage(texts, reasoning)
     if cov < MIN_COVERAGE:
         raise ParseError(f"the steps copy only {cov:.1%} of the trace's text; every step must be copied verbatim "
                          f"and together they must reproduce the whole trace in order")
-    n = len(texts)
-    return [Step(index=i, text=t, skill=normalise_skill(raw[i].get("skill"), t, i / max(n - 1, 1), question))
-            for i, t in enumerate(texts)]
 
 
 def parse_unit_segmentation(answer: str, reasoning: str, spans: list[tuple[int, int]], question: str = "") -> list[Step]:
@@ -168,8 +177,7 @@ def parse_compression(answer: str, steps: list[Step], original_answer: str | Non
     if not isinstance(pruned, str) or not pruned.strip():
         raise ParseError('the JSON must have the synthesised path as a "pruned" string')
     by_step = _actions_by_step(actions, len(steps))
-    out = [Step(index=s.index, text=s.text, skill=s.skill, action=by_step[i][0], rewritten=by_step[i][1])
-           for i, s in enumerate(steps)]
+    out = [s.model_copy(update={"action": by_step[i][0], "rewritten": by_step[i][1]}) for i, s in enumerate(steps)]
     pruned = pruned.strip()
     _check_ending(pruned, original_answer)
     return out, pruned
@@ -197,14 +205,171 @@ def _actions_by_step(actions: list[Any], n_steps: int) -> dict[int, tuple[str, s
     return by_step
 
 
-def _check_ending(pruned: str, original_answer: str | None) -> None:
+BOXED_ENDING = '"The answer is \\boxed{ANSWER}."'
+
+
+def _check_ending(pruned: str, original_answer: str | None, hint: str = BOXED_ENDING) -> None:
     """The path must end with its answer: "The answer is ..." in its last lines, equal to the original's."""
     tail = pruned[-400:]
     if "answer is" not in tail.lower() and "\\boxed" not in tail:
-        raise ParseError('the synthesised path must end with "The answer is \\boxed{ANSWER}."')
+        raise ParseError(f"the synthesised path must end with {hint}")
     found = grading.extract_answer(tail)
     if found is None:
-        raise ParseError('the synthesised path must end with "The answer is \\boxed{ANSWER}."')
+        raise ParseError(f"the synthesised path must end with {hint}")
     if original_answer is not None and not grading.is_equivalent(found, original_answer):
         raise ParseError(f"the synthesised path ends with the answer {found}, but the original trace's answer "
                          f"is {original_answer}; keep the steps that reach it")
+
+
+# ---------------------------------------------------------------- prompt_style drp-paper: free text
+
+PAPER_ENDING = "a last sentence starting with \"The answer is\" that gives the final answer"
+_PAPER_FORMAT = ('answer in the format asked for: for every step, "Step n: <segment of the original text>" '
+                 'and then "Skill: <skill used>" on the next line')
+# "Step 3:", "**Step 3:**", "### Step 3 -", "Step 3." at the start of a line
+_PAPER_STEP = re.compile(r"^[ \t>*_#-]*step[ \t]*(\d+)[ \t]*(?:\*\*|__)?[ \t]*[:.)\-–—][ \t]*(?:\*\*|__)?[ \t]*", re.I | re.M)
+# "Skill: addition", "**Skill used:** addition": on its own line or after the step's text
+_PAPER_SKILL = re.compile(r"(?<![^\s*_])[*_]*skill(?:[ \t]+used)?[ \t]*(?:\*\*|__)?[ \t]*:[ \t]*(?:\*\*|__)?[ \t]*([^\n]*)", re.I)
+# a step's evaluation in the compression answer: "Step 3: DELETE", "Steps 4-5: MULTI-STEP COMPRESS", "1. Step 2 ..."
+_PAPER_EVAL = re.compile(r"^[ \t>*_#\d.)-]*(steps?[ \t]*\d+(?:[ \t]*(?:-|–|to|and|&|,)[ \t]*(?:steps?[ \t]*)?\d+)*)", re.I | re.M)
+_PAPER_ACTION = r"multi[- ]?step[ _-]?compress(?:ion)?|single[- ]?step[ _-]?compress(?:ion)?|keep|delete|remove|merge|compress"
+_PAPER_ACTION_UPPER = re.compile(r"MULTI[- ]?STEP[ _-]?COMPRESS|SINGLE[- ]?STEP[ _-]?COMPRESS|\b(?:KEEP|DELETE|REMOVE|MERGE|COMPRESS)\b")
+_PAPER_ACTION_ANY = re.compile(rf"\b(?:{_PAPER_ACTION})\b", re.I)
+_PAPER_REWRITE = re.compile(r"(?:rewritten|compressed|merged|combined|revised|concise)(?:[ \t]+(?:version|text|step))?"
+                            r"[*_]*[ \t]*:[*_]*[ \t]*", re.I)
+_PAPER_HASHES = re.compile(r"(?<!#)##+[ \t]*")
+
+
+def _after_think(text: str) -> str:
+    return text.rsplit("</think>", 1)[1] if "</think>" in text else text
+
+
+def parse_paper_segmentation(answer: str, reasoning: str, question: str = "") -> list[Step]:
+    """Steps of an answer to DRP's official segmentation prompt: ``Step n: <text>`` then ``Skill: <skill>``.
+
+    The teacher's label goes to ``Step.atomic_skill``; ``Step.skill`` is its taxonomy name when it is
+    one, else the offline labeller's. A ``Step k:`` line copied from the trace stays inside its step.
+    Raises ParseError for a step without text or ``Skill:`` label, or steps that do not cover the trace."""
+    text = _after_think(answer)
+    source = _SPACE.sub("", reasoning)
+    headers = list(_PAPER_STEP.finditer(text))
+    if not headers:
+        raise ParseError(f'the answer has no "Step n:" lines; {_PAPER_FORMAT}')
+    pieces: list[tuple[str, str]] = []
+    pos = 0
+    for h in headers:
+        if h.start() < pos:
+            continue  # a "Step k:" of the trace itself, inside the step before
+        number = h.group(1)
+        skill = _PAPER_SKILL.search(text, h.end())
+        stop = skill.start() if skill else len(text)
+        _no_missing_skill(text, headers, h.end(), stop, number, source)
+        if skill is None:
+            raise ParseError(f'step {number} has no "Skill:" line; {_PAPER_FORMAT}')
+        body = _unwrap(text[h.end():stop].strip().rstrip("*_ \t\n"), source)
+        label = skill.group(1).strip().strip("*_{}\"'` ").rstrip(".").strip()
+        if not body:
+            raise ParseError(f'step {number} has no text: copy its segment of the original text after "Step {number}:"')
+        if not label:
+            raise ParseError(f'step {number} has an empty "Skill:" label: name the atomic mathematical skill it uses')
+        pieces.append((body, label))
+        pos = skill.end()
+    _check_coverage([t for t, _ in pieces], reasoning)
+    n = len(pieces)
+    return [Step(index=i, text=t, skill=normalise_skill(lab, t, i / max(n - 1, 1), question), atomic_skill=lab)
+            for i, (t, lab) in enumerate(pieces)]
+
+
+def _no_missing_skill(text: str, headers: list[re.Match[str]], start: int, stop: int, number: str, source: str) -> None:
+    """A ``Step k:`` before this step's ``Skill:`` line is the trace's own text, or this step lost its label."""
+    for inner in headers:
+        if start <= inner.start() < stop:
+            end = text.find("\n", inner.start())
+            line = _SPACE.sub("", text[inner.start():end if end >= 0 else len(text)])
+            if line not in source:
+                raise ParseError(f'step {number} has no "Skill:" line before step {inner.group(1)}; {_PAPER_FORMAT}')
+
+
+def _unwrap(body: str, source: str) -> str:
+    """The step's text without the ``{...}`` the prompt's ``{{segment of original text}}`` may invite."""
+    while body.startswith("{") and body.endswith("}") and _SPACE.sub("", body) not in source:
+        body = body[1:-1].strip()
+    return body
+
+
+def parse_paper_compression(answer: str, steps: list[Step], original_answer: str | None) -> tuple[list[Step], str, list[int]]:
+    """``(steps with actions, path, indices of steps whose action was inferred)`` of an answer to DRP's
+    official compression prompt; raises ParseError.
+
+    The path is what follows the first ``##`` (as the official code reads it), or the first ``##`` after
+    the evaluations when the teacher titles them with one; titles (``## Compressed reasoning:``) are
+    dropped. It must end with "The answer is ...". The prompt sets no format for the per-step
+    evaluations before it, so actions are read where the teacher names them (``Step 3: DELETE``,
+    ``Steps 4-5: MULTI-STEP COMPRESS``); a step it does not name is inferred from the path: kept when
+    its text is in the path verbatim, else deleted (those indices are returned, for the record)."""
+    text = _after_think(answer)
+    found = _path_marker(text, len(steps))
+    if found is None:
+        raise ParseError(f'the answer has no "##": output the integrated compressed reasoning after "##", ending with {PAPER_ENDING}')
+    pruned = _without_headings(found[1].strip())
+    if not pruned:
+        raise ParseError(f'nothing follows "##": output the integrated compressed reasoning there, ending with {PAPER_ENDING}')
+    _check_ending(pruned, original_answer, hint=PAPER_ENDING)
+    named = _paper_actions(text[:found[0]], len(steps))
+    path = _SPACE.sub("", pruned)
+    inferred = [i for i in range(len(steps)) if i not in named]
+    for i in inferred:
+        named[i] = ("keep" if _SPACE.sub("", steps[i].text) in path else "delete", None)
+    out = [s.model_copy(update={"action": named[i][0], "rewritten": named[i][1]}) for i, s in enumerate(steps)]
+    return out, pruned, inferred
+
+
+def _path_marker(text: str, n_steps: int) -> tuple[int, str] | None:
+    """``(where the ## is, what follows it)``: the first ``##`` (as the official code reads it), unless what
+    follows still holds step evaluations (after a ``### Step evaluations`` heading): then the next one."""
+    marks = [(m.start(), text[m.end():]) for m in _PAPER_HASHES.finditer(text)]
+    for mark in marks:
+        if not _paper_actions(mark[1], n_steps):
+            return mark
+    return marks[-1] if marks else None
+
+
+def _heading(line: str) -> bool:
+    title = line.strip().lstrip("#").strip().strip("*_ ")
+    return title.endswith(":") or (len(title.split()) <= 8 and not re.search(r"[.!?]$|\d", title))
+
+
+def _without_headings(path: str) -> str:
+    """The path without titles: ``Integrated compressed reasoning:`` on the ``##`` line, ``## Final answer`` lines."""
+    first, _, rest = path.partition("\n")
+    if _heading(first) and rest.strip():
+        path = rest.strip()
+    lines = [line for line in path.split("\n") if not (line.lstrip().startswith("#") and _heading(line))]
+    return "\n".join(lines).strip()
+
+
+def _paper_actions(evaluation: str, n_steps: int) -> dict[int, tuple[str, str | None]]:
+    """Step index -> (action, rewritten) for the steps the evaluation names with one of DRP's actions."""
+    marks = list(_PAPER_EVAL.finditer(evaluation))
+    out: dict[int, tuple[str, str | None]] = {}
+    for k, m in enumerate(marks):
+        block = evaluation[m.end():marks[k + 1].start() if k + 1 < len(marks) else len(evaluation)]
+        hit = _PAPER_ACTION_UPPER.search(block) or _PAPER_ACTION_ANY.search(block)
+        if hit is None:
+            continue
+        word = hit.group(0).lower()
+        action = "merge" if word.startswith("multi") else "compress" if word.startswith("single") else ACTIONS[word]
+        rewrite = _PAPER_REWRITE.search(block, hit.end())
+        rewritten = block[rewrite.end():].strip().strip("\"'*_ ") or None if rewrite and action in ("compress", "merge") else None
+        for j, i in enumerate(_numbers(m.group(1))):
+            if 1 <= i <= n_steps and i - 1 not in out:
+                out[i - 1] = (action, rewritten if j == 0 else ("" if rewritten else None))
+    return out
+
+
+def _numbers(phrase: str) -> list[int]:
+    """``Steps 4-5`` -> [4, 5]; ``Steps 2, 3 and 6`` -> [2, 3, 6]."""
+    nums = [int(x) for x in re.findall(r"\d+", phrase)]
+    if len(nums) == 2 and re.search(r"\d\s*(?:-|–|to)\s*(?:steps?\s*)?\d", phrase, re.I) and nums[0] < nums[1] <= nums[0] + 200:
+        return list(range(nums[0], nums[1] + 1))
+    return nums

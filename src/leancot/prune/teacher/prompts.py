@@ -4,6 +4,12 @@ The prompts are data (``prompts/*.txt``, shipped as package data) with ``{{name}
 slots. The instructions go in the system message and the trace in the user message,
 so every request of a run shares one long prefix (cheaper with provider prompt caching).
 Each request can ask for structured output (a JSON schema) where the server supports it.
+
+Two styles (``TeacherConfig.prompt_style``): ``leancot`` (``segment_*``, ``compress_*``: JSON
+answers, leancot's discourse roles) and ``drp-paper`` (``paper_*``: the official prompts of
+``YuxuanJiang1/DRP`` ``split_verify.py``, word for word as system messages, with its user turns
+``<think>\n{reasoning}\n</think>`` and ``Question:\n{q}\n\nReasoning Steps:\n{steps}``; free text,
+no schema). The paper has no re-ask; leancot's (``paper_retry_user``) is its own addition.
 """
 
 from __future__ import annotations
@@ -102,10 +108,29 @@ def compress_messages(question: str, steps: list[Step], answer: str | None) -> l
     return [{"role": "system", "content": load_prompt("compress_system")}, {"role": "user", "content": user}]
 
 
-def with_feedback(messages: list[dict[str, str]], bad_answer: str, error: str) -> list[dict[str, str]]:
+def paper_segment_messages(reasoning: str) -> list[dict[str, str]]:
+    """DRP's official segmentation request: the prompt as the system turn, the reasoning in ``<think>``."""
+    return [{"role": "system", "content": load_prompt("paper_segment_system")},
+            {"role": "user", "content": render(load_prompt("paper_segment_user"), reasoning=reasoning.strip())}]
+
+
+def paper_steps(steps: list[Step]) -> str:
+    """Steps in the official ``Step n: ...`` / ``Skill: ...`` form (the compression request's input)."""
+    return "\n\n".join(f"Step {i}: {s.text}\nSkill: {s.atomic_skill or s.skill}" for i, s in enumerate(steps, start=1))
+
+
+def paper_compress_messages(question: str, steps: list[Step]) -> list[dict[str, str]]:
+    """DRP's official compression request. The official code passes the segmentation answer as it came;
+    leancot passes the steps as parsed (the same format, without any preamble the teacher wrote)."""
+    user = render(load_prompt("paper_compress_user"), question=question, steps=paper_steps(steps))
+    return [{"role": "system", "content": load_prompt("paper_compress_system")}, {"role": "user", "content": user}]
+
+
+def with_feedback(messages: list[dict[str, str]], bad_answer: str, error: str, style: str = "leancot") -> list[dict[str, str]]:
     """The conversation extended by the unusable answer and what was wrong with it."""
+    retry = "paper_retry_user" if style == "drp-paper" else "retry_user"
     return [*messages, {"role": "assistant", "content": bad_answer},
-            {"role": "user", "content": render(load_prompt("retry_user"), error=error)}]
+            {"role": "user", "content": render(load_prompt(retry), error=error)}]
 
 
 def response_format(schema: dict[str, Any] | None) -> dict[str, Any]:

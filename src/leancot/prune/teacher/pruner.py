@@ -81,7 +81,9 @@ class TeacherPruner:
             raise StopRun(f"max_cost: {e}") from None
         except LLMError as e:
             raise _outcome(e, client) from None
-        return Pruned(result.steps, result.pruned, f"llm:{self.settings.model}", usage=client.record_usage(result.usage))
+        # drp-paper: the steps whose action the teacher did not name (inferred from the path), said in the record
+        extra = {"actions_inferred": result.inferred_actions} if result.inferred_actions else {}
+        return Pruned(result.steps, result.pruned, f"llm:{self.settings.model}", usage=client.record_usage(result.usage), extra=extra)
 
     def drive(self, one_pass: Pass) -> str | None:
         """Live calls: one pass. Batch API: passes in cache-only mode, a batch between them."""
