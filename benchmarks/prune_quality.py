@@ -3,7 +3,8 @@
     PYTHONPATH=src python benchmarks/prune_quality.py [--show N] [--all]
 
 Prints, for the 20 correct traces (``--all``: all 40): a per-trace table (tokens before
-and after, reduction, answer preserved, invented numbers, verified), the totals, the
+and after, reduction, answer preserved, invented numbers, verified; the path after the stage's
+self-containedness repair, ``leancot.prune.contained``), the totals, the
 skill x action token table, and the speed of ``prune_trace`` + ``check`` on one core, measured
 on all 40 traces cut to ~2,000 tokens (and on the full traces), CPU and wall time.
 Tokens come from ``leancot.tokens.count_tokens`` when that module exists, else
@@ -21,6 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from leancot import grading
+from leancot.prune.contained import contain
 from leancot.prune.heuristic import prune_trace
 from leancot.prune.segment import units
 from leancot.prune.skills import _cues
@@ -65,8 +67,13 @@ def evaluate(rows: list[dict], count) -> list[dict]:
     results = []
     for r in rows:
         steps, pruned = prune_trace(r["reasoning"], r["answer"], r["problem"])
-        fails = check(pruned, original_answer=r["answer"], original_text=r["reasoning"], question=r["problem"])
+        contained = contain(pruned, steps, r["problem"])  # the stage's self-containedness step
+        fails = [] if contained else ["not_self_contained"]
+        if contained:
+            pruned, steps, restored = contained
+        fails += check(pruned, original_answer=r["answer"], original_text=r["reasoning"], question=r["problem"])
         results.append({
+            "restored": bool(contained and restored),
             "id": r["id"], "steps": steps, "pruned": pruned, "fails": fails,
             "before": count(r["reasoning"]), "after": count(pruned),
             "invented": invented_numbers(pruned, "\n".join((r["reasoning"], r["problem"], r["answer"] or ""))),
@@ -90,7 +97,8 @@ def print_table(results: list[dict], unit: str) -> None:
     print(f"\nTOTAL {len(results)} traces: {before} -> {after} {unit}: {1 - after / before:.1%} fewer "
           f"(mean per trace {sum(per_trace) / len(per_trace):.1%}, min {min(per_trace):.1%}, max {max(per_trace):.1%})")
     print(f"answers preserved: {preserved}/{len(results)}; traces with invented numbers: "
-          f"{sum(bool(x['invented']) for x in results)}; verified: {sum(not x['fails'] for x in results)}/{len(results)}")
+          f"{sum(bool(x['invented']) for x in results)}; verified: {sum(not x['fails'] for x in results)}/{len(results)}; "
+          f"self-containedness repaired: {sum(x['restored'] for x in results)}")
 
 
 def print_skill_actions(results: list[dict], count, unit: str) -> None:
@@ -129,13 +137,14 @@ def cut_to(rows: list[dict], count, target: int = 2000) -> list[dict]:
 
 
 def time_traces(rows: list[dict], repeats: int) -> tuple[list[float], list[float]]:
-    """Per-repeat (CPU seconds, wall seconds) of ``prune_trace`` + ``check`` over ``rows``."""
+    """Per-repeat (CPU seconds, wall seconds) of ``prune_trace`` + ``contain`` + ``check`` over ``rows``."""
     cpu, wall = [], []
     for _ in range(repeats):
         w0, t0 = time.perf_counter(), time.process_time()
         for r in rows:
             _cues.cache_clear()  # no help from earlier repeats: each trace is labelled from scratch
-            _, pruned = prune_trace(r["reasoning"], r["answer"], r["problem"])
+            steps, pruned = prune_trace(r["reasoning"], r["answer"], r["problem"])
+            pruned = (contain(pruned, steps, r["problem"]) or (pruned,))[0]
             check(pruned, original_answer=r["answer"], original_text=r["reasoning"], question=r["problem"])
         cpu.append(time.process_time() - t0)
         wall.append(time.perf_counter() - w0)
@@ -159,7 +168,7 @@ def speed(rows: list[dict], count, unit: str, repeats: int = 7, target: int = 20
         cpu, wall = time_traces(chosen, repeats)
         n = len(chosen)
         print(f"\nSpeed on {name}: {n} traces of mean {sum(tokens) / n:,.0f} {u} (min {min(tokens):,}, max {max(tokens):,}), "
-              f"prune_trace + check, {'one core' if pinned else 'not pinned'}, {repeats} repeats")
+              f"prune_trace + contain + check, {'one core' if pinned else 'not pinned'}, {repeats} repeats")
         for what, secs in (("CPU time ", cpu), ("wall time", wall)):
             best, med = min(secs), statistics.median(secs)
             print(f"  {what}: best {n / best:6.0f} traces/s, median {n / med:6.0f} traces/s "

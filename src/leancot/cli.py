@@ -46,14 +46,37 @@ def stats(
     dir: Annotated[Path, typer.Argument(help="A prune output directory.")],
     tokenizer: Annotated[str, typer.Option(help="Tokenizer for the per-skill token counts.")] = "smollm2-135m",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    answer_position: Annotated[bool, typer.Option("--answer-position", help="Where the traces first derive their answer "
+                                                  "(DIR: a prune output's originals, or a traces file).")] = False,
 ) -> None:
     """Counts, token reduction and the skill × action table of a prune output."""
-    if as_json:
+    if answer_position:
+        print_answer_positions(dir, as_json)
+    elif as_json:
         from leancot.prune.stats import load_stats
 
         typer.echo(json.dumps(load_stats(dir, tokenizer).as_dict(), indent=2))
     else:
         print_prune_stats(dir, tokenizer)
+
+
+def print_answer_positions(source: Path, as_json: bool) -> None:
+    from leancot.prune.stats import answer_positions
+
+    s = answer_positions(source).summary()
+    if as_json:
+        typer.echo(json.dumps(s, indent=2))
+        return
+    if not s["derived"]:
+        console.print(f"{source}: no step of its {s['traces']} traces derives the final answer")
+        return
+    console.print(f"[bold]{source}[/bold]: answer first derived in {s['derived']} of {s['traces']} traces, at median "
+                  f"{s['median']:.0%} of the reasoning (quartiles {s['q1']:.0%}-{s['q3']:.0%}, range {s['min']:.0%}-{s['max']:.0%}); "
+                  f"within the first half in {s['within_first_half']}", highlight=False)
+    table = Table("position", "traces", "", title="first derivation of the answer, share of the reasoning")
+    for k, n in enumerate(s["histogram"]):
+        table.add_row(f"{k * 10}-{k * 10 + 10}%", str(n), "█" * round(40 * n / max(s["histogram"])))
+    console.print(table)
 
 
 def print_prune_stats(out_dir: Path, tokenizer: str | None) -> None:

@@ -69,12 +69,15 @@ def prune_trace(reasoning: str, answer: str | None, question: str = "") -> tuple
     return prune(decompose(reasoning, question), answer, question)
 
 
-def prune(steps: list[Step], answer: str | None, question: str = "") -> tuple[list[Step], str]:
+def prune(steps: list[Step], answer: str | None, question: str = "", *, root: int | None = None,
+          compress: bool = True) -> tuple[list[Step], str]:
     """Set every step's action/rewritten and synthesise the concise path.
 
     ``answer`` is the trace's final answer (``None``: the last ``\\boxed{}`` of the
-    steps, if any). Returns new Step objects (the input is not modified) and the pruned
-    reasoning, which ends with ``The answer is \\boxed{X}``.
+    steps, if any). ``root`` is the step where the answer is reached (default: the first
+    that states it, :func:`_root`); ``compress=False`` keeps the kept steps verbatim. Returns
+    new Step objects (the input is not modified) and the pruned reasoning, which ends with
+    ``The answer is \\boxed{X}``.
     """
     steps = [s.model_copy(update={"action": "keep", "rewritten": None}) for s in steps]
     if answer is None:
@@ -83,7 +86,7 @@ def prune(steps: list[Step], answer: str | None, question: str = "") -> tuple[li
     nums = [_significant(numbers_in(s.text)) - q_numbers for s in steps]
     doubts = _answered_doubts(steps)
     superseded = _superseded(steps) | set(doubts)
-    root = _root(steps, answer)
+    root = _root(steps, answer) if root is None else root
     needed = _needed(steps, nums, superseded, root, corrections=set(doubts.values()))
     produced = _produced(nums)
     last_use = _last_use(steps, nums, root)
@@ -91,12 +94,13 @@ def prune(steps: list[Step], answer: str | None, question: str = "") -> tuple[li
     for i, step in enumerate(steps):
         live = not produced[i] or any(last_use.get(n, -1) > i for n in produced[i])
         keep = _decide(i, step, root, needed, superseded, live, in_detour[i])
-        if keep:
-            _compress(step, question)
-        else:
+        if not keep:
             step.action = "delete"
+        elif compress:
+            _compress(step, question)
     _drop_repeated_headings(steps)
-    _merge(steps)
+    if compress:
+        _merge(steps)
     return steps, _synthesise(steps, answer)
 
 

@@ -31,6 +31,7 @@ class Entry:
 
 PRUNERS: dict[str, Entry] = {
     "heuristic": Entry("leancot.prune.registry:heuristic", summary="offline DRP rules: skill-labelled steps, per-step actions"),
+    "first-answer": Entry("leancot.prune.registry:first_answer", summary="cut where the final answer is first derived; keep its derivation"),
     "llm": Entry("leancot.prune.registry:teacher", ("openai", "api"), "DRP by a teacher LLM behind an OpenAI-compatible endpoint"),
 }
 
@@ -60,6 +61,12 @@ class HeuristicPruner(OfflinePruner):
 
 def heuristic(config: PruneConfig) -> Pruner:
     return HeuristicPruner()
+
+
+def first_answer(config: PruneConfig) -> Pruner:
+    from leancot.prune.first_answer import FirstAnswerPruner
+
+    return FirstAnswerPruner()
 
 
 def teacher(config: PruneConfig) -> Pruner:

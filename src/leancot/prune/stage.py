@@ -18,6 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -32,6 +33,7 @@ from leancot.prune import registry
 from leancot.prune.base import Deferred, Postponed, Pruned, PruneFailed, Pruner, Rejected, StopRun
 from leancot.prune.reader import TraceReader
 from leancot.prune.teacher.config import TeacherConfig
+from leancot.prune.contained import contain
 from leancot.prune.verify import check
 from leancot.schema import PrunedTrace, Step, Trace
 from leancot.tokens import count_tokens, count_tokens_batch
@@ -43,7 +45,7 @@ class PruneConfig(StageConfig):
     """Settings of the prune stage (``leancot prune``)."""
 
     input: InputPath = Field(description="Traces: JSONL, JSON, CSV, Parquet or a saved datasets dir.")
-    method: str = Field("heuristic", description="Who prunes: a registered pruner (heuristic: offline rules; llm: a teacher LLM).")
+    method: str = Field("heuristic", description="Who prunes: a registered pruner (heuristic: offline DRP rules; first-answer: cut where the answer is first derived; llm: a teacher LLM).")
     teacher: TeacherConfig | None = Field(None, description="Teacher settings for method 'llm' (stages.prune.teacher in a recipe).")
     fallback: Literal["heuristic", "reject"] = Field("heuristic", description="A trace the method cannot prune (the teacher's answers stay invalid): prune it offline, or reject it.")
     tokenizer: str = Field("smollm2-135m", description="Tokenizer that counts tokens (built-in name or local dir).")
@@ -299,8 +301,15 @@ async def _fall_back(trace: Trace, fallback: Pruner, failed: PruneFailed, method
 def _verified(trace: Trace, p: Pruned, config: PruneConfig) -> PrunedTrace | tuple[str, str]:
     """The pruned path must reach the original answer (and the gold) and invent no number.
 
-    A failing path is a reject, or with ``--on-fail keep`` the trace passes through unpruned."""
-    failures = check(p.pruned, original_answer=trace.answer, gold=trace.gold_answer, original_text=trace.reasoning, question=trace.question)
+    It must also be self-contained (``leancot.prune.contained``): a computation that uses a number
+    from nowhere gets the step that derives it back from the original, else the path fails with
+    ``not_self_contained``. A failing path is a reject, or with ``--on-fail keep`` the trace
+    passes through unpruned."""
+    contained = contain(p.pruned, p.steps, trace.question)
+    if contained is not None and contained[2]:
+        p = replace(p, pruned=contained[0], steps=contained[1], extra={**p.extra, "restored": contained[2]})
+    failures = [] if contained is not None else ["not_self_contained"]
+    failures += check(p.pruned, original_answer=trace.answer, gold=trace.gold_answer, original_text=trace.reasoning, question=trace.question)
     if failures and config.on_fail == "reject":
         return (failures[0], "; ".join(failures))
     steps, pruned, method = p.steps, p.pruned, p.method

@@ -106,3 +106,65 @@ def _kept_text(step: dict[str, Any]) -> str:
     # a merged run keeps its merged line on the first step and "" on the others
     rewritten = step.get("rewritten")
     return step["text"] if rewritten is None else rewritten
+
+
+@dataclass
+class AnswerPositions:
+    """Where a trace set first derives its final answer (``leancot stats --answer-position``).
+
+    ``positions`` are shares of each trace's reasoning (characters up to the end of the step
+    that first derives the answer, ``leancot.prune.first_answer.first_derivation``); ``never``
+    counts the traces in which no step derives it."""
+
+    positions: list[float]
+    never: int
+
+    def summary(self) -> dict[str, Any]:
+        p = sorted(self.positions)
+        if not p:
+            return {"traces": self.never, "derived": 0, "never": self.never}
+
+        def q(f: float) -> float:
+            return round(p[min(len(p) - 1, int(f * len(p)))], 4)
+
+        return {"traces": len(p) + self.never, "derived": len(p), "never": self.never, "median": q(0.5), "q1": q(0.25),
+                "q3": q(0.75), "min": round(p[0], 4), "max": round(p[-1], 4),
+                "within_first_half": sum(x <= 0.5 for x in p),
+                "histogram": [sum(k / 10 < x <= (k + 1) / 10 or (k == 0 and x == 0) for x in p) for k in range(10)]}
+
+
+def answer_positions(source: str | Path, limit: int | None = None) -> AnswerPositions:
+    """First-derivation positions over a prune output directory (its originals) or a traces file."""
+    from leancot.prune.first_answer import answer_position
+
+    source = Path(source)
+    positions, never = [], 0
+    for reasoning, answer, question in _traces_of(source, limit):
+        at = answer_position(reasoning, answer, question)
+        if at is None:
+            never += 1
+        else:
+            positions.append(at)
+    return AnswerPositions(positions, never)
+
+
+def _traces_of(source: Path, limit: int | None) -> Iterator[tuple[str, str | None, str]]:
+    if source.is_dir() and (source / "records.jsonl").exists():
+        for n, r in enumerate(_stream(source / "records.jsonl")):
+            if limit and n >= limit:
+                return
+            yield r["original"], r.get("answer"), r.get("question", "")
+        return
+    if not source.exists():
+        raise UsageError(f"stats: {source} is neither a prune output directory nor a traces file")
+    from leancot.io import iter_rows
+    from leancot.prune.reader import TraceReader
+    from leancot.prune.stage import PruneConfig
+
+    reader = TraceReader(PruneConfig(input=source, out=Path(".")))  # the prune stage's own reading of every format
+    for n, row in enumerate(iter_rows(source)):
+        if limit and n >= limit:
+            return
+        trace = reader.trace(row, reader.row_id(row))
+        if not isinstance(trace, tuple):
+            yield trace.reasoning, trace.answer, trace.question

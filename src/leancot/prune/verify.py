@@ -7,6 +7,10 @@
 - ``gold_mismatch``: its answer is not equivalent to the gold answer (only when given);
 - ``invented_numbers``: it holds a number that is in none of the original reasoning,
   the question and the answer (the pruner may delete and shorten, never make up).
+
+Before these, the prune stage makes the path self-contained (``leancot.prune.contained``:
+every number a computation uses stands earlier, else its deriving step is put back) or
+fails it with ``not_self_contained``.
 """
 
 from __future__ import annotations
