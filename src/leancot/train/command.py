@@ -33,6 +33,10 @@ def _summary(out_dir: Path) -> None:
         f"({m['loss_tokens']:,} with loss), {m['flops']:.3g} FLOPs, {m['tokens_per_second']:.0f} tok/s, "
         f"loss {m['loss_first']} → {m['loss_last']}, peak memory {m['peak_memory_bytes'] / 2**30:.2f} GiB"
     )
+    v = m.get("validation")
+    if v and v.get("best_step") is not None:
+        console.print(f"validation: best eval loss {v['best_eval_loss']:.4f} at step {v['best_step']}, last {v['last_eval_loss']:.4f} "
+                      f"at step {v['last_step']}; kept step {v['kept_step']} ({v['keep']})")  # fmt: skip
 
 
 def main() -> None:

@@ -79,10 +79,14 @@ class RunMetrics:
     loss_first: float | None
     loss_last: float | None
     loss_curve: list[dict[str, float]] = field(default_factory=list)
+    # With validation: sequences, eval_steps, keep, kept_step (the step DIR/model holds), best_step /
+    # best_eval_loss, last_step / last_eval_loss, curve [{step, eval_loss}]; None without.
+    validation: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def build_metrics(counters: Counters, *, student_params: int, trainable_params: int, teacher_params: int, log_history: list[dict[str, Any]], steps: int, extra: dict[str, Any] | None = None) -> RunMetrics:
+def build_metrics(counters: Counters, *, student_params: int, trainable_params: int, teacher_params: int, log_history: list[dict[str, Any]], steps: int,
+                  validation: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> RunMetrics:
     """Combine the counters, parameter counts and the Trainer's log history into RunMetrics."""
     curve = [{"step": int(h["step"]), "loss": float(h["loss"])} for h in log_history if "loss" in h and "step" in h]
     f_student = 6.0 * student_params * counters.tokens
@@ -107,6 +111,7 @@ def build_metrics(counters: Counters, *, student_params: int, trainable_params: 
         loss_first=curve[0]["loss"] if curve else None,
         loss_last=curve[-1]["loss"] if curve else None,
         loss_curve=curve,
+        validation=validation,
         extra=extra or {},
     )
 

@@ -20,6 +20,8 @@ from leancot.io import InputPath
 
 Section = Literal["prompt", "cot", "answer"]
 Policy = Literal["lsp", "lsp-cot", "drop", "cut", "none"]
+LengthFilter = Literal["cut", "drop"]
+ThinkClose = Literal["answer", "cot"]
 # KD divergences between the teacher's P and the student's Q (both at temperature T), per position, in nats:
 #   forward_kl   KL(P||Q) = sum p log(p/q)                       mode-covering, the classic KD
 #   reverse_kl   KL(Q||P) = sum q log(q/p)                       mode-seeking
@@ -45,11 +47,19 @@ class TrainConfig(StageConfig):
     input: InputPath = Field(description="Training records: a prune records.jsonl, any JSONL/JSON/CSV/Parquet of question/reasoning/answer, or chat `messages`.")
     out: Path = Field(description="Output dir: model/ (merged, loadable), checkpoints/, metrics.json, loss.png, preflight.json, rejects.jsonl, manifest.json.")
     reasoning_field: str | None = Field(None, description="Record field holding the reasoning to train on (e.g. pruned, original, reasoning). Default: the first of pruned, reasoning, original present.")
-    loss_on: list[Section] = Field(["cot", "answer"], description="Sections that carry the loss: any non-empty subset of prompt, cot, answer.")
-    policy: Policy = Field("lsp", description="Length policy: lsp (first X% of each sequence, the paper), lsp-cot (truncate only the chain of thought, keep the answer), cut / drop (sequences over max_length), none.")
+    loss_on: list[Section] = Field(["cot", "answer"], description="Sections that carry the loss: a non-empty subset of prompt, cot, answer, or an Essence section_inclusion name: promptcotAns, cotAns, ans, promptAns, cot, promptCot (those count </think> as cot: pair them with --think-close cot).")
+    think_close: ThinkClose = Field("answer", description="Which section the </think> closing tag counts as for the loss: answer (default) or cot (the Essence collator). Truncation keeps it either way under lsp-cot.")
+    policy: Policy = Field("lsp", description="Length policy: lsp (the first int(L*X) tokens of each sequence, the paper), lsp-cot (truncate only the chain of thought, keep the answer), cut / drop (sequences over max_length), none.")
     lsp: float = Field(1.0, gt=0.0, le=1.0, description="Lead-span proportion X for lsp / lsp-cot: the share of tokens kept (1.0 keeps all).")
     max_length: int | None = Field(None, ge=8, description="Hard cap on sequence length in tokens (None: no cap). lsp/lsp-cot/cut cut to it, drop skips longer sequences.")
-    limit: int | None = Field(None, ge=1, description="Use only the first N input rows.")
+    length_filter: LengthFilter = Field("cut", description="How lsp / lsp-cot apply --max-length: cut (truncate by the policy, then cut at max_length) or drop (first skip every sequence over max_length, then truncate the rest: the Essence code's drop over 4k, then LSP).")
+    limit: int | None = Field(None, ge=1, description="Use only the first N input rows (before the validation split, as LLaMA-Factory's max_samples).")
+    train_limit: int | None = Field(None, ge=1, description="Train on at most N sequences: the first N left after the validation split (Essence: n_train 8000 after n_val 1000 are set aside).")
+    # --- validation
+    val_fraction: float | None = Field(None, gt=0.0, description="Validation split of the trainable sequences: a fraction if < 1, else a number of rows; seeded by --seed, chosen as datasets' train_test_split(test_size, seed) chooses (Essence: 1000, DRP: 0.05).")
+    val_file: InputPath | None = Field(None, description="Validation records in any training input format (instead of --val-fraction); the same rendering, policy and masks apply.")
+    eval_every: float = Field(0.1, gt=0.0, description="With validation: the evaluation loss (cross-entropy only, no KD term) every this fraction of an epoch if < 1, else every this many optimizer steps, and after the last step (Essence: 0.1; DRP: 300 steps).")
+    keep: Literal["best", "last"] = Field("last", description="Which model DIR/model holds: last (after the last step) or best (the lowest validation loss; needs validation; checkpoints are then saved at every evaluation).")
     # --- models
     student: str = Field("smollm2-135m", description="Student: smollm2-135m, smollm2-135m:layers=<k>, tiny:<n_layer>x<hidden>, or a local checkpoint dir.")
     teacher: str | None = Field(None, description="KD teacher (same forms as student; must share the student's tokenizer). None: SFT only.")
@@ -76,6 +86,7 @@ class TrainConfig(StageConfig):
     grad_accum: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
     warmup: float = Field(0.03, ge=0.0, description="Warm-up: a fraction of the steps if < 1, else a number of steps.")
     weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay.")
+    max_grad_norm: float = Field(1.0, ge=0.0, description="Clip the gradient norm to this (0 disables clipping; DRP and Essence: 1.0).")
     gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass (less memory, ~30% more time).")
     precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: bf16 where the GPU supports it, else fp32.")
     save_steps: int = Field(50, ge=1, description="Save a checkpoint every N optimizer steps (resume starts from the last one).")
@@ -85,11 +96,14 @@ class TrainConfig(StageConfig):
     @field_validator("loss_on", mode="before")
     @classmethod
     def _split_sections(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            v = [s.strip() for s in v.split(",") if s.strip()]
-        if not v:
-            raise UsageError("--loss-on needs at least one of prompt, cot, answer")
-        return sorted(set(v), key=["prompt", "cot", "answer"].index) if all(s in ("prompt", "cot", "answer") for s in v) else v
+        from leancot.train.data import loss_sections
+
+        if not isinstance(v, (str, list, tuple, set)):
+            return v
+        try:
+            return loss_sections(v)
+        except ValueError as e:
+            raise UsageError(f"--loss-on: {e}") from None
 
     @field_validator("student", "teacher")
     @classmethod
@@ -109,7 +123,22 @@ class TrainConfig(StageConfig):
             raise UsageError(f"--lsp {self.lsp} needs --policy lsp or lsp-cot (got {self.policy})")
         if self.policy == "none" and self.max_length is not None:
             raise UsageError("--policy none keeps every sequence whole; drop --max-length or pick cut/drop/lsp")
+        if self.length_filter == "drop" and (self.policy not in ("lsp", "lsp-cot") or self.max_length is None):
+            raise UsageError(f"--length-filter drop composes with --policy lsp or lsp-cot and needs --max-length (got --policy {self.policy}"
+                             f"{', no --max-length' if self.max_length is None else ''}; --policy drop alone drops long sequences)")  # fmt: skip
+        if self.val_fraction is not None and self.val_file is not None:
+            raise UsageError("give --val-fraction or --val-file, not both")
+        if self.val_fraction is not None and self.val_fraction >= 1 and self.val_fraction != int(self.val_fraction):
+            raise UsageError(f"--val-fraction {self.val_fraction}: a fraction below 1 or a whole number of rows")
+        if self.eval_every >= 1 and self.eval_every != int(self.eval_every):
+            raise UsageError(f"--eval-every {self.eval_every}: a fraction of an epoch below 1 or a whole number of steps")
+        if self.keep == "best" and not self.validates:
+            raise UsageError("--keep best needs validation: --val-fraction or --val-file")
         return self
+
+    @property
+    def validates(self) -> bool:
+        return self.val_fraction is not None or self.val_file is not None
 
     @property
     def kd_enabled(self) -> bool:

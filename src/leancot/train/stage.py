@@ -7,15 +7,19 @@
    with a reason, so ``sequences + rejects = input rows``;
 2. writes ``preflight.json``: for every length policy, how many sequences it would truncate or skip
    and how many tokens would be trained;
-3. trains with ``DistillTrainer`` (checkpoints in ``DIR/checkpoints``; an interrupted run resumes
+3. with validation (``--val-fraction``: a seeded split of the trainable sequences, ids in
+   ``validation.jsonl``; or ``--val-file``), evaluates the cross-entropy every ``--eval-every``;
+4. trains with ``DistillTrainer`` (checkpoints in ``DIR/checkpoints``; an interrupted run resumes
    from the last complete one, skipping the batches already seen);
-4. saves ``DIR/model`` (LoRA merged: plain transformers / vLLM checkpoint), ``metrics.json``,
+5. saves ``DIR/model``, the last model or with ``--keep best`` the one of lowest validation loss
+   (LoRA merged: plain transformers / vLLM checkpoint), ``metrics.json``,
    ``loss.png`` and ``manifest.json``. A finished run with the same config and input is skipped.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +27,28 @@ from leancot import manifest
 from leancot.errors import UsageError
 from leancot.io import iter_rows, write_json_atomic, write_jsonl_atomic
 from leancot.train.config import TrainConfig
-from leancot.train.data import Sections, build_example, preflight, record_sections, skip_reason, tokenize_sections
+from leancot.train.data import Sections, build_example, preflight, record_sections, skip_reason, think_close_tokens, tokenize_sections
 
 log = logging.getLogger(__name__)
-OUTPUTS = ("model", "adapter", "checkpoints", "metrics.json", "loss.png", "preflight.json", "rejects.jsonl", manifest.MANIFEST)
+OUTPUTS = ("model", "adapter", "checkpoints", "metrics.json", "loss.png", "preflight.json", "rejects.jsonl", "validation.jsonl", manifest.MANIFEST)
 
 
 def run(config: TrainConfig) -> Path:
     """Train the student on ``config.input`` into ``config.out``; returns the output dir."""
     out = config.out
-    inputs = {str(config.input): manifest.file_sha256(config.input)}
+    inputs = {str(p): manifest.file_sha256(p) for p in (config.input, config.val_file) if p is not None}
     with manifest.stage_run(out, "train", config.fingerprint_config(), inputs, seed=config.seed, overwrite=config.overwrite,
                             allow_empty=config.allow_empty, skip_complete=lambda d: (d / "model").is_dir(),
                             outputs=OUTPUTS, kept_work=_kept_work) as stage:  # fmt: skip
         if stage.skipped:
             return out
-        examples, counts = prepare(config)
+        examples, val, counts = prepare(config)
         stage.total = counts["input"]
-        result = _train(config, examples) if examples else {}
-        stage.complete({**counts, "records": counts["sequences"]}, metrics={k: v for k, v in result.items() if k != "loss_curve"})
+        result = _train(config, examples, val) if examples else {}
+        metrics = {k: v for k, v in result.items() if k != "loss_curve"}
+        if metrics.get("validation"):
+            metrics["validation"] = {k: v for k, v in metrics["validation"].items() if k != "curve"}
+        stage.complete({**counts, "records": counts["sequences"]}, metrics=metrics)
     return out
 
 
@@ -53,43 +60,102 @@ def _kept_work(out: Path) -> bool:
 # --------------------------------------------------------------------------- data
 
 
-def prepare(config: TrainConfig) -> tuple[list[dict[str, list[int]]], dict[str, Any]]:
-    """Tokenised, masked, truncated examples plus counts; writes rejects.jsonl and preflight.json."""
+Example = dict[str, list[int]]
+
+
+def prepare(config: TrainConfig) -> tuple[list[Example], list[Example], dict[str, Any]]:
+    """(training examples, validation examples, counts): tokenised, masked and truncated; writes
+    rejects.jsonl, preflight.json and, with validation, validation.jsonl (the ids held out).
+
+    ``counts``: input = sequences + validation (when split from the input) + unused (past
+    --train-limit) + rejects. Validation from --val-file is counted apart (its rejects are dropped
+    with a log line, not written)."""
     from leancot.train.trainer import load_tokenizer
 
     tokenizer = load_tokenizer(config.student, config.out, seed=config.seed)
-    kept: list[tuple[str, tuple[list[int], list[int], list[int]]]] = []
-    rejects: list[dict[str, str]] = []
-    for n, row in enumerate(iter_rows(config.input), start=1):
-        if config.limit and n > config.limit:
+    kept, rejects = _read_sections(config, tokenizer, config.input, limit=config.limit)
+    train = _build(config, kept, rejects)
+    val: list[tuple[str, Example]] = []
+    if config.val_file is not None:
+        val_rejects: list[dict[str, str]] = []
+        val = _build(config, _read_sections(config, tokenizer, config.val_file, rejects=val_rejects)[0], val_rejects)
+        if val_rejects:
+            log.info("train: %d of %d --val-file rows cannot be used (%s)", len(val_rejects), len(val) + len(val_rejects),
+                     ", ".join(sorted({r["reason"] for r in val_rejects})))  # fmt: skip
+    elif config.val_fraction is not None:
+        train, val = split_validation(train, config.val_fraction, seed=config.seed)
+    unused = max(0, len(train) - config.train_limit) if config.train_limit else 0
+    train = train[: len(train) - unused]
+    write_jsonl_atomic(config.out / "rejects.jsonl", rejects)
+    if config.validates:
+        write_jsonl_atomic(config.out / "validation.jsonl", [{"id": i} for i, _ in val])
+    report = preflight([s for _, s in kept], loss_on=config.loss_on, lsp=config.lsp, max_length=config.max_length, think_close=config.think_close)
+    write_json_atomic(config.out / "preflight.json", {"chosen": _chosen(config), "lsp": config.lsp, "max_length": config.max_length,
+                                                      "think_close": config.think_close, "policies": report})  # fmt: skip
+    _log_preflight(report, _chosen(config))
+    held = len(val) if config.val_fraction is not None else 0
+    counts = {"input": len(train) + held + unused + len(rejects), "sequences": len(train), "rejects": len(rejects)}
+    counts |= ({"validation": len(val)} if config.validates else {}) | ({"unused": unused} if unused else {})
+    if not train and not (config.allow_empty and counts["input"] == 0):
+        reasons = ", ".join(sorted({r["reason"] for r in rejects})) or "the input is empty"
+        raise UsageError(f"no trainable sequences in {config.input} ({len(rejects)} rejected: {reasons}); see {config.out / 'rejects.jsonl'}")
+    if train and config.validates and not val:
+        raise UsageError(f"no validation sequences from {'--val-file ' + str(config.val_file) if config.val_file else f'--val-fraction {config.val_fraction:g}'}")
+    return [ex for _, ex in train], [ex for _, ex in val], counts
+
+
+def split_validation(items: list[Any], size: float, *, seed: int) -> tuple[list[Any], list[Any]]:
+    """(train, validation) as ``datasets``' ``train_test_split(test_size=size, seed=seed)`` splits them:
+    a fraction below 1 is ``ceil(size * n)`` rows, else ``size`` rows; a permutation from
+    ``numpy.random.default_rng(seed)``, its first rows the validation, the rest (in that order) train."""
+    import numpy as np
+
+    n = len(items)
+    n_val = math.ceil(size * n) if size < 1 else int(size)
+    if n_val >= n:
+        raise UsageError(f"--val-fraction {size:g} leaves no training sequences ({n} in all)")
+    order = np.random.default_rng(seed).permutation(n)
+    return [items[i] for i in order[n_val:]], [items[i] for i in order[:n_val]]
+
+
+def _read_sections(config: TrainConfig, tokenizer: Any, path: Path, *, limit: int | None = None, rejects: list[dict[str, str]] | None = None):
+    """([(id, (prompt, cot, answer, </think> tokens))], rejects) for every row of ``path``."""
+    kept: list[tuple[str, tuple[list[int], list[int], list[int], int]]] = []
+    rejects = [] if rejects is None else rejects
+    for n, row in enumerate(iter_rows(path), start=1):
+        if limit and n > limit:
             break
         sec = record_sections(row.data, reasoning_field=config.reasoning_field, line=row.line) if row.data is not None else (row.error or "unreadable", f"line {row.line}")
         if isinstance(sec, Sections):
-            kept.append((sec.id, tokenize_sections(tokenizer, sec)))
+            p, c, a = tokenize_sections(tokenizer, sec)
+            kept.append((sec.id, (p, c, a, think_close_tokens(tokenizer, a))))
         else:
             rejects.append({"id": f"line-{row.line}" if row.data is None else str(row.data.get("id") or f"line-{row.line}"), "reason": sec[0], "detail": sec[1]})
-    kw = {"loss_on": config.loss_on, "policy": config.policy, "lsp": config.lsp, "max_length": config.max_length}
-    examples = []
-    for item_id, (p, c, a) in kept:
-        ex = build_example(p, c, a, **kw)
+    return kept, rejects
+
+
+def _build(config: TrainConfig, kept: list[tuple[str, tuple[Any, ...]]], rejects: list[dict[str, str]]) -> list[tuple[str, Example]]:
+    """(id, example) for every sequence ``build_example`` keeps; the others go to ``rejects`` with a reason."""
+    kw = {"loss_on": config.loss_on, "policy": config.policy, "lsp": config.lsp, "max_length": config.max_length,
+          "length_filter": config.length_filter, "think_close": config.think_close}  # fmt: skip
+    out = []
+    for item_id, (p, c, a, n_close) in kept:
+        ex = build_example(p, c, a, close_tokens=n_close, **kw)
         if ex is None:
             rejects.append({"id": item_id, "reason": skip_reason(p, c, a, **kw)})
         else:
-            examples.append({"input_ids": ex[0], "labels": ex[1]})
-    write_jsonl_atomic(config.out / "rejects.jsonl", rejects)
-    report = preflight([s for _, s in kept], loss_on=config.loss_on, lsp=config.lsp, max_length=config.max_length)
-    write_json_atomic(config.out / "preflight.json", {"chosen": config.policy, "lsp": config.lsp, "max_length": config.max_length, "policies": report})
-    _log_preflight(report, config)
-    counts = {"input": len(examples) + len(rejects), "sequences": len(examples), "rejects": len(rejects)}
-    if not examples and not (config.allow_empty and counts["input"] == 0):
-        reasons = ", ".join(sorted({r["reason"] for r in rejects})) or "the input is empty"
-        raise UsageError(f"no trainable sequences in {config.input} ({len(rejects)} rejected: {reasons}); see {config.out / 'rejects.jsonl'}")
-    return examples, counts
+            out.append((item_id, {"input_ids": ex[0], "labels": ex[1]}))
+    return out
 
 
-def _log_preflight(report: dict[str, dict[str, int]], config: TrainConfig) -> None:
+def _chosen(config: TrainConfig) -> str:
+    """The preflight row of the chosen policy."""
+    return f"drop+{config.policy}" if config.length_filter == "drop" else config.policy
+
+
+def _log_preflight(report: dict[str, dict[str, int]], chosen: str) -> None:
     for policy, r in report.items():
-        mark = " <- chosen" if policy == config.policy else ""
+        mark = " <- chosen" if policy == chosen else ""
         log.info("preflight %-8s sequences %d (touched %d, skipped %d), tokens %d, loss tokens %d%s",
                  policy, r["sequences"], r["touched"], r["skipped"], r["tokens"], r["loss_tokens"], mark)  # fmt: skip
 
@@ -97,11 +163,12 @@ def _log_preflight(report: dict[str, dict[str, int]], config: TrainConfig) -> No
 # --------------------------------------------------------------------------- training
 
 
-def _train(config: TrainConfig, examples: list[dict[str, list[int]]]) -> dict[str, Any]:
+def _train(config: TrainConfig, examples: list[Example], val: list[Example] | None = None) -> dict[str, Any]:
     import torch
     from transformers import TrainingArguments, set_seed
 
-    from leancot.train import compute, trainer as tr
+    from leancot.train import compute
+    from leancot.train import trainer as tr
     from leancot.train.data import PadToLongest
 
     # Before anything draws a random number: the LoRA initialisation (add_lora) runs before the
@@ -123,14 +190,14 @@ def _train(config: TrainConfig, examples: list[dict[str, list[int]]]) -> dict[st
     args = TrainingArguments(
         output_dir=str(ckpt_dir), per_device_train_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
         learning_rate=config.lr, num_train_epochs=config.epochs, max_steps=config.max_steps or -1, warmup_steps=config.warmup,
-        weight_decay=config.weight_decay, lr_scheduler_type="cosine", logging_steps=1, save_strategy="steps",
-        save_steps=config.save_steps, save_total_limit=config.save_total_limit, seed=config.seed, bf16=bf16,
+        weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm, lr_scheduler_type="cosine", logging_steps=1,
+        save_total_limit=config.save_total_limit, seed=config.seed, bf16=bf16, **_eval_args(config, len(examples)),
         **_checkpointing_args(TrainingArguments, config.gradient_checkpointing),
         report_to="none", remove_unused_columns=False, dataloader_num_workers=0, use_cpu=not gpu, optim="adamw_torch",
     )  # fmt: skip
     teacher = _teacher(config, tokenizer, bf16, args.device) if config.kd_enabled else None
     trainer = tr.DistillTrainer(
-        model=student, args=args, train_dataset=examples, data_collator=PadToLongest(tokenizer.pad_token_id or 0),
+        model=student, args=args, train_dataset=examples, eval_dataset=val or None, data_collator=PadToLongest(tokenizer.pad_token_id or 0),
         loss_config=config, teacher=teacher, counters=counters, callbacks=[tr.CountersCallback(counters)],
     )  # fmt: skip
     if last is not None:
@@ -140,7 +207,7 @@ def _train(config: TrainConfig, examples: list[dict[str, list[int]]]) -> dict[st
     n_teacher = sum(p.numel() for p in teacher.parameters()) if teacher is not None else 0
     metrics = compute.build_metrics(
         counters, student_params=n_student, trainable_params=trainable, teacher_params=n_teacher,
-        log_history=trainer.state.log_history, steps=trainer.state.global_step,
+        log_history=trainer.state.log_history, steps=trainer.state.global_step, validation=_validation_summary(config, trainer.state, len(val or [])),
         extra={"bf16": bf16, "device": str(args.device), "processes": trainer.accelerator.num_processes, "distributed": trainer.accelerator.distributed_type.value, "resumed_from": str(last) if last else None},
     )  # fmt: skip
     if trainer.is_world_process_zero():
@@ -148,6 +215,38 @@ def _train(config: TrainConfig, examples: list[dict[str, list[int]]]) -> dict[st
     from dataclasses import asdict
 
     return asdict(metrics)
+
+
+def _eval_args(config: TrainConfig, n_train: int) -> dict[str, Any]:
+    """TrainingArguments for checkpoints and validation: the evaluation loss every ``eval_every`` of an
+    epoch, or every ``eval_every`` optimizer steps when it is >= 1 (transformers also evaluates after
+    the last step); with ``keep best`` a checkpoint at every
+    evaluation and the lowest ``eval_loss`` loaded back at the end (``load_best_model_at_end``)."""
+    import os
+
+    args: dict[str, Any] = {"save_strategy": "steps", "save_steps": config.save_steps}
+    if not config.validates:
+        return args
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    per_epoch = max(1, math.ceil(math.ceil(n_train / (config.batch_size * processes)) / config.grad_accum))
+    every = int(config.eval_every) if config.eval_every >= 1 else max(1, round(config.eval_every * per_epoch))
+    args |= {"eval_strategy": "steps", "eval_steps": every, "per_device_eval_batch_size": config.batch_size, "prediction_loss_only": True}
+    if config.keep == "best":
+        args |= {"save_steps": every, "load_best_model_at_end": True, "metric_for_best_model": "eval_loss", "greater_is_better": False}
+    return args
+
+
+def _validation_summary(config: TrainConfig, state: Any, n_val: int) -> dict[str, Any] | None:
+    """What metrics.json records of validation: every evaluation, the best and the last, which was kept."""
+    if not config.validates:
+        return None
+    curve = [{"step": int(h["step"]), "eval_loss": float(h["eval_loss"])} for h in state.log_history if "eval_loss" in h]
+    best = min(curve, key=lambda c: c["eval_loss"], default=None)  # the first of equal losses, as transformers keeps it
+    last = max(curve, key=lambda c: c["step"], default=None)
+    kept = state.best_global_step if config.keep == "best" and state.best_global_step else state.global_step
+    return {"sequences": n_val, "eval_steps": state.eval_steps, "keep": config.keep, "kept_step": kept,
+            "best_step": best and best["step"], "best_eval_loss": best and best["eval_loss"],
+            "last_step": last and last["step"], "last_eval_loss": last and last["eval_loss"], "curve": curve}  # fmt: skip
 
 
 def _checkpointing_args(args_cls: Any, enabled: bool) -> dict[str, Any]:

@@ -187,26 +187,37 @@ class DistillTrainer(Trainer):
             teacher.eval().requires_grad_(False)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
-        c = self.loss_config
-        kw = {"kd": c.kd, "kd_ratio": c.kd_ratio, "temperature": c.temperature, "beta": c.jsd_beta, "alpha": c.skew_alpha,
-              "forward_ratio": c.kd_forward_ratio, "chunk_tokens": c.kd_chunk_tokens}  # fmt: skip
-        if return_outputs or not self._can_fuse(model):  # outputs must carry logits (evaluation, predictions)
-            out = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
-            loss = distill_loss(out.logits, inputs["labels"], self._teacher_logits(inputs) if c.kd_enabled else None, **kw)
-        else:
-            out = None
-            hidden = last_hidden_states(model, inputs)
-            t_hidden, t_weight = self._teacher_hidden(inputs) if c.kd_enabled else (None, None)
-            loss = fused_distill_loss(hidden, head_weight(model), inputs["labels"], t_hidden, t_weight, **kw)
+        loss, out = self._loss(model, inputs, kd=self.loss_config.kd_enabled, logits=return_outputs)
         if model.training:
             self._count(inputs)
         return (loss, out) if return_outputs else loss
 
-    def _can_fuse(self, model: Any) -> bool:
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):  # noqa: ANN001
+        """Validation: the cross-entropy of the loss-bearing tokens only, no KD term (the Essence code's
+        ``val_include_distill_loss=False``), so runs with and without a teacher compare; no logits kept."""
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad():
+            loss, _ = self._loss(model, inputs, kd=False, logits=False)
+        return loss.detach(), None, None
+
+    def _loss(self, model: Any, inputs: dict[str, torch.Tensor], *, kd: bool, logits: bool) -> tuple[torch.Tensor, Any]:
+        """(loss, model outputs or None): CE (+ KD when ``kd``); fused unless ``logits`` are asked for."""
+        c = self.loss_config
+        kw = {"kd": c.kd, "kd_ratio": c.kd_ratio if kd else 0.0, "temperature": c.temperature, "beta": c.jsd_beta, "alpha": c.skew_alpha,
+              "forward_ratio": c.kd_forward_ratio, "chunk_tokens": c.kd_chunk_tokens}  # fmt: skip
+        if logits or not self._can_fuse(model, kd):  # outputs must carry logits (evaluation, predictions)
+            out = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+            return distill_loss(out.logits, inputs["labels"], self._teacher_logits(inputs) if kd else None, **kw), out
+        hidden = last_hidden_states(model, inputs)
+        t_hidden, t_weight = self._teacher_hidden(inputs) if kd else (None, None)
+        return fused_distill_loss(hidden, head_weight(model), inputs["labels"], t_hidden, t_weight, **kw), None
+
+    def _can_fuse(self, model: Any, kd: bool | None = None) -> bool:
         """Sharded weights (FSDP, ZeRO-3) are only whole inside the wrapper's forward: there, full logits."""
+        kd = self.loss_config.kd_enabled if kd is None else kd
         if not self.loss_config.fused_loss or self.is_fsdp_enabled or self.is_deepspeed_enabled:
             return False
-        return head_weight(model) is not None and (self.teacher is None or not self.loss_config.kd_enabled or head_weight(self.teacher) is not None)
+        return head_weight(model) is not None and (not kd or self.teacher is None or head_weight(self.teacher) is not None)
 
     @torch.no_grad()
     def _teacher_logits(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
