@@ -16,7 +16,11 @@ the trainer's own wall clock inside ``train()``; a seed's three students are tra
 the other in one process (seeds side by side in ``--workers`` processes, each running the same
 arm at about the same time), so the time ratio is measured under the same machine load.
 
-    python benchmarks/lab_targets.py [--size full] [--seeds 0,1] [--workers 2] [--out DIR]
+``--arms`` compares other students on the same problems and seeds (``leancot lab --arms``), e.g.
+``--arms verbose,heuristic,first-answer,perplexity,lsp:0.5,lsp-cot:0.5``; each arm is printed with
+its paired difference against ``verbose``.
+
+    python benchmarks/lab_targets.py [--size full] [--seeds 0,1] [--workers 2] [--arms A,B,...] [--out DIR]
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="seeds trained at once, one process each")
     parser.add_argument("--out", type=Path, default=None, help="lab output dir (default: a fresh temporary one)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--arms", default=None, help="comma-separated arms (default: verbose,pruned,lsp)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -45,7 +50,8 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="leancot-lab-"))
     load_before = os.getloadavg()
     started = time.perf_counter()
-    summary_path = run(LabConfig(out=out, size=args.size, seeds=args.seeds, workers=args.workers, threads=args.threads, overwrite=True))
+    arms = {"arms": args.arms} if args.arms else {}
+    summary_path = run(LabConfig(out=out, size=args.size, seeds=args.seeds, workers=args.workers, threads=args.threads, overwrite=True, **arms))
     wall = time.perf_counter() - started
     report(json.loads(summary_path.read_text()), wall, load_before, os.getloadavg(), out)
 
@@ -56,20 +62,24 @@ def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Pat
           f"student {st['layers']}x{st['hidden']}, BPE of {st['vocab_size']} max, {st['epochs']} epochs, batch {st['batch_size']}, lr {st['lr']}, "
           f"{os.cpu_count()} cores, {st['workers']} workers x {st['threads']} torch threads")
     d = s["data"]
-    print(f"data: {d['train_problems']} training problems, {d['trained_on']} verified by the pruner ({d['prune_rejects']} rejected), "
-          f"{d['test_problems']} held-out; teacher reasoning {d['teacher_reasoning_tokens']:.0f} -> pruned {d['pruned_reasoning_tokens']:.0f} tokens")
-    print(f"{'student':8} {'accuracy [Wilson 95%]':28} {'by seed':14} {'output tok':>10} {'train s':>8} {'train tok':>10} {'eval s':>7}")
+    pruned = ", ".join(f"{m} {p['reasoning_tokens']:.0f}" for m, p in d.get("pruners", {}).items())
+    print(f"data: {d['train_problems']} training problems, {d['trained_on']} verified by every pruner ({d['prune_rejects']} rejected), "
+          f"{d['test_problems']} held-out; teacher reasoning {d['teacher_reasoning_tokens']:.0f} tokens -> {pruned}")
+    base = s.get("baseline", "verbose")
+    print(f"{'student':13} {'accuracy [Wilson 95%]':24} {'by seed':14} {'output tok':>10} {'train s':>8} {'train tok':>10} {'eval s':>7}  "
+          f"vs {base}: accuracy [paired bootstrap 95%], output tokens, training time")
     for arm, f in s["arms"].items():
         lo, hi = f["accuracy_ci95"]
         seeds = " ".join(f"{a:.1%}" for a in f["accuracy_by_seed"])
-        print(f"{arm:8} {f['accuracy']:6.1%} [{lo:.1%}, {hi:.1%}]{'':8} {seeds:14} {f['mean_output_tokens']:10.1f} "
-              f"{f['train_seconds']:8.1f} {f['train_tokens']:10,.0f} {f['eval_seconds']:7.1f}")
-    p, c = s["pruned_vs_verbose"], s["lsp_vs_verbose"]
-    print(f"pruned vs verbose: accuracy {p['accuracy_diff']:+.1%} [paired bootstrap 95% {p['accuracy_diff_ci95'][0]:+.1%}, "
-          f"{p['accuracy_diff_ci95'][1]:+.1%}], output tokens {p['token_ratio']:.1%} [{p['token_ratio_ci95'][0]:.1%}, {p['token_ratio_ci95'][1]:.1%}]")
-    ratio = "n/a" if c["accuracy_ratio"] is None else f"{c['accuracy_ratio']:.1%} [{c['accuracy_ratio_ci95'][0]:.1%}, {c['accuracy_ratio_ci95'][1]:.1%}]"
-    print(f"lsp vs verbose: accuracy kept {ratio}, training time {c['train_time_ratio']:.1%}, "
-          f"training tokens {s['arms']['lsp']['train_tokens'] / s['arms']['verbose']['train_tokens']:.1%}")
+        c = s.get("vs_baseline", {}).get(arm)
+        vs = "" if c is None else (f"  {c['accuracy_diff']:+.1%} [{c['accuracy_diff_ci95'][0]:+.1%}, {c['accuracy_diff_ci95'][1]:+.1%}], "
+                                   f"{c['token_ratio']:.1%} [{c['token_ratio_ci95'][0]:.1%}, {c['token_ratio_ci95'][1]:.1%}], "
+                                   f"{c['train_time_ratio']:.1%}")  # fmt: skip
+        acc = f"{f['accuracy']:6.1%} [{lo:.1%}, {hi:.1%}]"
+        print(f"{arm:13} {acc:24} {seeds:14} {f['mean_output_tokens']:10.1f} "
+              f"{f['train_seconds']:8.1f} {f['train_tokens']:10,.0f} {f['eval_seconds']:7.1f}{vs}")
+    for spec, why in s.get("skipped_arms", {}).items():
+        print(f"arm {spec} skipped: {why}")
     for name, t in s["targets"].items():
         print(f"target {name}: {t['figure']} ({t['target']}) -> {'met' if t['met'] else 'NOT met'}")
     budget = 15 * 60 if st["size"] == "full" else 4 * 60

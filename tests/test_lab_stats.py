@@ -35,3 +35,39 @@ def test_arm_figures_and_comparison():
     assert (f["correct"], f["accuracy"], f["mean_output_tokens"], f["truncated"]) == (1, 0.5, 200.0, 1)
     c = compare_arms(base, other)
     assert c["accuracy_diff"] == 0.5 and c["accuracy_ratio"] == 2.0 and c["token_ratio"] == pytest.approx(0.15)
+
+
+def _summary() -> dict:
+    from leancot.lab.stats import compare_arms as compare
+
+    verbose = [_rec(str(i), i < 2, 400) for i in range(10)]
+    pruned = [_rec(str(i), i < 5, 80) for i in range(10)]
+    arms = {"verbose": {**arm_figures(verbose), "train_seconds": 60.0, "train_tokens": 1000, "accuracy_by_seed": [0.2]},
+            "first-answer": {**arm_figures(pruned), "train_seconds": 20.0, "train_tokens": 300, "accuracy_by_seed": [0.5]}}
+    return {"settings": {"size": "small"}, "seeds": [0], "arms": arms, "baseline": "verbose", "wall_seconds": 1.0,
+            "vs_baseline": {"first-answer": compare(verbose, pruned)}, "targets": {}, "skipped_arms": {"perplexity": "not registered"}}
+
+
+def test_table_shows_each_arms_paired_difference_with_verbose():
+    from leancot.lab.stats import table
+
+    text = table(_summary())
+    assert "| verbose | 20.0% (5.7%-51.0%) | 400 | 60 | 1,000 | – | – |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| first-answer |"))
+    assert "+30.0% (" in row and "| 20.0% (20.0%-20.0%) |" in row
+    assert "- arm perplexity skipped: not registered" in text
+
+
+def test_plot_is_written(tmp_path):
+    from leancot.lab.plot import arms_plot
+
+    assert arms_plot(_summary(), tmp_path / "lab_arms.png")
+    assert (tmp_path / "lab_arms.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_print_summary_prints_every_arm(capsys):
+    from leancot.lab.command import print_summary
+
+    print_summary(_summary())
+    out = capsys.readouterr().out
+    assert "first-answer" in out and "perplexity skipped" in out

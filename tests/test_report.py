@@ -11,11 +11,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from leancot.report.collect import collect, find_runs
+from leancot.report.collect import collect, find_runs, lsp_series
 from leancot.report.command import register
 from leancot.report.html import script_json
-from leancot.report.plots import pareto_front
+from leancot.report.plots import pareto_front, series_labels
 from leancot.report.stage import ReportConfig, run
+from leancot.report.tables import answer_position_table, sparkline
 from report_fixtures import EVIL, make_eval, make_prune, make_sweep, make_train
 
 runner = CliRunner()
@@ -48,12 +49,12 @@ def sweep_report(tmp_path_factory, smollm2_tokenizer_dir):  # the skill plots co
 
 def test_report_holds_every_table_and_plot(sweep_report):
     root, path, html = sweep_report
-    for table in ("runs", "eval", "compute", "prune", "skills-"):
+    for table in ("runs", "eval", "compute", "prune", "skills-", "answer-position"):
         assert f'id="table-{table}' in html
-    # pareto, LSP curve, loss curves, token capture, token shift: all inline, nothing fetched
-    for fig in ("pareto", "lsp", "loss", "capture-", "shift-"):
+    # pareto, LSP curve, answer position, loss curves, token capture, token shift: all inline, nothing fetched
+    for fig in ("pareto", "lsp", "answer-position-", "loss", "capture-", "shift-"):
         assert f'id="fig-{fig}' in html
-    assert html.count('src="data:image/png;base64,') == 5
+    assert html.count('src="data:image/png;base64,') == 6
     assert not re.search(r'(src|href)="(https?:)?//', html)
     md = (root / "report" / "report.md").read_text()
     assert "## Training compute" in md and "| lsp0.5/train | 0.5 | 100 | 25,000 |" in md
@@ -98,7 +99,7 @@ def test_partial_and_old_runs_are_tolerated(tmp_path):
     assert coll.eval[0].train == coll.train[0].name  # the one train dir beside it
     assert any("unreadable line" in w for w in coll.warnings)
     assert "running" in html and 'id="fig-pareto"' in html and 'id="fig-lsp"' not in html
-    assert "needs train runs with at least two different lead-span proportions" in html
+    assert "needs train runs that differ in their lead-span proportion (lsp) alone" in html
 
 
 def test_a_run_with_missing_fields_still_renders(tmp_path):
@@ -155,3 +156,74 @@ def test_unknown_dir_is_a_one_line_error_exit_2(tmp_path, make):
     assert result.exit_code == 2
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
     assert str(target.name) in result.output
+
+
+def _with_inputs(train_dir, data_sha: str, **config) -> None:
+    """Give a fixture train run the manifest's input hashes (the training data) and config values."""
+    path = train_dir / "manifest.json"
+    man = json.loads(path.read_text())
+    man["inputs"] = {str(train_dir.parent / "data.jsonl"): data_sha}
+    man["config"].update(config)
+    path.write_text(json.dumps(man))
+
+
+def lab_like(root):
+    """The lab's three students: verbose (lsp 1.0), pruned (lsp 1.0, other data), lsp-cot 0.5 (verbose data)."""
+    for name, lsp, policy, sha, acc in (("verbose", 1.0, "lsp", "aaa", 0.2), ("pruned", 1.0, "lsp", "bbb", 0.5),
+                                        ("lsp", 0.5, "lsp-cot", "aaa", 0.1)):  # fmt: skip
+        make_train(root / name / "train", lsp=lsp, wall=100 * lsp)
+        _with_inputs(root / name / "train", sha, policy=policy)
+        make_eval(root / name / "eval", model=str(root / name / "train" / "model"), accuracy=acc, mean_tokens=100.0)
+    return root
+
+
+def test_lsp_curve_joins_only_runs_that_differ_in_lsp_alone(tmp_path):
+    coll = collect([lab_like(tmp_path)])
+    series = lsp_series(coll)
+    # the pruned student at 1.0 trained on other data: on no curve; verbose at 1.0 ends the lsp-cot curve
+    assert [(policy, [t.name for t in runs]) for policy, runs in series] == [("lsp-cot", ["lsp/train", "verbose/train"])]
+    html = run(ReportConfig(runs=[tmp_path], out=tmp_path / "r")).read_text()
+    assert 'id="fig-lsp"' in html
+
+
+def test_lsp_curves_split_by_seed_policy_and_data(tmp_path):
+    for seed in (0, 1):
+        for lsp, policy in ((1.0, "lsp"), (0.5, "lsp"), (0.5, "lsp-cot"), (0.25, "lsp-cot")):
+            d = tmp_path / f"s{seed}-{policy}{lsp:g}" / "train"
+            make_train(d, lsp=lsp, wall=10.0)
+            _with_inputs(d, "same", policy=policy, seed=seed)
+    make_train(tmp_path / "alone" / "train", lsp=0.5, wall=1.0)
+    _with_inputs(tmp_path / "alone" / "train", "other-data", policy="lsp")  # nothing to join: no curve
+    series = lsp_series(collect([tmp_path]))
+    assert sorted((runs[0].setting("seed"), policy, [t.lsp for t in runs]) for policy, runs in series) == [
+        (0, "lsp", [0.5, 1.0]), (0, "lsp-cot", [0.25, 0.5, 1.0]), (1, "lsp", [0.5, 1.0]), (1, "lsp-cot", [0.25, 0.5, 1.0])]
+    labels = series_labels(series)
+    assert len(set(labels)) == 4 and all("seed=" in lab and "policy=" in lab for lab in labels)
+    assert series_labels(series[:1]) == [""]
+
+
+def test_answer_position_is_shown_next_to_the_lsp_curve(sweep_report):
+    root, _, html = sweep_report
+    lsp_section = html[html.index('<h2 id="lsp">'):html.index('<h2 id="compute">')]
+    assert 'id="fig-answer-position-' in lsp_section and 'id="table-answer-position"' in lsp_section
+    coll = collect([root / "prune"])
+    a = coll.prune[0].answer_positions
+    # apples derives 7 at ~69% of its reasoning, evil-3 at its end, trains never states 120 as a result
+    assert (a["traces"], a["derived"], a["never"], a["within_first_half"]) == (3, 2, 1, 0)
+    assert a["positions"] == sorted(a["positions"]) and 0.6 < a["positions"][0] < 0.75
+    row = answer_position_table(coll).rows[0]
+    assert row[0].endswith("prune") and row[1:3] == ["3", "2"] and row[5] == "0% (0 of 2)"
+    md = (root / "report" / "report.md").read_text()
+    assert "## Where the answer first appears" in md and f"| {row[0]} | 3 | 2 | {row[3]} |" in md
+
+
+def test_answer_position_table_escapes_run_names(tmp_path):
+    make_prune(tmp_path / EVIL.replace("/", "_")[:40])
+    html = run(ReportConfig(runs=[tmp_path], out=tmp_path / "r")).read_text()
+    table = html[html.index('id="table-answer-position"'):]
+    assert "<script>window" not in table and "&lt;script&gt;window" in table
+
+
+def test_sparkline_scales_to_the_tallest_bin():
+    assert sparkline([0, 1, 2, 4]) == "·▃▅█"
+    assert sparkline([0, 0]) == "–" and sparkline([]) == "–"

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from leancot.cli_utils import console
 
@@ -26,16 +26,23 @@ def _show(config: object, summary_path: Path) -> None:
 
 
 def print_summary(summary: dict) -> None:
-    """The students side by side, then the paper targets (met or not)."""
+    """The students side by side (with each one's paired difference from verbose), then the paper targets."""
+    from leancot.lab.stats import paired_cells
+
     seeds = ",".join(str(s) for s in summary["seeds"])
-    table = Table("student", "accuracy [95% CI]", "by seed", "output tokens", "train s", "train tokens",
-                  title=f"leancot lab ({summary['settings']['size']}, seeds {seeds}, {summary['wall_seconds']:.0f} s)")  # fmt: skip
+    base = summary.get("baseline", "verbose")
+    table = Table(Column("student", no_wrap=True), "accuracy [95% CI]", "by seed", "output tokens", "train s", "train tokens", f"accuracy − {base} [paired 95%]",
+                  f"tokens ÷ {base} [95%]", title=f"leancot lab ({summary['settings']['size']}, seeds {seeds}, {summary['wall_seconds']:.0f} s)")  # fmt: skip
     for arm, f in summary["arms"].items():
         lo, hi = f["accuracy_ci95"]
         by_seed = " ".join(f"{a:.0%}" for a in f["accuracy_by_seed"])
-        table.add_row(arm, f"{f['accuracy']:.1%} [{lo:.1%}, {hi:.1%}]", by_seed, f"{f['mean_output_tokens']:.0f}",
-                      f"{f['train_seconds']:.0f}", f"{f['train_tokens']:,.0f}")  # fmt: skip
+        table.add_row(arm, f"{f['accuracy']:.1%} [{lo:.1%}, {hi:.1%}]", by_seed, f"{f['mean_output_tokens']:.0f}", f"{f['train_seconds']:.0f}",
+                      f"{f['train_tokens']:,.0f}", *paired_cells(summary.get("vs_baseline", {}).get(arm)))  # fmt: skip
     console.print(table)
     for name, t in summary["targets"].items():
         mark = "[green]met[/green]" if t["met"] else "[red]not met[/red]"
         console.print(f"  {name}: {t['figure']} (target {t['target']}) {mark}", highlight=False)
+    for spec, why in summary.get("skipped_arms", {}).items():
+        console.print(f"  arm {spec} skipped: {why}", highlight=False, markup=False)
+    if summary.get("plot"):
+        console.print(f"plot: {summary['plot']}", highlight=False, markup=False)

@@ -90,14 +90,35 @@ def _mean(xs: Sequence[float]) -> float:
 
 
 def table(summary: dict[str, Any]) -> str:
-    """The lab's result as a Markdown table (one row per student, pooled over seeds) plus targets."""
-    lines = ["| student | accuracy (95% CI) | output tokens | train s | train tokens |",
-             "|---|---|---|---|---|"]
+    """The lab's result as a Markdown table (one row per student, pooled over seeds) plus targets.
+
+    Each arm's accuracy carries its Wilson 95% interval; its difference from the baseline
+    (``verbose``) and its output-token ratio carry paired bootstrap 95% intervals over the problems."""
+    base = summary.get("baseline", "verbose")
+    vs = summary.get("vs_baseline", {})
+    lines = [f"| student | accuracy (95% CI) | output tokens | train s | train tokens | accuracy − {base} (paired 95% CI) "
+             f"| output tokens ÷ {base} (95% CI) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for arm, f in summary["arms"].items():
         lo, hi = f["accuracy_ci95"]
         lines.append(f"| {arm} | {f['accuracy']:.1%} ({lo:.1%}-{hi:.1%}) | {f['mean_output_tokens']:.0f} "
-                     f"| {f['train_seconds']:.0f} | {f['train_tokens']:,.0f} |")
+                     f"| {f['train_seconds']:.0f} | {f['train_tokens']:,.0f} | {' | '.join(paired_cells(vs.get(arm)))} |")
     lines.append("")
     for name, t in summary["targets"].items():
         lines.append(f"- {name}: {t['figure']} (target {t['target']}): {'met' if t['met'] else 'NOT met'}")
+    for spec, why in summary.get("skipped_arms", {}).items():
+        lines.append(f"- arm {spec} skipped: {why}")
     return "\n".join(lines) + "\n"
+
+
+def paired_cells(c: dict[str, Any] | None) -> tuple[str, str]:
+    """``accuracy difference (CI)`` and ``token ratio (CI)`` of one comparison; ``–`` for the baseline."""
+    if c is None:
+        return ("–", "–")
+    lo, hi = c["accuracy_diff_ci95"]
+    diff = f"{c['accuracy_diff']:+.1%} ({lo:+.1%} to {hi:+.1%})"
+    ratio = "–" if c.get("token_ratio") is None else f"{c['token_ratio']:.1%} ({_pct(c['token_ratio_ci95'][0])}-{_pct(c['token_ratio_ci95'][1])})"
+    return (diff, ratio)
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None or x != x else f"{x:.1%}"

@@ -57,6 +57,7 @@ class PruneRun(Run):
     reject_reasons: dict[str, int] = field(default_factory=dict)
     skills: dict[str, dict[str, int]] = field(default_factory=dict)  # skill -> {action: tokens, steps, after}
     viewer: list[dict[str, Any]] = field(default_factory=list)  # records trimmed for the trace viewer
+    answer_positions: dict[str, Any] = field(default_factory=dict)  # AnswerPositions.summary() of the originals, + positions
 
     @property
     def ratio(self) -> float | None:
@@ -212,6 +213,7 @@ def load_prune(name: str, path: Path, manifest: dict[str, Any], warnings: list[s
     )  # fmt: skip
     run.skills = _skill_table(records, tokenizer or (manifest.get("config") or {}).get("tokenizer"), warnings, name)
     run.viewer = [viewer_record(name, r) for r in records[:max_records] if isinstance(r.get("steps", []), list)]
+    run.answer_positions = answer_positions(records, warnings, name)
     if len(records) > max_records:
         warnings.append(f"{name}: the trace viewer shows the first {max_records} of {len(records)} records (--max-records)")
     return run
@@ -228,6 +230,84 @@ def _skill_table(records: list[dict[str, Any]], tokenizer: str | None, warnings:
         except Exception as exc:  # noqa: BLE001 - no tokenizer (offline, moved dir) costs this table, not the report
             warnings.append(f"{name}: cannot count step tokens with tokenizer {tok or 'default'!r} ({exc})")
     return {}
+
+
+#: Records whose answer position the report computes per prune run (decomposing is ~ms a trace).
+MAX_POSITION_RECORDS = 2000
+
+
+def answer_positions(records: list[dict[str, Any]], warnings: list[str], name: str) -> dict[str, Any]:
+    """Where each original trace first derives its final answer (``leancot stats --answer-position``),
+    as ``AnswerPositions.summary()`` plus the positions themselves (shares of the reasoning)."""
+    from leancot.prune.first_answer import answer_position
+    from leancot.prune.stats import AnswerPositions
+
+    positions: list[float] = []
+    never = 0
+    usable = [r for r in records if isinstance(r.get("original"), str) and r["original"]]
+    for r in usable[:MAX_POSITION_RECORDS]:
+        try:
+            at = answer_position(r["original"], _str(r.get("answer")), str(r.get("question") or ""))
+        except Exception as exc:  # noqa: BLE001 - an odd record costs its position, not the report
+            warnings.append(f"{name}: no answer position for record {r.get('id')!r} ({exc})")
+            continue
+        if at is None:
+            never += 1
+        else:
+            positions.append(at)
+    if not positions and not never:
+        return {}
+    if len(usable) > MAX_POSITION_RECORDS:
+        warnings.append(f"{name}: answer positions are of the first {MAX_POSITION_RECORDS} of {len(usable)} records")
+    return {**AnswerPositions(positions, never).summary(), "positions": sorted(positions)}
+
+
+def lsp_series(coll: Collection) -> list[tuple[str | None, list[TrainRun]]]:
+    """The train runs that differ in their lead-span proportion alone: ``(policy, runs by lsp)`` per curve.
+
+    Two runs share a curve when their settings (but ``lsp`` and where they write) and their training
+    data (the manifest's input hashes, else the input path) are the same. A run that keeps whole
+    sequences (``lsp`` 1.0 under the ``lsp`` or ``lsp-cot`` policy, which then coincide) is the
+    full-length end of every curve of its settings; a curve needs two proportions."""
+    keyed: dict[str, list[tuple[str | None, TrainRun]]] = {}
+    for t in coll.train:
+        if t.lsp is not None:
+            key, policy = _lsp_key(t)
+            keyed.setdefault(key, []).append((policy, t))
+    series = []
+    for runs in keyed.values():
+        full = [t for policy, t in runs if t.lsp == 1.0 and policy in _FULL_POLICIES]
+        policies = dict.fromkeys(policy for policy, t in runs if t not in full)
+        for policy in policies:
+            curve = sorted([*full, *(t for p, t in runs if p == policy and t not in full)], key=lambda t: t.lsp or 0.0)
+            if len({t.lsp for t in curve}) >= 2:
+                series.append((policy, curve))
+    return series
+
+
+#: Settings that do not make two runs differ: where they write, resuming, checkpointing, devices.
+_NOT_SETTINGS = {"lsp", "policy", "out", "overwrite", "allow_empty", "input", "save_steps", "save_total_limit", "teacher_device"}
+#: Policies under which ``lsp`` 1.0 trains on the whole sequence (None: a run too old to say).
+_FULL_POLICIES = {"lsp", "lsp-cot", "none", None}
+
+
+def _lsp_key(t: TrainRun) -> tuple[str, str | None]:
+    config = t.config or (t.metrics.get("config") or {})
+    settings = {k: v for k, v in config.items() if k not in _NOT_SETTINGS}
+    inputs = t.manifest.get("inputs")
+    data = sorted(inputs.values()) if isinstance(inputs, dict) and inputs else config.get("input")
+    policy = config.get("policy")
+    return json.dumps({"settings": settings, "data": data}, sort_keys=True, default=str), None if policy is None else str(policy)
+
+
+def lsp_label(t: TrainRun) -> dict[str, str]:
+    """What tells one LSP curve from another: its settings, policy and training data (by file name)."""
+    config = t.config or (t.metrics.get("config") or {})
+    label = {k: str(v) for k, v in config.items() if k not in _NOT_SETTINGS}
+    inputs = t.manifest.get("inputs")
+    source = next(iter(inputs), None) if isinstance(inputs, dict) and inputs else config.get("input")
+    label["data"] = Path(str(source)).name if source else "?"
+    return label
 
 
 def viewer_record(run: str, r: dict[str, Any]) -> dict[str, Any]:

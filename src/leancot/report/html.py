@@ -98,7 +98,7 @@ def render_html(coll: Collection, tables: dict[str, Table], figures: dict[str, l
     dirs = ", ".join(f"<code>{escape(str(d))}</code>" for d in coll.dirs)
     warnings = "".join(f"<li>{escape(w)}</li>" for w in coll.warnings)
     skills = "".join(table_html(t, titled=True) for k, t in tables.items() if k.startswith("skills-"))
-    lsp_empty = "The LSP curve needs train runs with at least two different lead-span proportions (lsp)."
+    lsp_empty = "The LSP curve needs train runs that differ in their lead-span proportion (lsp) alone, at two proportions at least."
     viewer = [r for run in coll.prune for r in run.viewer]
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -113,6 +113,8 @@ def render_html(coll: Collection, tables: dict[str, Table], figures: dict[str, l
 <h2 id="pareto">Accuracy vs tokens</h2>{_figures(figures.get("pareto", []), "No evaluation results to plot.")}
 {table_html(tables["eval"])}
 <h2 id="lsp">LSP curve</h2>{_figures(figures.get("lsp", []), lsp_empty)}
+{_figures(figures["answer"], "") if figures.get("answer") else ""}
+{table_html(tables["answer-position"], titled=True) if coll.prune else ""}
 <h2 id="compute">Compute</h2>{table_html(tables["compute"])}
 {_figures(figures.get("loss", []), "No loss curves among these runs.") if coll.train else ""}
 <h2 id="pruned">Pruned data</h2>{table_html(tables["prune"])}

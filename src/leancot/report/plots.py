@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from leancot.report.collect import Collection, PruneRun, num
+from leancot.report.collect import Collection, PruneRun, lsp_label, lsp_series, num
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ def all_figures(coll: Collection) -> dict[str, list[Figure]]:
     return {
         "pareto": pareto(coll),
         "lsp": lsp_curve(coll),
+        "answer": answer_position_figures(coll),
         "loss": loss_curves(coll),
         "skills": [f for run in coll.prune for f in (token_capture(run), token_shift(run)) if f is not None],
     }
@@ -106,38 +107,88 @@ def _accuracy_limits(ax: Any, values: list[float]) -> None:
 
 
 def lsp_curve(coll: Collection) -> list[Figure]:
-    """Accuracy (of the eval run linked to each train run) and training time against the lead-span proportion."""
+    """Accuracy (of the eval run linked to each train run) and training time against the lead-span
+    proportion, one line per set of runs that differ in it alone (``collect.lsp_series``)."""
     import matplotlib.pyplot as plt
 
-    runs = sorted((t for t in coll.train if t.lsp is not None), key=lambda t: t.lsp)
-    if len({t.lsp for t in runs}) < 2:
+    series = lsp_series(coll)
+    if not series:
         return []
     evals = {e.train: e for e in coll.eval if e.train}
+    labels = series_labels(series)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     time_ax = ax.twinx()
-    times = [(t.lsp, num(t.metrics.get("wall_seconds"))) for t in runs]
-    times = [(x, y) for x, y in times if y is not None]
-    if times:
-        time_ax.plot([x for x, _ in times], [y for _, y in times], "s:", color="#757575", label="training time")
+    benches = sorted({b for _, runs in series for t in runs if t.name in evals for b in evals[t.name].benchmarks})
+    accs: list[float] = []
+    colour = 0
+    for (_, runs), label in zip(series, labels):
+        suffix = f" ({label})" if label else ""
+        first = colour
+        for bench in benches:
+            pts = [(t.lsp, num(evals[t.name].benchmarks.get(bench, {}).get("accuracy"))) for t in runs if t.name in evals]
+            pts = [(x, 100 * y) for x, y in pts if y is not None]
+            if pts:
+                ax.plot([x for x, _ in pts], [y for _, y in pts], "o-", color=f"C{colour}", label=f"accuracy: {bench}{suffix}")
+                accs += [y for _, y in pts]
+                colour += 1
+        times = [(t.lsp, num(t.metrics.get("wall_seconds"))) for t in runs]
+        times = [(x, y) for x, y in times if y is not None]
+        if times:
+            time_colour = "#757575" if len(series) == 1 else f"C{first}"
+            time_ax.plot([x for x, _ in times], [y for _, y in times], "s:", color=time_colour, alpha=0.8, label=f"training time{suffix}")
     time_ax.set_ylabel("training time (s)", color="#757575")
     time_ax.set_ylim(bottom=0)  # from zero, so the time ratio between runs reads off the plot
-    benches = sorted({b for t in runs if t.name in evals for b in evals[t.name].benchmarks})
-    accs: list[float] = []
-    for bench in benches:
-        pts = [(t.lsp, num(evals[t.name].benchmarks.get(bench, {}).get("accuracy"))) for t in runs if t.name in evals]
-        pts = [(x, 100 * y) for x, y in pts if y is not None]
-        ax.plot([x for x, _ in pts], [y for _, y in pts], "o-", label=f"accuracy: {bench}")
-        accs += [y for _, y in pts]
     _accuracy_limits(ax, accs)
     ax.set_xlabel("lead-span proportion (share of each training sequence kept)")
-    ax.set_ylabel("accuracy (%)" if benches else "(no evaluation linked to these runs)")
+    ax.set_ylabel("accuracy (%)" if accs else "(no evaluation linked to these runs)")
     ax.grid(alpha=0.3)
     handles = ax.get_legend_handles_labels()[0] + time_ax.get_legend_handles_labels()[0]
-    labels = ax.get_legend_handles_labels()[1] + time_ax.get_legend_handles_labels()[1]
+    names = ax.get_legend_handles_labels()[1] + time_ax.get_legend_handles_labels()[1]
     if handles:
-        ax.legend(handles, labels, fontsize=8, loc="lower right")
-    caption = "Training on only the first X% of each sequence: accuracy of the resulting model (left axis) and the training time it cost (right axis)."
+        ax.legend(handles, names, fontsize=7 if len(series) > 1 else 8, loc="lower right")
+    caption = ("Training on only the first X% of each sequence: accuracy of the resulting model (left axis) and the training time it "
+               "cost (right axis). A line joins only runs that differ in X alone (same data, student, seed and settings), so a "
+               "student trained on other data, such as pruned traces at 1.0, is on no line.")  # fmt: skip
     return [Figure("lsp", "The LSP curve", caption, _png(fig))]
+
+
+def series_labels(series: list[tuple[str | None, list[Any]]]) -> list[str]:
+    """Per LSP curve, the settings that tell it from the others (``policy=lsp-cot, data=verbose.jsonl``); "" for one curve."""
+    if len(series) < 2:
+        return [""] * len(series)
+    settings = []
+    for policy, runs in series:
+        truncated = next((t for t in runs if t.lsp != 1.0), runs[0])
+        settings.append({**lsp_label(truncated), "policy": str(policy)})
+    keys = [k for k in dict.fromkeys(k for s in settings for k in s) if len({s.get(k) for s in settings}) > 1]
+    return [", ".join(f"{k}={s.get(k, '?')}" for k in keys) for s in settings]
+
+
+def answer_position_figures(coll: Collection) -> list[Figure]:
+    """Per prune run, where the original traces first derive their answer, against the LSP 0.5 cut."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    figs = []
+    for run in coll.prune:
+        a = run.answer_positions
+        if not a.get("positions"):
+            continue
+        fig, ax = plt.subplots(figsize=(4.6, 3.0))
+        ax.hist([100 * x for x in a["positions"]], bins=[10 * k for k in range(11)], color="#5c6bc0", edgecolor="white")
+        ax.axvline(50, color="#c62828", ls="--", lw=1.2, label="LSP 0.5 cut")
+        ax.axvline(100 * a["median"], color="#212121", lw=1.2, label=f"median {100 * a['median']:.0f}%")
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("first derivation of the answer (% of the reasoning)")
+        ax.set_ylabel("traces")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+        caption = (f"{run.name}: where each original trace first derives its final answer, as a share of its reasoning "
+                   f"(characters up to the end of that step); {a['derived']} of {a['traces']} traces derive it. Training on the "
+                   "first half (LSP 0.5) keeps the answer's derivation only for the traces left of the dashed line.")  # fmt: skip
+        figs.append(Figure(f"answer-position-{run.name}", f"Where the answer first appears: {run.name}", caption, _png(fig)))
+    return figs
 
 
 def loss_curves(coll: Collection) -> list[Figure]:

@@ -26,6 +26,7 @@ def all_tables(coll: Collection) -> dict[str, Table]:
         "eval": eval_table(coll),
         "compute": compute_table(coll),
         "prune": prune_table(coll),
+        "answer-position": answer_position_table(coll),
         **{f"skills-{run.name}": skills_table(run.name, run.skills) for run in coll.prune if run.skills},
     }
 
@@ -146,3 +147,35 @@ def skills_table(name: str, skills: dict[str, dict[str, int]]) -> Table:
                      fmt_pct(row.get("after", 0) / before if before else None)])  # fmt: skip
     note = "Tokens of the original steps by action; tokens left counts a merged line under the first merged step's skill, so a skill can pass 100%."
     return Table(f"skills-{name}", f"Tokens of each skill, by action: {name}", headers, rows, note=note)
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(counts: list[int]) -> str:
+    """A histogram as one line of block characters (the tallest bin full, an empty bin a dot)."""
+    top = max(counts, default=0)
+    if not top:
+        return "–"
+    return "".join("·" if c == 0 else _BARS[min(len(_BARS) - 1, round((len(_BARS) - 1) * c / top))] for c in counts)
+
+
+def answer_position_table(coll: Collection) -> Table:
+    """Per prune run: where the original traces first derive their final answer (``leancot stats --answer-position``)."""
+    headers = ["run", "traces", "answer derived", "median", "quartiles", "in the first half", "histogram (0-100%, 10% bins)"]
+    rows = []
+    for p in coll.prune:
+        a = p.answer_positions
+        if not a:
+            continue
+        derived = a.get("derived", 0)
+        if derived:
+            spread = f"{fmt_pct(a['q1'], 0)}-{fmt_pct(a['q3'], 0)}"
+            half = f"{fmt_pct(a['within_first_half'] / derived, 0)} ({a['within_first_half']:,} of {derived:,})"
+            rows.append([p.name, fmt_int(a["traces"]), fmt_int(derived), fmt_pct(a["median"], 0), spread, half, sparkline(a["histogram"])])
+        else:
+            rows.append([p.name, fmt_int(a["traces"]), "0", "–", "–", "–", "–"])
+    note = ("Where each original trace first derives its final answer (leancot.prune.first_answer), as a share of its reasoning's "
+            "characters. Lead-span truncation at X keeps a trace's derivation only when it comes before X: LSP 0.5 loses the "
+            "answer of the traces outside the first half.")  # fmt: skip
+    return Table("answer-position", "Where the answer first appears", headers, rows, note=note if rows else "No prune runs with original traces among these runs.")
