@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup test test-fast test-real demo bench clean
+.PHONY: setup lint test test-fast test-real demo bench clean
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,11 @@ $(VENV)/.browser: | $(VENV)/.installed
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "note: chromium not installed; the browser tests will skip"
 	touch $@
+
+# ruff: the rules and line length are in pyproject.toml ([tool.ruff]).
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 test: setup $(VENV)/.browser
 	$(BIN)/pytest -q

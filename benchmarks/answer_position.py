@@ -30,9 +30,11 @@ def describe(name: str, positions: list[float | None]) -> None:
         print(f"{name}: answer never found in {len(positions)} traces")
         return
     half = sum(p <= 0.5 for p in found)
-    print(f"{name}: answer found in {len(found)} of {len(positions)} traces; first at median {statistics.median(found):.1%} "
-          f"of the reasoning (quartiles {found[len(found) // 4]:.1%}-{found[3 * len(found) // 4]:.1%}); "
-          f"within the first half in {half} of {len(found)}")
+    print(
+        f"{name}: answer found in {len(found)} of {len(positions)} traces; first at median {statistics.median(found):.1%} "
+        f"of the reasoning (quartiles {found[len(found) // 4]:.1%}-{found[3 * len(found) // 4]:.1%}); "
+        f"within the first half in {half} of {len(found)}"
+    )
 
 
 def main() -> None:

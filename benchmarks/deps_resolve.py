@@ -61,7 +61,20 @@ def main() -> int:
             return 1
         t0, rx0 = time.perf_counter(), _received_bytes()
         req = f"{ROOT}[{args.extras}]"
-        dry = _pip(venv, "install", "--dry-run", "--ignore-installed", "--only-binary", ":all:", "--use-feature=fast-deps", "--quiet", "--report", "-", req, env=env)
+        dry = _pip(
+            venv,
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--only-binary",
+            ":all:",
+            "--use-feature=fast-deps",
+            "--quiet",
+            "--report",
+            "-",
+            req,
+            env=env,
+        )
         seconds, received = time.perf_counter() - t0, (_received_bytes() - rx0) / 2**20
         if dry.returncode:
             print(dry.stderr[-4000:], file=sys.stderr)
@@ -72,7 +85,9 @@ def main() -> int:
     taken = {item["metadata"]["name"].lower(): item["metadata"]["version"] for item in report["install"]}
     newest = re.search(r"^vllm \(([^)]+)\)", index.stdout, re.MULTILINE)
     newest_vllm = newest.group(1) if newest else f"? ({index.stderr.strip() or index.stdout.strip()})"
-    print(f"pip {pip_version}: pip install --dry-run '.[{args.extras}]' resolved {len(taken)} packages in {seconds:.0f} s; received {received:.0f} MiB")
+    print(
+        f"pip {pip_version}: pip install --dry-run '.[{args.extras}]' resolved {len(taken)} packages in {seconds:.0f} s; received {received:.0f} MiB"
+    )
     for name in ("torch", "vllm", "transformers", "accelerate", "peft"):
         print(f"  {name:<13} {taken.get(name, '(not installed)')}")
     print(f"newest vllm release: {newest_vllm}")

@@ -32,7 +32,9 @@ def main() -> None:
                         batch_size=args.batch_size, threads=args.threads, out=args.out)  # fmt: skip
     out = run(config)
     s = json.loads((out / "summary.json").read_text())["benchmarks"]["gsm8k"]
-    print(f"SmolLM2-135M-Instruct on the first {s['problems']} GSM8K test problems (greedy, R1 prompt, max_new_tokens={args.max_new_tokens}, hf, CPU)")
+    print(
+        f"SmolLM2-135M-Instruct on the first {s['problems']} GSM8K test problems (greedy, R1 prompt, max_new_tokens={args.max_new_tokens}, hf, CPU)"
+    )
     print(f"accuracy          : {s['accuracy']:.1%} ({round(s['accuracy'] * s['records'])}/{s['records']})")
     print(f"mean tokens       : {s['mean_tokens']:.1f} (median {s['median_tokens']})")
     correct = f"{s['mean_tokens_correct']:.1f}" if s["mean_tokens_correct"] is not None else "-"

@@ -48,21 +48,27 @@ def main() -> None:
     batched, tok_b, wall_b = timed(backend, prompts, sampling, batch_size=len(prompts))
     single, tok_s, wall_s = timed(backend, prompts, sampling, batch_size=1)
 
-    print(f"SmolLM2-135M, hf backend, CPU, {args.threads} thread(s), {len(prompts)} GSM8K problems, greedy, max_new_tokens={args.max_new_tokens}")
+    print(
+        f"SmolLM2-135M, hf backend, CPU, {args.threads} thread(s), {len(prompts)} GSM8K problems, greedy, max_new_tokens={args.max_new_tokens}"
+    )
     print(f"batch size 1 : {tok_s:5d} tokens in {wall_s:7.1f} s = {tok_s / wall_s:6.1f} tokens/s")
     print(f"batch size {len(prompts):<2}: {tok_b:5d} tokens in {wall_b:7.1f} s = {tok_b / wall_b:6.1f} tokens/s")
     ratio = (tok_b / wall_b) / (tok_s / wall_s)
     print(f"speed-up: {ratio:.2f}x (target >= 3x: {'met' if ratio >= 3 else 'NOT met'})")
     same = sum(a.text == b.text for a, b in zip(batched, single))
-    print(f"identical greedy outputs: {same}/{len(prompts)} (target >= {len(prompts) - 1}: {'met' if same >= len(prompts) - 1 else 'NOT met'})")
+    print(
+        f"identical greedy outputs: {same}/{len(prompts)} (target >= {len(prompts) - 1}: {'met' if same >= len(prompts) - 1 else 'NOT met'})"
+    )
     ids = lambda text: backend.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
     for i, (a, b) in enumerate(zip(batched, single)):
         if a.text != b.text:
             x, y = ids(a.text), ids(b.text)
             k = next((j for j, (u, v) in enumerate(zip(x, y)) if u != v), min(len(x), len(y)))
-            print(f"  {problems[i].id}: outputs part at generated token {k} "
-                  f"(batched {backend.tokenizer.decode(x[k:k + 3])!r} vs alone {backend.tokenizer.decode(y[k:k + 3])!r}); "
-                  "left padding changes the float summation order, which flips a near-tie between two tokens")
+            print(
+                f"  {problems[i].id}: outputs part at generated token {k} "
+                f"(batched {backend.tokenizer.decode(x[k : k + 3])!r} vs alone {backend.tokenizer.decode(y[k : k + 3])!r}); "
+                "left padding changes the float summation order, which flips a near-tie between two tokens"
+            )
 
 
 if __name__ == "__main__":

@@ -32,15 +32,18 @@ def main() -> None:
             records = read_jsonl(out / "records.jsonl")
             rejects = read_jsonl(out / "rejects.jsonl") if (out / "rejects.jsonl").exists() else []
             before, after = sum(r["tokens_before"] for r in records), sum(r["tokens_after"] for r in records)
-            print(f"{method}: {len(rows)} traces -> {len(records)} records ({sum(r['verified'] for r in records)} verified, "
-                  f"{len(rejects)} rejects); tokens {before:,} -> {after:,} ({1 - after / before:.1%} fewer); "
-                  f"answers kept {sum(r['verified'] for r in records)}/{len(rows)}; "
-                  f"self-containedness repaired {sum(bool(r.get('restored')) for r in records)}")
+            print(
+                f"{method}: {len(rows)} traces -> {len(records)} records ({sum(r['verified'] for r in records)} verified, "
+                f"{len(rejects)} rejects); tokens {before:,} -> {after:,} ({1 - after / before:.1%} fewer); "
+                f"answers kept {sum(r['verified'] for r in records)}/{len(rows)}; "
+                f"self-containedness repaired {sum(bool(r.get('restored')) for r in records)}"
+            )
             if method == "first-answer":
                 cuts = sorted(r.get("cut_at") or answer_position(r["original"], r["answer"], r["question"]) for r in records)
-                print(f"  cut at median {statistics.median(cuts):.1%} of the reasoning (quartiles {cuts[len(cuts) // 4]:.1%}-"
-                      f"{cuts[3 * len(cuts) // 4]:.1%}, range {cuts[0]:.1%}-{cuts[-1]:.1%}); per trace: "
-                      + " ".join(f"{c:.0%}" for c in cuts))
+                print(
+                    f"  cut at median {statistics.median(cuts):.1%} of the reasoning (quartiles {cuts[len(cuts) // 4]:.1%}-"
+                    f"{cuts[3 * len(cuts) // 4]:.1%}, range {cuts[0]:.1%}-{cuts[-1]:.1%}); per trace: " + " ".join(f"{c:.0%}" for c in cuts)
+                )
 
 
 if __name__ == "__main__":

@@ -143,7 +143,9 @@ def lsp(size: str) -> dict[str, Any]:
     return out
 
 
-def _loss_memory(fn: Callable[..., torch.Tensor], s: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> tuple[float, torch.Tensor, int | None]:
+def _loss_memory(
+    fn: Callable[..., torch.Tensor], s: torch.Tensor, t: torch.Tensor, y: torch.Tensor
+) -> tuple[float, torch.Tensor, int | None]:
     """Loss, gradient and peak extra CUDA memory of forward + backward of ``fn`` on fresh leaves."""
     leaf = s.detach().clone().requires_grad_()
     _free()
@@ -191,7 +193,11 @@ def figures(size: str, work: Path) -> None:
 
 def _step(work: Path, name: str) -> dict[str, Any]:
     """rc and seconds the shell script recorded for a launched step (``NAME.rc``, ``NAME.seconds``)."""
-    read = lambda ext: (work / f"{name}.{ext}").read_text().strip() if (work / f"{name}.{ext}").exists() else None
+
+    def read(ext: str) -> str | None:
+        path = work / f"{name}.{ext}"
+        return path.read_text().strip() if path.exists() else None
+
     rc, seconds = read("rc"), read("seconds")
     return {"rc": int(rc) if rc is not None else None, "seconds": int(seconds) if seconds is not None else None}
 
@@ -213,7 +219,9 @@ def collect(work: Path, out: Path) -> None:
         "lsp_step_time_ratio": result["lsp"]["step_time_ratio"], "lsp_peak_memory_ratio": result["lsp"]["peak_memory_ratio"],
         "kd_peak_memory_ratio": result["kd"]["peak_memory_ratio"], "kd_max_abs_diff": result["kd"]["max_abs_diff"],
     }  # fmt: skip
-    result["targets"] = {k: {"value": v, "target": f"<= {TARGETS[k]}", "met": None if v is None else v <= TARGETS[k]} for k, v in figures_met.items()}
+    result["targets"] = {
+        k: {"value": v, "target": f"<= {TARGETS[k]}", "met": None if v is None else v <= TARGETS[k]} for k, v in figures_met.items()
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
 

@@ -51,23 +51,31 @@ def main() -> None:
     load_before = os.getloadavg()
     started = time.perf_counter()
     arms = {"arms": args.arms} if args.arms else {}
-    summary_path = run(LabConfig(out=out, size=args.size, seeds=args.seeds, workers=args.workers, threads=args.threads, overwrite=True, **arms))
+    summary_path = run(
+        LabConfig(out=out, size=args.size, seeds=args.seeds, workers=args.workers, threads=args.threads, overwrite=True, **arms)
+    )
     wall = time.perf_counter() - started
     report(json.loads(summary_path.read_text()), wall, load_before, os.getloadavg(), out)
 
 
 def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Path) -> None:
     st = s["settings"]
-    print(f"leancot lab --size {st['size']}: seeds {s['seeds']}, data seed {st['data_seed']}, "
-          f"student {st['layers']}x{st['hidden']}, BPE of {st['vocab_size']} max, {st['epochs']} epochs, batch {st['batch_size']}, lr {st['lr']}, "
-          f"{os.cpu_count()} cores, {st['workers']} workers x {st['threads']} torch threads")
+    print(
+        f"leancot lab --size {st['size']}: seeds {s['seeds']}, data seed {st['data_seed']}, "
+        f"student {st['layers']}x{st['hidden']}, BPE of {st['vocab_size']} max, {st['epochs']} epochs, batch {st['batch_size']}, lr {st['lr']}, "
+        f"{os.cpu_count()} cores, {st['workers']} workers x {st['threads']} torch threads"
+    )
     d = s["data"]
     pruned = ", ".join(f"{m} {p['reasoning_tokens']:.0f}" for m, p in d.get("pruners", {}).items())
-    print(f"data: {d['train_problems']} training problems, {d['trained_on']} verified by every pruner ({d['prune_rejects']} rejected), "
-          f"{d['test_problems']} held-out; teacher reasoning {d['teacher_reasoning_tokens']:.0f} tokens -> {pruned}")
+    print(
+        f"data: {d['train_problems']} training problems, {d['trained_on']} verified by every pruner ({d['prune_rejects']} rejected), "
+        f"{d['test_problems']} held-out; teacher reasoning {d['teacher_reasoning_tokens']:.0f} tokens -> {pruned}"
+    )
     base = s.get("baseline", "verbose")
-    print(f"{'student':13} {'accuracy [Wilson 95%]':24} {'by seed':14} {'output tok':>10} {'train s':>8} {'train tok':>10} {'eval s':>7}  "
-          f"vs {base}: accuracy [paired bootstrap 95%], output tokens, training time")
+    print(
+        f"{'student':13} {'accuracy [Wilson 95%]':24} {'by seed':14} {'output tok':>10} {'train s':>8} {'train tok':>10} {'eval s':>7}  "
+        f"vs {base}: accuracy [paired bootstrap 95%], output tokens, training time"
+    )
     for arm, f in s["arms"].items():
         lo, hi = f["accuracy_ci95"]
         seeds = " ".join(f"{a:.1%}" for a in f["accuracy_by_seed"])
@@ -76,15 +84,19 @@ def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Pat
                                    f"{c['token_ratio']:.1%} [{c['token_ratio_ci95'][0]:.1%}, {c['token_ratio_ci95'][1]:.1%}], "
                                    f"{c['train_time_ratio']:.1%}")  # fmt: skip
         acc = f"{f['accuracy']:6.1%} [{lo:.1%}, {hi:.1%}]"
-        print(f"{arm:13} {acc:24} {seeds:14} {f['mean_output_tokens']:10.1f} "
-              f"{f['train_seconds']:8.1f} {f['train_tokens']:10,.0f} {f['eval_seconds']:7.1f}{vs}")
+        print(
+            f"{arm:13} {acc:24} {seeds:14} {f['mean_output_tokens']:10.1f} "
+            f"{f['train_seconds']:8.1f} {f['train_tokens']:10,.0f} {f['eval_seconds']:7.1f}{vs}"
+        )
     for spec, why in s.get("skipped_arms", {}).items():
         print(f"arm {spec} skipped: {why}")
     for name, t in s["targets"].items():
         print(f"target {name}: {t['figure']} ({t['target']}) -> {'met' if t['met'] else 'NOT met'}")
     budget = 15 * 60 if st["size"] == "full" else 4 * 60
-    print(f"total lab time: {wall:.0f} s (target <= {budget} s) -> {'met' if wall <= budget else 'NOT met'}; "
-          f"load average before/after {load_before[0]:.1f}/{load_after[0]:.1f} on {os.cpu_count()} cores (shared machine: times are pessimistic)")
+    print(
+        f"total lab time: {wall:.0f} s (target <= {budget} s) -> {'met' if wall <= budget else 'NOT met'}; "
+        f"load average before/after {load_before[0]:.1f}/{load_after[0]:.1f} on {os.cpu_count()} cores (shared machine: times are pessimistic)"
+    )
     print(f"output: {out}")
 
 

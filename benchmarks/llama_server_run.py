@@ -105,7 +105,9 @@ def main() -> None:
     print(f"  rejects:         {dict(Counter(r['reason'] for r in rejects))}")
     print(f"fallbacks:         {sum(fallbacks.values())} {dict(fallbacks)}")
     state = json.loads((out / "teacher_state.json").read_text()) if (out / "teacher_state.json").exists() else {}
-    negotiated = manifest.get("server", {}).get("response_format") or state.get("response_format")  # an interrupted run's manifest has no "server"
+    negotiated = manifest.get("server", {}).get("response_format") or state.get(
+        "response_format"
+    )  # an interrupted run's manifest has no "server"
     print(f"response_format:   {negotiated} (call failures: {manifest.get('call_failures')})")
     if code not in (0, 1):
         print((work / "prune.log").read_text()[-1500:])

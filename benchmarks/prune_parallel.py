@@ -89,9 +89,11 @@ def main() -> None:
         print(f"speed-up {one['wall'] / many['wall']:.2f}x (target >= 1.8x on 2 cores); records byte-identical: {same}")
         big = build_input(tmp / "big.jsonl", args.memory_traces)
         mem = run_prune(big, tmp / "big", 1, args.memory_traces)
-        print(f"{args.memory_traces} traces, --workers 1: loop done at {mem['loop_s']:.1f} s of {mem['wall']:.1f} s; "
-              f"peak RSS during the loop {mem['loop_peak_mib']:.0f} MiB, whole command {mem['peak_mib']:.0f} MiB "
-              f"= {mem['peak_mib'] / max(mem['loop_peak_mib'], 1):.2f}x (target <= 1.5x)")
+        print(
+            f"{args.memory_traces} traces, --workers 1: loop done at {mem['loop_s']:.1f} s of {mem['wall']:.1f} s; "
+            f"peak RSS during the loop {mem['loop_peak_mib']:.0f} MiB, whole command {mem['peak_mib']:.0f} MiB "
+            f"= {mem['peak_mib'] / max(mem['loop_peak_mib'], 1):.2f}x (target <= 1.5x)"
+        )
 
 
 if __name__ == "__main__":

@@ -72,12 +72,18 @@ def evaluate(rows: list[dict], count) -> list[dict]:
         if contained:
             pruned, steps, restored = contained
         fails += check(pruned, original_answer=r["answer"], original_text=r["reasoning"], question=r["problem"])
-        results.append({
-            "restored": bool(contained and restored),
-            "id": r["id"], "steps": steps, "pruned": pruned, "fails": fails,
-            "before": count(r["reasoning"]), "after": count(pruned),
-            "invented": invented_numbers(pruned, "\n".join((r["reasoning"], r["problem"], r["answer"] or ""))),
-        })
+        results.append(
+            {
+                "restored": bool(contained and restored),
+                "id": r["id"],
+                "steps": steps,
+                "pruned": pruned,
+                "fails": fails,
+                "before": count(r["reasoning"]),
+                "after": count(pruned),
+                "invented": invented_numbers(pruned, "\n".join((r["reasoning"], r["problem"], r["answer"] or ""))),
+            }
+        )
     return results
 
 
@@ -87,18 +93,24 @@ def print_table(results: list[dict], unit: str) -> None:
     for x in results:
         kept = sum(s.action != "delete" for s in x["steps"])
         ok_answer = not ({"no_answer", "answer_mismatch"} & set(x["fails"]))
-        print(f"{x['id']:<52} {x['before']:>7} {x['after']:>6} {1 - x['after'] / x['before']:>6.1%} "
-              f"{len(x['steps']):>5} {kept:>4}  {'yes' if ok_answer else 'NO':<6}  {len(x['invented']):>8}  "
-              f"{'yes' if not x['fails'] else ','.join(x['fails'])}")
+        print(
+            f"{x['id']:<52} {x['before']:>7} {x['after']:>6} {1 - x['after'] / x['before']:>6.1%} "
+            f"{len(x['steps']):>5} {kept:>4}  {'yes' if ok_answer else 'NO':<6}  {len(x['invented']):>8}  "
+            f"{'yes' if not x['fails'] else ','.join(x['fails'])}"
+        )
     before = sum(x["before"] for x in results)
     after = sum(x["after"] for x in results)
     per_trace = [1 - x["after"] / x["before"] for x in results]
     preserved = sum(not ({"no_answer", "answer_mismatch"} & set(x["fails"])) for x in results)
-    print(f"\nTOTAL {len(results)} traces: {before} -> {after} {unit}: {1 - after / before:.1%} fewer "
-          f"(mean per trace {sum(per_trace) / len(per_trace):.1%}, min {min(per_trace):.1%}, max {max(per_trace):.1%})")
-    print(f"answers preserved: {preserved}/{len(results)}; traces with invented numbers: "
-          f"{sum(bool(x['invented']) for x in results)}; verified: {sum(not x['fails'] for x in results)}/{len(results)}; "
-          f"self-containedness repaired: {sum(x['restored'] for x in results)}")
+    print(
+        f"\nTOTAL {len(results)} traces: {before} -> {after} {unit}: {1 - after / before:.1%} fewer "
+        f"(mean per trace {sum(per_trace) / len(per_trace):.1%}, min {min(per_trace):.1%}, max {max(per_trace):.1%})"
+    )
+    print(
+        f"answers preserved: {preserved}/{len(results)}; traces with invented numbers: "
+        f"{sum(bool(x['invented']) for x in results)}; verified: {sum(not x['fails'] for x in results)}/{len(results)}; "
+        f"self-containedness repaired: {sum(x['restored'] for x in results)}"
+    )
 
 
 def print_skill_actions(results: list[dict], count, unit: str) -> None:
@@ -112,7 +124,7 @@ def print_skill_actions(results: list[dict], count, unit: str) -> None:
     cols = ["steps", "keep", "compress", "merge", "delete", "out"]
     print(f"\nSkill x action ({unit} of the original steps; 'out' = {unit} they contribute to the pruned text)")
     print(f"{'skill':<22}" + "".join(f"{c:>10}" for c in cols) + f"{'deleted%':>10}")
-    for skill in sorted(table, key=lambda k: -sum(v for c, v in table[k].items() if c not in ('steps', 'out'))):
+    for skill in sorted(table, key=lambda k: -sum(v for c, v in table[k].items() if c not in ("steps", "out"))):
         row = table[skill]
         total = sum(row[a] for a in ("keep", "compress", "merge", "delete"))
         print(f"{skill:<22}" + "".join(f"{row[c]:>10}" for c in cols) + f"{row['delete'] / max(total, 1):>10.1%}")
@@ -132,7 +144,7 @@ def cut_to(rows: list[dict], count, target: int = 2000) -> list[dict]:
         if sizes[-1] < target:
             continue
         best = min(range(len(ends)), key=lambda k: abs(sizes[k] - target))
-        out.append({**r, "reasoning": text[:ends[best]].rstrip(), "tokens": sizes[best]})
+        out.append({**r, "reasoning": text[: ends[best]].rstrip(), "tokens": sizes[best]})
     return out
 
 
@@ -167,12 +179,13 @@ def speed(rows: list[dict], count, unit: str, repeats: int = 7, target: int = 20
         time_traces(chosen[:3], 1)  # warm-up: imports, regex caches
         cpu, wall = time_traces(chosen, repeats)
         n = len(chosen)
-        print(f"\nSpeed on {name}: {n} traces of mean {sum(tokens) / n:,.0f} {u} (min {min(tokens):,}, max {max(tokens):,}), "
-              f"prune_trace + contain + check, {'one core' if pinned else 'not pinned'}, {repeats} repeats")
+        print(
+            f"\nSpeed on {name}: {n} traces of mean {sum(tokens) / n:,.0f} {u} (min {min(tokens):,}, max {max(tokens):,}), "
+            f"prune_trace + contain + check, {'one core' if pinned else 'not pinned'}, {repeats} repeats"
+        )
         for what, secs in (("CPU time ", cpu), ("wall time", wall)):
             best, med = min(secs), statistics.median(secs)
-            print(f"  {what}: best {n / best:6.0f} traces/s, median {n / med:6.0f} traces/s "
-                  f"({sum(tokens) / med:,.0f} {u}/s median)")
+            print(f"  {what}: best {n / best:6.0f} traces/s, median {n / med:6.0f} traces/s ({sum(tokens) / med:,.0f} {u}/s median)")
 
 
 def main() -> None:
@@ -188,10 +201,12 @@ def main() -> None:
     print_table(results, unit)
     if not args.all:
         others = evaluate([r for r in rows if not r["is_correct"]], count)
-        print(f"(incorrect traces, for the record: {sum(x['before'] for x in others)} -> "
-              f"{sum(x['after'] for x in others)} {unit}; invented numbers in "
-              f"{sum(bool(x['invented']) for x in others)}; answer kept in "
-              f"{sum(not ({'no_answer', 'answer_mismatch'} & set(x['fails'])) for x in others)}/{len(others)})")
+        print(
+            f"(incorrect traces, for the record: {sum(x['before'] for x in others)} -> "
+            f"{sum(x['after'] for x in others)} {unit}; invented numbers in "
+            f"{sum(bool(x['invented']) for x in others)}; answer kept in "
+            f"{sum(not ({'no_answer', 'answer_mismatch'} & set(x['fails'])) for x in others)}/{len(others)})"
+        )
     print_skill_actions(results, count, unit)
     speed(rows, count, unit)  # speed does not depend on correctness: all 40 traces
     for x in results[: args.show]:

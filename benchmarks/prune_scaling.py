@@ -44,7 +44,7 @@ def build(traces: list[tuple[str, str | None]], size: int, single_line: bool) ->
         k += 1
     text = "\n\n".join(parts)
     cut = text.rfind(" ", 0, size)
-    text = text[:cut if cut > size // 2 else size]
+    text = text[: cut if cut > size // 2 else size]
     return (" ".join(text.split("\n")) if single_line else text), answer
 
 

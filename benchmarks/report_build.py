@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 from leancot import data
-from leancot.prune.stage import PruneConfig, run as prune
-from leancot.report.stage import ReportConfig, run as report
+from leancot.prune.stage import PruneConfig
+from leancot.prune.stage import run as prune
+from leancot.report.stage import ReportConfig
+from leancot.report.stage import run as report
 
 
 def build(prune_dir: Path, out: Path, max_records: int, repeat: int) -> tuple[float, int]:

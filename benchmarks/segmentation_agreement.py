@@ -67,11 +67,15 @@ def main() -> None:
     print(f"Boundaries, sentence units vs chunks:           {prf(sent_b)}")
     total = sum(x["n"] for x in label_rows)
     acc = sum(x["accuracy"] * x["n"] for x in label_rows) / total
-    print(f"\nLabels, step skill -> tag, per chunk: accuracy {acc:.1%} over {total} chunks "
-          f"(mean per-trace kappa {sum(x['kappa'] for x in label_rows) / len(label_rows):.3f})")
+    print(
+        f"\nLabels, step skill -> tag, per chunk: accuracy {acc:.1%} over {total} chunks "
+        f"(mean per-trace kappa {sum(x['kappa'] for x in label_rows) / len(label_rows):.3f})"
+    )
     ok = sum(a == b for a, b in zip(chunk_ours, chunk_theirs))
-    print(f"Labels, our labeller on each chunk's text:  accuracy {ok / len(chunk_ours):.1%}, "
-          f"kappa {cohen_kappa(chunk_ours, chunk_theirs):.3f} over {len(chunk_ours)} chunks")
+    print(
+        f"Labels, our labeller on each chunk's text:  accuracy {ok / len(chunk_ours):.1%}, "
+        f"kappa {cohen_kappa(chunk_ours, chunk_theirs):.3f} over {len(chunk_ours)} chunks"
+    )
     print("\nConfusion (theirs -> ours, step labels), largest cells:")
     for (theirs, ours), n in confusion.most_common(12):
         print(f"  {theirs:<24} -> {ours:<24} {n:>5}")
@@ -82,8 +86,10 @@ def main() -> None:
         print(f"  {key:<22} {mean:.1%}" + (f"  ({sum(n for _, n in vals)} chunks)" if nkey else ""))
     kept = [d["mean_cf_importance_kept"] for d in imp if not math.isnan(d["mean_cf_importance_kept"])]
     dele = [d["mean_cf_importance_deleted"] for d in imp if not math.isnan(d["mean_cf_importance_deleted"])]
-    print(f"  mean counterfactual importance: kept chunks {sum(kept) / len(kept):+.4f}, "
-          f"deleted chunks {sum(dele) / len(dele):+.4f} (mean of per-trace means)")
+    print(
+        f"  mean counterfactual importance: kept chunks {sum(kept) / len(kept):+.4f}, "
+        f"deleted chunks {sum(dele) / len(dele):+.4f} (mean of per-trace means)"
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,19 @@ def real_traces() -> list[Trace]:
     for t in load_traces():
         if t["is_correct"]:
             reasoning, final, _ = grading.split_think(t["completion"])
-            out.append(Trace(id=t["id"], problem_id=t["id"], question=t["problem"], completion=t["completion"], reasoning=reasoning,
-                             final=final, answer=grading.extract_answer(t["completion"]), gold_answer=t["gt_answer"], correct=True))
+            out.append(
+                Trace(
+                    id=t["id"],
+                    problem_id=t["id"],
+                    question=t["problem"],
+                    completion=t["completion"],
+                    reasoning=reasoning,
+                    final=final,
+                    answer=grading.extract_answer(t["completion"]),
+                    gold_answer=t["gt_answer"],
+                    correct=True,
+                )
+            )
     return out
 
 
@@ -42,8 +53,19 @@ def lab_traces(n: int) -> list[Trace]:
     for p in generate(n, seed=0):
         completion = write_trace(p)
         reasoning, final, _ = grading.split_think(completion)
-        out.append(Trace(id=p.id, problem_id=p.id, question=p.question, completion=completion, reasoning=reasoning, final=final,
-                         answer=str(p.answer), gold_answer=str(p.answer), correct=True))
+        out.append(
+            Trace(
+                id=p.id,
+                problem_id=p.id,
+                question=p.question,
+                completion=completion,
+                reasoning=reasoning,
+                final=final,
+                answer=str(p.answer),
+                gold_answer=str(p.answer),
+                correct=True,
+            )
+        )
     return out
 
 
@@ -63,7 +85,7 @@ def measure(name: str, traces: list[Trace]) -> str:
     for t in traces:
         try:
             p = asyncio.run(pruner.prune(t))
-        except Exception as e:  # noqa: BLE001 - a pruner's reject is a figure here, not an error
+        except Exception:  # noqa: BLE001 - a pruner's reject is a figure here, not an error
             failed += 1
             continue
         result = contain(p.pruned, p.steps, t.question)
@@ -71,15 +93,19 @@ def measure(name: str, traces: list[Trace]) -> str:
         repaired += result is not None and bool(result[2])
         rejected += result is None
     n = len(traces)
-    return (f"{passed}/{n} ({passed / n:.0%}) pass before repair; repaired {repaired}; not_self_contained {rejected}"
-            + (f"; pruner rejected {failed}" if failed else ""))
+    return f"{passed}/{n} ({passed / n:.0%}) pass before repair; repaired {repaired}; not_self_contained {rejected}" + (
+        f"; pruner rejected {failed}" if failed else ""
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--problems", type=int, default=300, help="lab problems (seed 0)")
-    parser.add_argument("--pruners", default=",".join(n for n in PRUNERS if n not in ("llm", "perplexity")),
-                        help="offline pruners to measure (the teacher needs a server; perplexity a scorer: add it by name)")
+    parser.add_argument(
+        "--pruners",
+        default=",".join(n for n in PRUNERS if n not in ("llm", "perplexity")),
+        help="offline pruners to measure (the teacher needs a server; perplexity a scorer: add it by name)",
+    )
     args = parser.parse_args()
     sets = {"real R1-Distill traces (20 correct)": real_traces(), f"lab teacher traces ({args.problems})": lab_traces(args.problems)}
     for set_name, traces in sets.items():

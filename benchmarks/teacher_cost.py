@@ -32,8 +32,10 @@ from leancot.prune.teacher import prompts
 from leancot.tokens import count_tokens_batch
 
 MODELS = ("gpt-4o", "gpt-4o-mini")
-GRANULARITY = {"offline": "the offline pruner's own steps (about one per sentence)",
-               "skill-runs": "consecutive steps of one skill merged (a coarser teacher)"}
+GRANULARITY = {
+    "offline": "the offline pruner's own steps (about one per sentence)",
+    "skill-runs": "consecutive steps of one skill merged (a coarser teacher)",
+}
 
 
 def real_traces() -> list[tuple[str, str, str]]:
@@ -85,8 +87,10 @@ def skill_runs(reasoning: str, steps: list, groups: list[list[int]], spans: list
         else:
             merged.append(step.model_copy(update={"rewritten": None} if step.action in ("keep", "delete") else {}))
             merged_groups.append(list(group))
-    texts = [reasoning[spans[g[0] - 1][0]:spans[g[-1] - 1][1]].strip() for g in merged_groups]
-    return [Step(index=i, text=t, skill=m.skill, action=m.action, rewritten=m.rewritten) for i, (m, t) in enumerate(zip(merged, texts))], merged_groups
+    texts = [reasoning[spans[g[0] - 1][0] : spans[g[-1] - 1][1]].strip() for g in merged_groups]
+    return [
+        Step(index=i, text=t, skill=m.skill, action=m.action, rewritten=m.rewritten) for i, (m, t) in enumerate(zip(merged, texts))
+    ], merged_groups
 
 
 def requests(question: str, reasoning: str, answer: str, granularity: str) -> dict[str, list[str]]:
@@ -99,14 +103,18 @@ def requests(question: str, reasoning: str, answer: str, granularity: str) -> di
         steps, groups = skill_runs(reasoning, steps, groups, spans)
     comp_msgs = prompts.compress_messages(question, steps, answer)
     names = {"keep": "KEEP", "delete": "DELETE", "compress": "SINGLE-STEP COMPRESS", "merge": "MULTI-STEP COMPRESS"}
-    comp_answer = json.dumps({"actions": [{"step": i + 1, "action": names[s.action], "rewritten": s.rewritten}
-                                          for i, s in enumerate(steps)], "pruned": pruned})
+    comp_answer = json.dumps(
+        {"actions": [{"step": i + 1, "action": names[s.action], "rewritten": s.rewritten} for i, s in enumerate(steps)], "pruned": pruned}
+    )
     text_seg = json.dumps({"steps": [{"text": s.text, "skill": s.skill} for s in steps]})
     unit_seg = json.dumps({"steps": [{"start": g[0], "skill": s.skill} for s, g in zip(steps, groups)]})
     return {
-        "text": [m["content"] for m in prompts.segment_messages(question, reasoning)], "text_seg": [text_seg],
-        "units": [m["content"] for m in prompts.segment_units_messages(question, reasoning, spans)], "units_seg": [unit_seg],
-        "compress": [m["content"] for m in comp_msgs], "compress_out": [comp_answer],
+        "text": [m["content"] for m in prompts.segment_messages(question, reasoning)],
+        "text_seg": [text_seg],
+        "units": [m["content"] for m in prompts.segment_units_messages(question, reasoning, spans)],
+        "units_seg": [unit_seg],
+        "compress": [m["content"] for m in comp_msgs],
+        "compress_out": [comp_answer],
     }
 
 
@@ -123,8 +131,11 @@ def measure(traces: list[tuple[str, str, str]], granularity: str) -> dict[str, d
         seg = statistics.mean(r[0] for r in rows)
         prompt = statistics.mean(r[1] for r in rows)
         completion = statistics.mean(r[2] for r in rows)
-        costs = {f"{m}{' batch' if b else ''}": 1000 * cost_usd(m, round(prompt), round(completion), batch=b)
-                 for m in MODELS for b in (False, True)}
+        costs = {
+            f"{m}{' batch' if b else ''}": 1000 * cost_usd(m, round(prompt), round(completion), batch=b)
+            for m in MODELS
+            for b in (False, True)
+        }
         result[mode] = {"seg_out": seg, "prompt": prompt, "completion": completion, **costs}
     return result
 
@@ -133,25 +144,35 @@ def show(name: str, traces: list, res: dict[str, dict[str, float]]) -> None:
     reasoning = statistics.mean(count_tokens_batch([r for _, r, _ in traces]))
     print(f"\n{name}: {len(traces)} traces, reasoning {reasoning:,.0f} tokens on average")
     cols = ["seg_out", "prompt", "completion", *(f"{m}{s}" for m in MODELS for s in ("", " batch"))]
-    print("| mode | segmentation output tok/trace | prompt tok/trace (2 calls) | completion tok/trace | "
-          + " | ".join(f"$ / 1000 traces, {c}" for c in cols[3:]) + " |")
+    print(
+        "| mode | segmentation output tok/trace | prompt tok/trace (2 calls) | completion tok/trace | "
+        + " | ".join(f"$ / 1000 traces, {c}" for c in cols[3:])
+        + " |"
+    )
     print("|---" * (len(cols) + 1) + "|")
     for mode in ("text", "units"):
         r = res[mode]
-        print(f"| {mode} | {r['seg_out']:,.0f} | {r['prompt']:,.0f} | {r['completion']:,.0f} | "
-              + " | ".join(f"{r[c]:,.2f}" for c in cols[3:]) + " |")
+        print(
+            f"| {mode} | {r['seg_out']:,.0f} | {r['prompt']:,.0f} | {r['completion']:,.0f} | "
+            + " | ".join(f"{r[c]:,.2f}" for c in cols[3:])
+            + " |"
+        )
     t, u = res["text"], res["units"]
-    print(f"segmentation output: verbatim / units = {t['seg_out'] / u['seg_out']:.1f}x (target >= 5x); "
-          f"cost per trace units / verbatim at gpt-4o = {u['gpt-4o'] / t['gpt-4o']:.2f} (target <= 0.5), "
-          f"at gpt-4o-mini = {u['gpt-4o-mini'] / t['gpt-4o-mini']:.2f}")
+    print(
+        f"segmentation output: verbatim / units = {t['seg_out'] / u['seg_out']:.1f}x (target >= 5x); "
+        f"cost per trace units / verbatim at gpt-4o = {u['gpt-4o'] / t['gpt-4o']:.2f} (target <= 0.5), "
+        f"at gpt-4o-mini = {u['gpt-4o-mini'] / t['gpt-4o-mini']:.2f}"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lab", type=int, default=100, help="GSM8K-style lab traces to measure")
     args = ap.parse_args()
-    sets = {"real R1-Distill traces (MATH level 5, correct)": real_traces(),
-            "lab teacher traces (GSM8K-style word problems)": lab_traces(args.lab)}
+    sets = {
+        "real R1-Distill traces (MATH level 5, correct)": real_traces(),
+        "lab teacher traces (GSM8K-style word problems)": lab_traces(args.lab),
+    }
     for granularity in ("offline", "skill-runs"):
         print(f"\n## steps: {GRANULARITY[granularity]}")
         for name, traces in sets.items():

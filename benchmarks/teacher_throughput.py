@@ -39,11 +39,18 @@ def write_traces(path: Path, n: int) -> Path:
     with open(path, "w") as f:
         for i in range(n):
             a, b = 10 + i, 3 + 2 * i
-            f.write(json.dumps({
-                "id": f"t{i}", "question": f"Tom has {a} apples and buys {b} more. How many apples does he have?",
-                "completion": f"<think>\nOkay, so Tom has {a} apples. Hmm, let me think. He buys {b} more, so {a} + {b} = {a + b}.\n"
-                              f"Wait, let me double-check: {a} + {b} = {a + b}. Yes.\n</think>\nThe answer is \\boxed{{{a + b}}}.",
-                "gold_answer": str(a + b)}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": f"t{i}",
+                        "question": f"Tom has {a} apples and buys {b} more. How many apples does he have?",
+                        "completion": f"<think>\nOkay, so Tom has {a} apples. Hmm, let me think. He buys {b} more, so {a} + {b} = {a + b}.\n"
+                        f"Wait, let me double-check: {a} + {b} = {a + b}. Yes.\n</think>\nThe answer is \\boxed{{{a + b}}}.",
+                        "gold_answer": str(a + b),
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -51,8 +58,16 @@ class Server:
     """The fake server as a separate process (so it does not share our event loop)."""
 
     def __init__(self, latency: float, rates: dict | None = None, content_fault_rate: float = 0.0):
-        args = [sys.executable, str(SERVER), "--latency", str(latency), "--rates", json.dumps(rates or {}),
-                "--content-fault-rate", str(content_fault_rate)]
+        args = [
+            sys.executable,
+            str(SERVER),
+            "--latency",
+            str(latency),
+            "--rates",
+            json.dumps(rates or {}),
+            "--content-fault-rate",
+            str(content_fault_rate),
+        ]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
         self.url = self.proc.stdout.readline().strip()
 
@@ -89,13 +104,17 @@ def throughput(work: Path, n: int, latency: float, concurrency: int) -> None:
         start, cpu = time.perf_counter(), time.process_time()
         m = prune(inp, work / "tp", server.url, concurrency=concurrency)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        print(f"throughput: {n} traces, {m['usage']['calls']} calls, latency {latency * 1000:.0f} ms, "
-              f"concurrency {concurrency}: {wall:.2f} s -> {n / wall:.1f} traces/s "
-              f"(bound {concurrency / (2 * latency):.0f}/s); records {m['counts']['records']}; "
-              f"client CPU {1000 * cpu / n:.2f} ms/trace; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(
+            f"throughput: {n} traces, {m['usage']['calls']} calls, latency {latency * 1000:.0f} ms, "
+            f"concurrency {concurrency}: {wall:.2f} s -> {n / wall:.1f} traces/s "
+            f"(bound {concurrency / (2 * latency):.0f}/s); records {m['counts']['records']}; "
+            f"client CPU {1000 * cpu / n:.2f} ms/trace; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
         ceiling = raw_calls_per_s(server.url, 2 * n, concurrency)
-        print(f"throughput: same server and client, bare calls (no DRP work): {ceiling:.0f} calls/s "
-              f"= {ceiling / 2:.0f} traces/s ceiling on this machine now; the stage reaches {n / wall / (ceiling / 2):.0%} of it")
+        print(
+            f"throughput: same server and client, bare calls (no DRP work): {ceiling:.0f} calls/s "
+            f"= {ceiling / 2:.0f} traces/s ceiling on this machine now; the stage reaches {n / wall / (ceiling / 2):.0%} of it"
+        )
     finally:
         server.stop()
 
@@ -127,11 +146,15 @@ def faults(work: Path, n: int, concurrency: int) -> None:
         for r in records(out).values():
             methods[r["method"]] = methods.get(r["method"], 0) + 1
         u = m["usage"]
-        print(f"faults: input {n}, records {len(rec)} + rejects {len(rej)} = {len(rec) + len(rej)}; "
-              f"duplicates {len(rec) + len(rej) - len(set(rec) | set(rej))}; methods {methods}; "
-              f"rejects {m['reject_reasons']}")
-        print(f"faults: server saw {server.calls()} requests; client attempts {u['attempts']}, retries {u['retries']}, "
-              f"failures {m['call_failures']}, max attempts per request {m['max_attempts_per_request']} (bound 7)")
+        print(
+            f"faults: input {n}, records {len(rec)} + rejects {len(rej)} = {len(rec) + len(rej)}; "
+            f"duplicates {len(rec) + len(rej) - len(set(rec) | set(rej))}; methods {methods}; "
+            f"rejects {m['reject_reasons']}"
+        )
+        print(
+            f"faults: server saw {server.calls()} requests; client attempts {u['attempts']}, retries {u['retries']}, "
+            f"failures {m['call_failures']}, max attempts per request {m['max_attempts_per_request']} (bound 7)"
+        )
     finally:
         server.stop()
 
@@ -143,10 +166,12 @@ def kill_and_resume(work: Path, n: int, logs: Path) -> None:
         ref = work / "kr_ref"
         prune(inp, ref, server.url, concurrency=16)
         out = work / "kr_out"
-        code = ("import logging,sys; logging.basicConfig(level=logging.DEBUG, stream=sys.stderr); "
-                "from leancot.prune.stage import PruneConfig, run; from leancot.prune.teacher.config import TeacherConfig; "
-                f"run(PruneConfig(input={str(inp)!r}, out={str(out)!r}, method='llm', "
-                f"teacher=TeacherConfig(model='gpt-4o-mini', base_url={server.url!r}, concurrency=16)))")
+        code = (
+            "import logging,sys; logging.basicConfig(level=logging.DEBUG, stream=sys.stderr); "
+            "from leancot.prune.stage import PruneConfig, run; from leancot.prune.teacher.config import TeacherConfig; "
+            f"run(PruneConfig(input={str(inp)!r}, out={str(out)!r}, method='llm', "
+            f"teacher=TeacherConfig(model='gpt-4o-mini', base_url={server.url!r}, concurrency=16)))"
+        )
         with open(logs / "killed_run.log", "w") as log:
             proc = subprocess.Popen([sys.executable, "-c", code], stderr=log, stdout=log)
             while not ids(out / "records.jsonl") and proc.poll() is None:
@@ -159,14 +184,18 @@ def kill_and_resume(work: Path, n: int, logs: Path) -> None:
         calls0 = server.calls()
         prune(inp, out, server.url, concurrency=16)
         same = records(out) == records(ref)
-        print(f"kill -9: killed {delay:.2f} s after the first record with {before}/{n} records written; resumed with "
-              f"{server.calls() - calls0} calls; records identical to the uninterrupted run: {same} "
-              f"({len(records(out))} records, {len(ids(out / 'records.jsonl'))} lines)")
+        print(
+            f"kill -9: killed {delay:.2f} s after the first record with {before}/{n} records written; resumed with "
+            f"{server.calls() - calls0} calls; records identical to the uninterrupted run: {same} "
+            f"({len(records(out))} records, {len(ids(out / 'records.jsonl'))} lines)"
+        )
         calls1 = server.calls()
         m = prune(inp, work / "kr_warm", server.url, concurrency=16, cache=ref / "teacher_cache.sqlite")
-        print(f"warm cache: second run made {server.calls() - calls1} calls to the server "
-              f"(manifest: calls {m['usage']['calls']}, cached {m['usage']['cached_calls']}); "
-              f"records identical: {records(work / 'kr_warm') == records(ref)}")
+        print(
+            f"warm cache: second run made {server.calls() - calls1} calls to the server "
+            f"(manifest: calls {m['usage']['calls']}, cached {m['usage']['cached_calls']}); "
+            f"records identical: {records(work / 'kr_warm') == records(ref)}"
+        )
     finally:
         server.stop()
 
@@ -190,9 +219,9 @@ def main() -> None:
         work.mkdir()
         logs.mkdir()
         logging.basicConfig(level=logging.DEBUG, filename=logs / "benchmark.log")
-        from leancot.tokens import count_tokens
-
         import openai  # noqa: F401 - one-time imports and loads (~2 s), not part of the throughput
+
+        from leancot.tokens import count_tokens
 
         count_tokens("warm up the tokenizer", "smollm2-135m")
         throughput(work, args.traces, args.latency, args.concurrency)

@@ -88,7 +88,18 @@ def child(args: argparse.Namespace) -> None:
         step(b)
         times.append(time.perf_counter() - t0)
     tokens = sum(int(b["attention_mask"].sum()) for b in data)
-    print(json.dumps({"lsp": args.child, "steps": len(data), "step_s": statistics.median(times), "mem_bytes": _peak(device) - base, "tokens_per_step": tokens / len(data), "device": device}))
+    print(
+        json.dumps(
+            {
+                "lsp": args.child,
+                "steps": len(data),
+                "step_s": statistics.median(times),
+                "mem_bytes": _peak(device) - base,
+                "tokens_per_step": tokens / len(data),
+                "device": device,
+            }
+        )
+    )
 
 
 def _peak(device: str, reset: bool = False) -> int:
@@ -123,8 +134,14 @@ def main() -> None:
     print(f"SmolLM2-135M:layers={args.layers} + LoRA r=16, fp32, {full['device']}; real R1 traces capped at {args.full_length} tokens; "
           f"batch {args.batch_size}, up to {args.steps} timed steps per setting (as many as the traces fill), fresh process each")  # fmt: skip
     for lsp, r in res.items():
-        print(f"  LSP {lsp:.1f}: {r['steps']} steps, {r['tokens_per_step']:7.0f} tokens/step, {r['step_s']:6.2f} s/step (median), peak step memory {r['mem_bytes'] / 2**20:7.0f} MiB")
-    mem_how = "cuda max_memory_allocated above the pre-step allocation" if full["device"] == "cuda" else "ru_maxrss after the steps minus after a 16-token warm-up step"
+        print(
+            f"  LSP {lsp:.1f}: {r['steps']} steps, {r['tokens_per_step']:7.0f} tokens/step, {r['step_s']:6.2f} s/step (median), peak step memory {r['mem_bytes'] / 2**20:7.0f} MiB"
+        )
+    mem_how = (
+        "cuda max_memory_allocated above the pre-step allocation"
+        if full["device"] == "cuda"
+        else "ru_maxrss after the steps minus after a 16-token warm-up step"
+    )
     print(f"  memory measured as: {mem_how}")
     print(f"  LSP 0.5 / 1.0: time per step {t:.3f} (target <= 0.55: {'PASS' if t <= 0.55 else 'FAIL'}), "
           f"peak memory {m:.3f} (target <= 0.65: {'PASS' if m <= 0.65 else 'FAIL'})")  # fmt: skip

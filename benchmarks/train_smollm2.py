@@ -26,7 +26,8 @@ def pruned_records(work: Path) -> tuple[Path, str]:
     from leancot.data import traces_path
 
     try:
-        from leancot.prune.stage import PruneConfig, run as prune
+        from leancot.prune.stage import PruneConfig
+        from leancot.prune.stage import run as prune
 
         out = prune(PruneConfig(input=traces_path(), out=work / "prune"))
         return out / "records.jsonl", "pruned by `leancot prune` (heuristic), verified records only"
@@ -69,8 +70,12 @@ def report(work: Path, args: argparse.Namespace) -> None:
     print(f"SmolLM2-135M-Instruct LoRA r=16 (all linear), fp32, {m['extra']['device']}; data: {source}")
     print(f"  {m['sequences']} sequences ({args.limit} records x {args.epochs:g} epochs, cut at {args.max_length} tokens), "
           f"{m['trained_tokens']:,} tokens ({m['loss_tokens']:,} with loss), {m['optimizer_steps']} optimizer steps")  # fmt: skip
-    print(f"  throughput {m['tokens_per_second']:.1f} tokens/s over {m['wall_seconds']:.1f} s (target >= 100: {'PASS' if m['tokens_per_second'] >= 100 else 'FAIL'})")
-    print(f"  loss: mean of first {k} steps {first:.3f} -> last {k} steps {last:.3f} ({'falls: PASS' if last < first else 'does not fall: FAIL'})")
+    print(
+        f"  throughput {m['tokens_per_second']:.1f} tokens/s over {m['wall_seconds']:.1f} s (target >= 100: {'PASS' if m['tokens_per_second'] >= 100 else 'FAIL'})"
+    )
+    print(
+        f"  loss: mean of first {k} steps {first:.3f} -> last {k} steps {last:.3f} ({'falls: PASS' if last < first else 'does not fall: FAIL'})"
+    )
     print(f"  FLOPs {m['flops']:.3g}, peak memory {m['peak_memory_bytes'] / 2**30:.2f} GiB ({m['peak_memory_source']})")
     print("  merged model: " + generate(out / "model"))
 

@@ -41,7 +41,8 @@ import random
 import re
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -163,7 +164,7 @@ def _solve(user: str) -> str:
 
 def _wrap(obj: dict[str, Any], fault: str) -> str:
     if fault == "bad_json":
-        return "Sure! Here it is: {\"steps\": [oops"
+        return 'Sure! Here it is: {"steps": [oops'
     if fault == "not_schema":
         return json.dumps({"result": "done", "items": 3})
     if fault == "fenced":
@@ -174,11 +175,16 @@ def _wrap(obj: dict[str, Any], fault: str) -> str:
 def completion_body(content: str, model: str, prompt_chars: int) -> dict[str, Any]:
     prompt_tokens, completion_tokens = max(1, prompt_chars // 4), max(1, len(content) // 4)
     return {
-        "id": f"chatcmpl-{random.getrandbits(48):x}", "object": "chat.completion", "created": int(time.time()),
+        "id": f"chatcmpl-{random.getrandbits(48):x}",
+        "object": "chat.completion",
+        "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 
@@ -243,8 +249,9 @@ class FakeOpenAI:
         if fault == "hang":
             await asyncio.sleep(self.hang_s)
         if fault == "429":
-            return web.json_response({"error": {"message": "rate limited", "type": "rate_limit"}}, status=429,
-                                     headers={"Retry-After": self.retry_after})
+            return web.json_response(
+                {"error": {"message": "rate limited", "type": "rate_limit"}}, status=429, headers={"Retry-After": self.retry_after}
+            )
         if fault == "500":
             return web.json_response({"error": {"message": "boom", "type": "server_error"}}, status=500)
         if fault == "malformed_body":
@@ -265,13 +272,20 @@ class FakeOpenAI:
         kind = (body.get("response_format") or {}).get("type")
         if kind in self.refuse_formats:
             self.refused_formats += 1
-            detail = [{"type": "literal_error", "loc": ["body", "response_format", "type"],
-                       "msg": "Input should be 'text' or 'json_object'", "input": kind}]
+            detail = [
+                {
+                    "type": "literal_error",
+                    "loc": ["body", "response_format", "type"],
+                    "msg": "Input should be 'text' or 'json_object'",
+                    "input": kind,
+                }
+            ]
             return web.json_response({"detail": detail}, status=500)
         if fault == "context_length":
             message = "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
-            return web.json_response({"error": {"message": message, "type": "invalid_request_error", "code": "context_length_exceeded"}},
-                                     status=400)
+            return web.json_response(
+                {"error": {"message": message, "type": "invalid_request_error", "code": "context_length_exceeded"}}, status=400
+            )
         return None
 
     @staticmethod
@@ -298,8 +312,15 @@ class FakeOpenAI:
         return web.json_response(self._file_obj(fid, form.get("purpose", "batch")))
 
     def _file_obj(self, fid: str, purpose: str = "batch") -> dict[str, Any]:
-        return {"id": fid, "object": "file", "bytes": len(self.files[fid]), "created_at": int(time.time()),
-                "filename": f"{fid}.jsonl", "purpose": purpose, "status": "processed"}
+        return {
+            "id": fid,
+            "object": "file",
+            "bytes": len(self.files[fid]),
+            "created_at": int(time.time()),
+            "filename": f"{fid}.jsonl",
+            "purpose": purpose,
+            "status": "processed",
+        }
 
     async def file_content(self, request: web.Request) -> web.Response:
         fid = request.match_info["fid"]
@@ -310,10 +331,19 @@ class FakeOpenAI:
     async def create_batch(self, request: web.Request) -> web.Response:
         req = await request.json()
         bid = f"batch_{len(self.batches) + 1}"
-        batch = {"id": bid, "object": "batch", "endpoint": req["endpoint"], "input_file_id": req["input_file_id"],
-                 "completion_window": req["completion_window"], "status": "validating", "created_at": int(time.time()),
-                 "metadata": req.get("metadata"), "output_file_id": None, "error_file_id": None,
-                 "request_counts": {"total": 0, "completed": 0, "failed": 0}}
+        batch = {
+            "id": bid,
+            "object": "batch",
+            "endpoint": req["endpoint"],
+            "input_file_id": req["input_file_id"],
+            "completion_window": req["completion_window"],
+            "status": "validating",
+            "created_at": int(time.time()),
+            "metadata": req.get("metadata"),
+            "output_file_id": None,
+            "error_file_id": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+        }
         self.batches[bid] = batch
         asyncio.get_running_loop().create_task(self._process(batch))
         return web.json_response(batch)
@@ -329,8 +359,9 @@ class FakeOpenAI:
             cid = line["custom_id"]
             if cid not in self._failed_once and self.rng.random() < self.batch_line_fail_rate:
                 self._failed_once.add(cid)
-                bad.append({"id": f"r-{cid[:8]}", "custom_id": cid, "response": None,
-                            "error": {"code": "server_error", "message": "line failed"}})
+                bad.append(
+                    {"id": f"r-{cid[:8]}", "custom_id": cid, "response": None, "error": {"code": "server_error", "message": "line failed"}}
+                )
                 continue
             content = self.answer(line["body"], "ok")
             body = completion_body(content, line["body"]["model"], len(json.dumps(line["body"]["messages"])))
@@ -351,8 +382,15 @@ class FakeOpenAI:
 
     async def list_batches(self, request: web.Request) -> web.Response:
         data = list(reversed(self.batches.values()))
-        return web.json_response({"object": "list", "data": data, "has_more": False,
-                                  "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None})
+        return web.json_response(
+            {
+                "object": "list",
+                "data": data,
+                "has_more": False,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+            }
+        )
 
     async def stats(self, request: web.Request) -> web.Response:
         """Counters, for a benchmark that runs the server as a separate process."""

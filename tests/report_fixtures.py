@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-EVIL = "<script>window.__pwned = true</script><img src=x onerror=\"window.__pwned = true\">"
+EVIL = '<script>window.__pwned = true</script><img src=x onerror="window.__pwned = true">'
 
 
 def _write(path: Path, obj) -> None:

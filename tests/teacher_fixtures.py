@@ -15,7 +15,7 @@ def trace_row(i: int) -> dict:
         "id": f"t{i}",
         "question": f"Tom has {a} apples and buys {b} more. How many apples does he have?",
         "completion": f"<think>\nOkay, so Tom has {a} apples. Hmm, let me think. He buys {b} more, so {a} + {b} = {a + b}.\n"
-                      f"Wait, let me double-check: {a} + {b} = {a + b}. Yes.\n</think>\nThe answer is \\boxed{{{a + b}}}.",
+        f"Wait, let me double-check: {a} + {b} = {a + b}. Yes.\n</think>\nThe answer is \\boxed{{{a + b}}}.",
         "gold_answer": str(a + b),
     }
 

@@ -38,10 +38,16 @@ def test_gsm8k_train_split_and_limit():
     assert problems[0].gold_answer == "72"
 
 
-@pytest.mark.parametrize("alias, name", [
-    ("MATH-500", "math500"), ("aime2024", "aime24"), ("AIME-2025", "aime25"),
-    ("amc2023", "amc23"), ("openai/gsm8k", "gsm8k"),
-])
+@pytest.mark.parametrize(
+    "alias, name",
+    [
+        ("MATH-500", "math500"),
+        ("aime2024", "aime24"),
+        ("AIME-2025", "aime25"),
+        ("amc2023", "amc23"),
+        ("openai/gsm8k", "gsm8k"),
+    ],
+)
 def test_aliases(alias, name):
     assert data.load(alias, limit=1)[0].source == name
 
@@ -81,8 +87,7 @@ def test_every_math500_boxed_solution_grades_correct():
 def test_every_math500_boxed_solution_passes_math_verify_alone():
     """The same 500 through the Math-Verify path only (no normalised-string shortcut)."""
     wrong = [
-        p.id for p in data.load("math500")
-        if not grading._math_verify(normalize_answer(last_boxed(p.meta["solution"])), p.gold_answer)
+        p.id for p in data.load("math500") if not grading._math_verify(normalize_answer(last_boxed(p.meta["solution"])), p.gold_answer)
     ]
     assert wrong == []
 
@@ -94,8 +99,12 @@ def test_competition_answers_in_model_forms_grade_correct(name):
         value = int(float(row["answer"]))
         for answer in (f"{value:03d}", str(value), f"{value}.0", f"${value}.00", f"\\boxed{{{value}}}"):
             assert is_equivalent(answer, problem.gold_answer), (answer, problem.gold_answer)
-        for output in (f"<think>...</think>\nSo \\boxed{{{value:03d}}}", f"**Answer:** {value}",
-                       f"The final answer is ${value}$.", f"\\boxed{{{row['answer']}}}"):
+        for output in (
+            f"<think>...</think>\nSo \\boxed{{{value:03d}}}",
+            f"**Answer:** {value}",
+            f"The final answer is ${value}$.",
+            f"\\boxed{{{row['answer']}}}",
+        ):
             assert grade(output, problem.gold_answer), (output, problem.gold_answer)
         assert not grade(f"\\boxed{{{value + 1}}}", problem.gold_answer)
 
@@ -109,11 +118,14 @@ def _write_jsonl(path, rows):
 
 
 def test_user_jsonl_with_detected_fields(tmp_path):
-    path = _write_jsonl(tmp_path / "mine.jsonl", [
-        {"problem": "1+1?", "solution": "It is \\boxed{2}.", "level": 1},
-        {"problem": "2+2?", "solution": "2+2=4\n#### 4", "id": "q7"},
-        {"prompt": "No gold here"},
-    ])
+    path = _write_jsonl(
+        tmp_path / "mine.jsonl",
+        [
+            {"problem": "1+1?", "solution": "It is \\boxed{2}.", "level": 1},
+            {"problem": "2+2?", "solution": "2+2=4\n#### 4", "id": "q7"},
+            {"prompt": "No gold here"},
+        ],
+    )
     first, second, third = data.load(path)
     assert (first.id, first.question, first.gold_answer, first.source) == ("mine-0", "1+1?", "2", "mine")
     assert first.meta == {"level": 1, "solution": "It is \\boxed{2}."}
@@ -128,8 +140,7 @@ def test_user_json_and_csv(tmp_path):
         writer = csv.DictWriter(f, fieldnames=["query", "target", "key"])
         writer.writeheader()
         writer.writerow({"query": "Q?", "target": "0.50", "key": "k1"})
-    problem = data.load(tmp_path / "b.csv", question_field="query", answer_field="target",
-                        id_field="key")[0]
+    problem = data.load(tmp_path / "b.csv", question_field="query", answer_field="target", id_field="key")[0]
     assert (problem.id, problem.question, problem.gold_answer) == ("k1", "Q?", "0.5")
 
 
@@ -141,13 +152,16 @@ def test_user_file_limit(tmp_path):
 # --------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: data.load("gsm9k"), "unknown benchmark 'gsm9k'"),
-    (lambda: data.load("math500", split="train"), "valid: test"),
-    (lambda: data.load("gsm8k", split="dev"), "valid: test, train"),
-    (lambda: data.load("missing/file.jsonl"), "file not found"),
-    (lambda: data.load("nothing.csv"), "file not found"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: data.load("gsm9k"), "unknown benchmark 'gsm9k'"),
+        (lambda: data.load("math500", split="train"), "valid: test"),
+        (lambda: data.load("gsm8k", split="dev"), "valid: test, train"),
+        (lambda: data.load("missing/file.jsonl"), "file not found"),
+        (lambda: data.load("nothing.csv"), "file not found"),
+    ],
+)
 def test_usage_errors(call, message):
     with pytest.raises(UsageError, match=message):
         call()

@@ -63,7 +63,7 @@ def test_hf_ids_include_the_end_token_and_the_think_split(hf):
     gen = hf._finish(ids + [end, end], max_new_tokens=len(ids) + 2)  # an end token, then padding
     assert gen.finish_reason == "stop" and gen.token_ids == (*ids, end) and gen.completion_tokens == len(ids) + 1
     assert gen.think_tokens == think_boundary(hf.tokenizer, ids) > 0
-    (reasoning, answer, total), = token_counts([gen.text], [gen])
+    ((reasoning, answer, total),) = token_counts([gen.text], [gen])
     assert (reasoning, reasoning + answer, total) == (gen.think_tokens, total, len(ids) + 1)
 
 
@@ -81,21 +81,24 @@ def test_an_api_total_is_its_usage(name, gen, output, expected):
 
 def test_an_api_split_shares_the_usage_total_in_proportion():
     gen = Generation("<think>\n" + "Let me add 2 and 3 carefully. " * 10 + "\n</think>\n\nThe answer is 5.", "stop", completion_tokens=200)
-    (reasoning, answer, total), = token_counts([gen.text], [gen])
+    ((reasoning, answer, total),) = token_counts([gen.text], [gen])
     assert total == 200 and reasoning + answer == 200 and reasoning > 4 * answer > 0
 
 
 def test_no_ids_and_no_usage_counts_the_text():
     gen = Generation("<think>a b c</think>The answer is 5.", "stop")
-    (reasoning, answer, total), = token_counts([gen.text], [gen])
+    ((reasoning, answer, total),) = token_counts([gen.text], [gen])
     assert total == count_tokens(gen.text) and reasoning + answer == total
 
 
 def test_the_think_prefix_of_the_prompt_is_not_counted(hf):
     ids = hf.tokenizer.encode("So 5.\n</think>\n5", add_special_tokens=False)
     gen = hf._finish(ids, max_new_tokens=len(ids))
-    rec, = make_records("toy", [((Problem(id="p", question="q", gold_answer="5"), 0), Prompt(messages=[], think_prefix="<think>\n"), gen)],
-                        _tokenizer_dir(hf))
+    (rec,) = make_records(
+        "toy",
+        [((Problem(id="p", question="q", gold_answer="5"), 0), Prompt(messages=[], think_prefix="<think>\n"), gen)],
+        _tokenizer_dir(hf),
+    )
     assert rec.output.startswith("<think>\n") and rec.total_tokens == len(ids)
 
 

@@ -32,8 +32,13 @@ def backend(sharp_model_dir):
     return HFBackend(BackendOptions(model=str(sharp_model_dir), batch_size=4, threads=1))
 
 
-QUESTIONS = ["What is 2+2?", "Natalia sold clips to 48 of her friends in April, and then half as many in May. How many in all?",
-             "Compute 7*8.", "A long question " * 12, "x"]
+QUESTIONS = [
+    "What is 2+2?",
+    "Natalia sold clips to 48 of her friends in April, and then half as many in May. How many in all?",
+    "Compute 7*8.",
+    "A long question " * 12,
+    "x",
+]
 
 
 def test_batched_greedy_equals_batch_size_one(backend):
@@ -53,8 +58,9 @@ def test_an_end_token_stops_a_row_and_is_reported(backend):
     ids = backend.tokenizer(["Compute 7*8.", "What is 2+2?"], add_special_tokens=False)["input_ids"]
     free = backend.generate_ids([ids[0]], Sampling(max_new_tokens=8))[0]
     assert free.finish_reason == "length" and free.completion_tokens == 8
-    first = backend.model.generate(input_ids=torch.tensor([ids[0]]), attention_mask=torch.ones(1, len(ids[0]), dtype=torch.long),
-                                   max_new_tokens=3, do_sample=False)[0, len(ids[0]):].tolist()
+    first = backend.model.generate(
+        input_ids=torch.tensor([ids[0]]), attention_mask=torch.ones(1, len(ids[0]), dtype=torch.long), max_new_tokens=3, do_sample=False
+    )[0, len(ids[0]) :].tolist()
     assert first[2] not in first[:2]
     saved = set(backend.eos_ids)
     backend.eos_ids = saved | {first[2]}  # the first row's third token now ends a turn

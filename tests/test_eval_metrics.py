@@ -39,8 +39,17 @@ def test_ks_reported_are_powers_of_two_and_n():
 
 
 def _rec(pid, sample, correct, tokens=10, finish="stop", bench="b"):
-    return {"benchmark": bench, "problem_id": pid, "sample": sample, "correct": correct, "answer": "1" if correct else None,
-            "total_tokens": tokens, "reasoning_tokens": tokens, "answer_tokens": 0, "finish_reason": finish}
+    return {
+        "benchmark": bench,
+        "problem_id": pid,
+        "sample": sample,
+        "correct": correct,
+        "answer": "1" if correct else None,
+        "total_tokens": tokens,
+        "reasoning_tokens": tokens,
+        "answer_tokens": 0,
+        "finish_reason": finish,
+    }
 
 
 def test_summary_of_sampled_records():

@@ -4,8 +4,8 @@ import json
 import socket
 
 import pytest
-
 from fake_openai_server import FakeOpenAI
+
 from leancot import data
 from leancot.errors import UsageError
 from leancot.evaluate.run import EvalConfig, run
@@ -28,8 +28,17 @@ def server():
 
 
 def _config(base_url, out, **kw):
-    return EvalConfig(model="served-model", benchmarks=["gsm8k"], out=out, backend="openai", base_url=base_url,
-                      api_key_env="LEANCOT_TEST_NO_KEY", limit=6, concurrency=1, **kw)
+    return EvalConfig(
+        model="served-model",
+        benchmarks=["gsm8k"],
+        out=out,
+        backend="openai",
+        base_url=base_url,
+        api_key_env="LEANCOT_TEST_NO_KEY",
+        limit=6,
+        concurrency=1,
+        **kw,
+    )
 
 
 def test_a_served_model_is_graded_and_its_think_block_split(server, tmp_path, smollm2_tokenizer_dir):
@@ -63,8 +72,26 @@ def test_an_endpoint_that_is_not_there_is_one_line_exit_2(tmp_path):
     app = typer.Typer()
     register(app)
     app.callback()(lambda: None)
-    res = CliRunner().invoke(app, ["eval", "--model", "m", "--backend", "openai", "--base-url", f"http://127.0.0.1:{port}/v1",
-                                   "--benchmarks", "gsm8k", "--limit", "2", "--max-retries", "1", "--out", str(tmp_path / "ev")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "--model",
+            "m",
+            "--backend",
+            "openai",
+            "--base-url",
+            f"http://127.0.0.1:{port}/v1",
+            "--benchmarks",
+            "gsm8k",
+            "--limit",
+            "2",
+            "--max-retries",
+            "1",
+            "--out",
+            str(tmp_path / "ev"),
+        ],
+    )
     assert res.exit_code == 2
     last = res.output.strip().splitlines()[-1]  # (above it: the progress bar, on a terminal redrawn in place)
     assert last.startswith("error:") and "failed" in last and "re-run" in last

@@ -139,8 +139,21 @@ def cli():
 
 def test_eval_and_compare_with_the_hf_backend_on_a_tiny_model(cli, tiny_model_dir, tmp_path):
     for name, tokens in (("a", 4), ("b", 6)):
-        res = cli("eval", "--model", tiny_model_dir, "--benchmarks", "gsm8k,amc23", "--limit", 2, "--max-new-tokens", tokens,
-                  "--threads", 1, "--out", tmp_path / name)
+        res = cli(
+            "eval",
+            "--model",
+            tiny_model_dir,
+            "--benchmarks",
+            "gsm8k,amc23",
+            "--limit",
+            2,
+            "--max-new-tokens",
+            tokens,
+            "--threads",
+            1,
+            "--out",
+            tmp_path / name,
+        )
         assert res.exit_code == 0, res.output
     recs = _records(tmp_path / "a")
     assert len(recs) == 4 and all(r["finish_reason"] == "length" and not r["correct"] for r in recs)

@@ -9,7 +9,9 @@ from leancot.evaluate.run import EvalConfig, run
 
 @pytest.mark.slow
 def test_smollm2_on_three_gsm8k_problems(smollm2_dir, tmp_path):
-    out = run(EvalConfig(model="smollm2-135m", benchmarks=["gsm8k"], limit=3, max_new_tokens=48, batch_size=3, threads=1, out=tmp_path / "ev"))
+    out = run(
+        EvalConfig(model="smollm2-135m", benchmarks=["gsm8k"], limit=3, max_new_tokens=48, batch_size=3, threads=1, out=tmp_path / "ev")
+    )
     recs = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     assert len(recs) == 3
     for r in recs:

@@ -28,67 +28,225 @@ QUESTION = "What is $2 + 3$?"
 
 # (what it is, row, format, question, reasoning, final, answer, delimiter, gold, meta)
 READ_CASES = [
-    ("R1 dump, flat columns", {"id": "math-7", "problem": QUESTION, "response": R1, "gt_answer": "5"},
-     "flat", QUESTION, "Okay, so 2 + 3. That is 5.\n\nWait, let me check: 5 - 3 = 2. Yes.",
-     "So the answer is $\\boxed{5}$.", "5", "think", "5", {}),
-    ("flat, Stratos markers in the completion", {"question": QUESTION, "completion": STRATOS_ANSWER},
-     "flat", QUESTION, "Okay, let's see. Two plus three.\n\nSo 2 + 3 = 5.",
-     "Adding gives $2 + 3 = 5$.\n\n\\[\n\\boxed{5}\n\\]", "5", "stratos", None, {}),
-    ("vLLM output, reasoning_content column", {"prompt": QUESTION, "reasoning_content": "2 + 3 = 5.",
-                                                "output": "The answer is 5.", "answer": 5},
-     "flat", QUESTION, "2 + 3 = 5.", "The answer is 5.", "5", "column", 5, {}),
-    ("flat, no delimiter: all reasoning", {"question": QUESTION, "solution": "2 + 3 = 5. The answer is 5."},
-     "flat", QUESTION, "2 + 3 = 5. The answer is 5.", "", "5", "none", None, {}),
-    ("OpenAI messages with a system turn", {"messages": [
-        {"role": "system", "content": "Please reason step by step."},
-        {"role": "user", "content": QUESTION}, {"role": "assistant", "content": R1}], "answer": "5"},
-     "messages", QUESTION, "Okay, so 2 + 3. That is 5.\n\nWait, let me check: 5 - 3 = 2. Yes.",
-     "So the answer is $\\boxed{5}$.", "5", "think", "5", {"system": "Please reason step by step."}),
-    ("OpenAI messages, content as text parts", {"messages": [
-        {"role": "user", "content": [{"type": "text", "text": "What is "}, {"type": "text", "text": "$2 + 3$?"}]},
-        {"role": "assistant", "content": "<think>2 + 3 = 5</think>\n\\boxed{5}"}]},
-     "messages", QUESTION, "2 + 3 = 5", "\\boxed{5}", "5", "think", None, {}),
-    ("DeepSeek API: reasoning_content on the assistant turn", {"messages": [
-        {"role": "user", "content": QUESTION},
-        {"role": "assistant", "reasoning_content": "2 + 3 = 5.", "content": "**5**. The answer is 5."}]},
-     "messages", QUESTION, "2 + 3 = 5.", "**5**. The answer is 5.", "5", "column", None, {}),
-    ("OpenAI messages as JSON text (a CSV export)", {"messages": json.dumps([
-        {"role": "user", "content": QUESTION}, {"role": "assistant", "content": "<think>so 5</think> 5"}])},
-     "messages", QUESTION, "so 5", "5", None, "think", None, {}),
-    ("ShareGPT human/gpt", {"id": 12, "conversations": [
-        {"from": "human", "value": QUESTION}, {"from": "gpt", "value": R1}]},
-     "sharegpt", QUESTION, "Okay, so 2 + 3. That is 5.\n\nWait, let me check: 5 - 3 = 2. Yes.",
-     "So the answer is $\\boxed{5}$.", "5", "think", None, {}),
-    ("ShareGPT, two user turns: the last is the question", {"conversations": [
-        {"from": "human", "value": "Hi."}, {"from": "human", "value": QUESTION},
-        {"from": "gpt", "value": "<think>5</think>The answer is 5."}]},
-     "sharegpt", QUESTION, "5", "The answer is 5.", "5", "think", None, {"earlier_user_turns": ["Hi."]}),
-    ("Bespoke-Stratos-17k", {"system": STRATOS_SYSTEM, "conversations": [
-        {"from": "user", "value": "Return your final response within \\boxed{}. " + QUESTION},
-        {"from": "assistant", "value": STRATOS_ANSWER}]},
-     "stratos", "Return your final response within \\boxed{}. " + QUESTION,
-     "Okay, let's see. Two plus three.\n\nSo 2 + 3 = 5.", "Adding gives $2 + 3 = 5$.\n\n\\[\n\\boxed{5}\n\\]",
-     "5", "stratos", None, {"system": STRATOS_SYSTEM}),
-    ("OpenThoughts, cut off inside the thought", {"system": STRATOS_SYSTEM, "conversations": [
-        {"from": "user", "value": QUESTION}, {"from": "assistant", "value": "<|begin_of_thought|>\n\nSo 2 + 3 is"}]},
-     "stratos", QUESTION, "So 2 + 3 is", "", None, "think_unclosed", None, {"system": STRATOS_SYSTEM}),
-    ("Alpaca, empty input: the instruction alone", {"instruction": QUESTION, "input": "", "output": R1},
-     "alpaca", QUESTION, "Okay, so 2 + 3. That is 5.\n\nWait, let me check: 5 - 3 = 2. Yes.",
-     "So the answer is $\\boxed{5}$.", "5", "think", None, {}),
-    ("Alpaca, instruction and input joined", {"instruction": "Solve the problem.", "input": QUESTION, "output": R1},
-     "alpaca", "Solve the problem.\n\n" + QUESTION, "Okay, so 2 + 3. That is 5.\n\nWait, let me check: 5 - 3 = 2. Yes.",
-     "So the answer is $\\boxed{5}$.", "5", "think", None, {}),
+    (
+        "R1 dump, flat columns",
+        {"id": "math-7", "problem": QUESTION, "response": R1, "gt_answer": "5"},
+        "flat",
+        QUESTION,
+        "Okay, so 2 + 3. That is 5.\n\nWait, let me check: 5 - 3 = 2. Yes.",
+        "So the answer is $\\boxed{5}$.",
+        "5",
+        "think",
+        "5",
+        {},
+    ),
+    (
+        "flat, Stratos markers in the completion",
+        {"question": QUESTION, "completion": STRATOS_ANSWER},
+        "flat",
+        QUESTION,
+        "Okay, let's see. Two plus three.\n\nSo 2 + 3 = 5.",
+        "Adding gives $2 + 3 = 5$.\n\n\\[\n\\boxed{5}\n\\]",
+        "5",
+        "stratos",
+        None,
+        {},
+    ),
+    (
+        "vLLM output, reasoning_content column",
+        {"prompt": QUESTION, "reasoning_content": "2 + 3 = 5.", "output": "The answer is 5.", "answer": 5},
+        "flat",
+        QUESTION,
+        "2 + 3 = 5.",
+        "The answer is 5.",
+        "5",
+        "column",
+        5,
+        {},
+    ),
+    (
+        "flat, no delimiter: all reasoning",
+        {"question": QUESTION, "solution": "2 + 3 = 5. The answer is 5."},
+        "flat",
+        QUESTION,
+        "2 + 3 = 5. The answer is 5.",
+        "",
+        "5",
+        "none",
+        None,
+        {},
+    ),
+    (
+        "OpenAI messages with a system turn",
+        {
+            "messages": [
+                {"role": "system", "content": "Please reason step by step."},
+                {"role": "user", "content": QUESTION},
+                {"role": "assistant", "content": R1},
+            ],
+            "answer": "5",
+        },
+        "messages",
+        QUESTION,
+        "Okay, so 2 + 3. That is 5.\n\nWait, let me check: 5 - 3 = 2. Yes.",
+        "So the answer is $\\boxed{5}$.",
+        "5",
+        "think",
+        "5",
+        {"system": "Please reason step by step."},
+    ),
+    (
+        "OpenAI messages, content as text parts",
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "What is "}, {"type": "text", "text": "$2 + 3$?"}]},
+                {"role": "assistant", "content": "<think>2 + 3 = 5</think>\n\\boxed{5}"},
+            ]
+        },
+        "messages",
+        QUESTION,
+        "2 + 3 = 5",
+        "\\boxed{5}",
+        "5",
+        "think",
+        None,
+        {},
+    ),
+    (
+        "DeepSeek API: reasoning_content on the assistant turn",
+        {
+            "messages": [
+                {"role": "user", "content": QUESTION},
+                {"role": "assistant", "reasoning_content": "2 + 3 = 5.", "content": "**5**. The answer is 5."},
+            ]
+        },
+        "messages",
+        QUESTION,
+        "2 + 3 = 5.",
+        "**5**. The answer is 5.",
+        "5",
+        "column",
+        None,
+        {},
+    ),
+    (
+        "OpenAI messages as JSON text (a CSV export)",
+        {"messages": json.dumps([{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "<think>so 5</think> 5"}])},
+        "messages",
+        QUESTION,
+        "so 5",
+        "5",
+        None,
+        "think",
+        None,
+        {},
+    ),
+    (
+        "ShareGPT human/gpt",
+        {"id": 12, "conversations": [{"from": "human", "value": QUESTION}, {"from": "gpt", "value": R1}]},
+        "sharegpt",
+        QUESTION,
+        "Okay, so 2 + 3. That is 5.\n\nWait, let me check: 5 - 3 = 2. Yes.",
+        "So the answer is $\\boxed{5}$.",
+        "5",
+        "think",
+        None,
+        {},
+    ),
+    (
+        "ShareGPT, two user turns: the last is the question",
+        {
+            "conversations": [
+                {"from": "human", "value": "Hi."},
+                {"from": "human", "value": QUESTION},
+                {"from": "gpt", "value": "<think>5</think>The answer is 5."},
+            ]
+        },
+        "sharegpt",
+        QUESTION,
+        "5",
+        "The answer is 5.",
+        "5",
+        "think",
+        None,
+        {"earlier_user_turns": ["Hi."]},
+    ),
+    (
+        "Bespoke-Stratos-17k",
+        {
+            "system": STRATOS_SYSTEM,
+            "conversations": [
+                {"from": "user", "value": "Return your final response within \\boxed{}. " + QUESTION},
+                {"from": "assistant", "value": STRATOS_ANSWER},
+            ],
+        },
+        "stratos",
+        "Return your final response within \\boxed{}. " + QUESTION,
+        "Okay, let's see. Two plus three.\n\nSo 2 + 3 = 5.",
+        "Adding gives $2 + 3 = 5$.\n\n\\[\n\\boxed{5}\n\\]",
+        "5",
+        "stratos",
+        None,
+        {"system": STRATOS_SYSTEM},
+    ),
+    (
+        "OpenThoughts, cut off inside the thought",
+        {
+            "system": STRATOS_SYSTEM,
+            "conversations": [{"from": "user", "value": QUESTION}, {"from": "assistant", "value": "<|begin_of_thought|>\n\nSo 2 + 3 is"}],
+        },
+        "stratos",
+        QUESTION,
+        "So 2 + 3 is",
+        "",
+        None,
+        "think_unclosed",
+        None,
+        {"system": STRATOS_SYSTEM},
+    ),
+    (
+        "Alpaca, empty input: the instruction alone",
+        {"instruction": QUESTION, "input": "", "output": R1},
+        "alpaca",
+        QUESTION,
+        "Okay, so 2 + 3. That is 5.\n\nWait, let me check: 5 - 3 = 2. Yes.",
+        "So the answer is $\\boxed{5}$.",
+        "5",
+        "think",
+        None,
+        {},
+    ),
+    (
+        "Alpaca, instruction and input joined",
+        {"instruction": "Solve the problem.", "input": QUESTION, "output": R1},
+        "alpaca",
+        "Solve the problem.\n\n" + QUESTION,
+        "Okay, so 2 + 3. That is 5.\n\nWait, let me check: 5 - 3 = 2. Yes.",
+        "So the answer is $\\boxed{5}$.",
+        "5",
+        "think",
+        None,
+        {},
+    ),
 ]
 
 
-@pytest.mark.parametrize("name, row, fmt, question, reasoning, final, answer, delimiter, gold, meta",
-                         READ_CASES, ids=[c[0] for c in READ_CASES])
+@pytest.mark.parametrize(
+    "name, row, fmt, question, reasoning, final, answer, delimiter, gold, meta", READ_CASES, ids=[c[0] for c in READ_CASES]
+)
 def test_each_format_reads_into_one_shape(name, row, fmt, question, reasoning, final, answer, delimiter, gold, meta):
     assert detect_format(row) == fmt
     got = extract(row, fmt, resolve_fields(row, fmt))
     assert not isinstance(got, Reject), got
-    assert (got.question, got.reasoning, got.final, got.answer, got.delimiter, got.gold, got.meta) == \
-        (question, reasoning, final, answer, delimiter, gold, meta)
+    assert (got.question, got.reasoning, got.final, got.answer, got.delimiter, got.gold, got.meta) == (
+        question,
+        reasoning,
+        final,
+        answer,
+        delimiter,
+        gold,
+        meta,
+    )
 
 
 def test_a_reasoning_column_is_rebuilt_into_a_think_completion():
@@ -105,19 +263,34 @@ def _chat(*turns, key="messages"):
 # (what is wrong, row, format, reason)
 DEFECT_CASES = [
     ("no assistant turn", _chat(("user", QUESTION)), "messages", "no_assistant_turn"),
-    ("two assistant turns", _chat(("user", QUESTION), ("assistant", R1), ("assistant", R1)), "messages",
-     "several_assistant_turns"),
-    ("a multi-turn chat", _chat(("human", "Q1"), ("gpt", "A1"), ("human", "Q2"), ("gpt", "A2"), key="sharegpt"),
-     "sharegpt", "several_assistant_turns"),
-    ("starts with the assistant", _chat(("gpt", "Hello! Ask me."), ("human", QUESTION), key="sharegpt"), "sharegpt",
-     "starts_with_assistant"),
+    ("two assistant turns", _chat(("user", QUESTION), ("assistant", R1), ("assistant", R1)), "messages", "several_assistant_turns"),
+    (
+        "a multi-turn chat",
+        _chat(("human", "Q1"), ("gpt", "A1"), ("human", "Q2"), ("gpt", "A2"), key="sharegpt"),
+        "sharegpt",
+        "several_assistant_turns",
+    ),
+    (
+        "starts with the assistant",
+        _chat(("gpt", "Hello! Ask me."), ("human", QUESTION), key="sharegpt"),
+        "sharegpt",
+        "starts_with_assistant",
+    ),
     ("empty value", _chat(("human", QUESTION), ("gpt", "  "), key="sharegpt"), "sharegpt", "empty_turn"),
     ("empty question", _chat(("user", ""), ("assistant", R1)), "messages", "empty_turn"),
-    ("a user turn after the answer", _chat(("user", QUESTION), ("assistant", R1), ("user", "thanks")), "messages",
-     "user_turn_after_answer"),
+    (
+        "a user turn after the answer",
+        _chat(("user", QUESTION), ("assistant", R1), ("user", "thanks")),
+        "messages",
+        "user_turn_after_answer",
+    ),
     ("a tool turn", _chat(("user", QUESTION), ("tool", "5"), ("assistant", R1)), "messages", "unsupported_role"),
-    ("content is an object", {"messages": [{"role": "user", "content": {"text": QUESTION}},
-                                           {"role": "assistant", "content": R1}]}, "messages", "not_a_string"),
+    (
+        "content is an object",
+        {"messages": [{"role": "user", "content": {"text": QUESTION}}, {"role": "assistant", "content": R1}]},
+        "messages",
+        "not_a_string",
+    ),
     ("messages is not a list", {"messages": "What is 2+3?"}, "messages", "not_a_conversation"),
     ("messages is empty", {"messages": []}, "messages", "not_a_conversation"),
     ("a turn is not an object", {"conversations": ["hi", "there"]}, "sharegpt", "not_a_conversation"),
@@ -139,10 +312,10 @@ def test_each_defect_is_a_reject_with_its_reason(name, row, fmt, reason):
 
 
 def test_a_field_path_reaches_into_nested_data():
-    row = {"messages": [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": R1}],
-           "meta": {"gold": {"value": "5"}}}
-    spec = resolve_fields(row, "messages", FieldSpec(question="messages.-2.content", completion="messages.-1.content",
-                                                     answer="meta.gold.value"))
+    row = {"messages": [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": R1}], "meta": {"gold": {"value": "5"}}}
+    spec = resolve_fields(
+        row, "messages", FieldSpec(question="messages.-2.content", completion="messages.-1.content", answer="meta.gold.value")
+    )
     got = extract(row, "messages", spec)
     assert (got.question, got.answer, got.gold) == (QUESTION, "5", "5")
 
@@ -166,8 +339,14 @@ SPLIT_CASES = [
     ("think", "<think>R</think>F", {}, "R", "F", "think"),
     ("prompt echoed before <think>", "User: hi<think>R</think>F", {}, "R", "F", "think"),
     ("opened <think>, cut off", "<think>R and then", {}, "R and then", "", "think_unclosed"),
-    ("Stratos", STRATOS_ANSWER, {}, "Okay, let's see. Two plus three.\n\nSo 2 + 3 = 5.",
-     "Adding gives $2 + 3 = 5$.\n\n\\[\n\\boxed{5}\n\\]", "stratos"),
+    (
+        "Stratos",
+        STRATOS_ANSWER,
+        {},
+        "Okay, let's see. Two plus three.\n\nSo 2 + 3 = 5.",
+        "Adding gives $2 + 3 = 5$.\n\n\\[\n\\boxed{5}\n\\]",
+        "stratos",
+    ),
     ("Stratos without solution markers", "<|begin_of_thought|>R<|end_of_thought|>F", {}, "R", "F", "stratos"),
     ("reasoning column", "F", {"reasoning_column": " R "}, "R", "F", "column"),
     ("reasoning column, text with its own </think>", "<think>R2</think>F", {"reasoning_column": "R"}, "R2", "F", "think"),
@@ -199,8 +378,10 @@ def test_too_long_is_rejected_with_its_length():
 
 
 def test_chat_files_read_the_same_with_lf_crlf_and_bom(tmp_path):
-    rows = [_chat(("human", QUESTION), ("gpt", R1), key="sharegpt"),
-            _chat(("human", "Q2"), ("gpt", "<think>a\nb</think>c"), key="sharegpt")]
+    rows = [
+        _chat(("human", QUESTION), ("gpt", R1), key="sharegpt"),
+        _chat(("human", "Q2"), ("gpt", "<think>a\nb</think>c"), key="sharegpt"),
+    ]
     text = "\n".join(json.dumps(r) for r in rows) + "\n"
     crlf = json.dumps(rows[0]).replace("\\n", "\\r\\n") + "\r\n" + json.dumps(rows[1]).replace("\\n", "\\r") + "\r\n"
     files = {"lf": text.encode(), "crlf": crlf.encode(), "bom": b"\xef\xbb\xbf" + crlf.encode()}

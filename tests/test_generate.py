@@ -3,19 +3,22 @@
 import json
 
 import typer
+from teacher_fixtures import by_id
 from typer.testing import CliRunner
 
-from leancot.prune.stage import PruneConfig, run as prune_offline
 from leancot.generate.command import register
-from teacher_fixtures import by_id
+from leancot.prune.stage import PruneConfig
+from leancot.prune.stage import run as prune_offline
 
 
 def test_generate_keeps_correct_samples_and_prune_reads_them(server, tmp_path):
     # the fake reasoning model adds the numbers of the question: right for the first two problems only
     problems = tmp_path / "problems.jsonl"
-    rows = [{"id": "p1", "question": "Add 2 and 5.", "answer": "7"},
-            {"id": "p2", "question": "What is 10 plus 4?", "answer": "14"},
-            {"id": "p3", "question": "What is 6 times 7?", "answer": "42"}]
+    rows = [
+        {"id": "p1", "question": "Add 2 and 5.", "answer": "7"},
+        {"id": "p2", "question": "What is 10 plus 4?", "answer": "14"},
+        {"id": "p3", "question": "What is 6 times 7?", "answer": "42"},
+    ]
     problems.write_text("".join(json.dumps(r) + "\n" for r in rows))
     app = typer.Typer()
     register(app)
@@ -41,14 +44,15 @@ def test_generate_bad_usage_exits_2(tmp_path):
     app = typer.Typer()
     register(app)
     app.command("noop")(lambda: None)
-    result = CliRunner().invoke(app, ["generate", "no-such-benchmark", "--out", str(tmp_path / "o"), "--model", "m",
-                                      "--base-url", "http://127.0.0.1:9/v1"])
+    result = CliRunner().invoke(
+        app, ["generate", "no-such-benchmark", "--out", str(tmp_path / "o"), "--model", "m", "--base-url", "http://127.0.0.1:9/v1"]
+    )
     assert result.exit_code == 2 and "unknown benchmark" in result.output
 
 
 def test_a_separate_reasoning_field_is_put_back_inside_think():
-    from leancot.llm.client import Completion
     from leancot.generate.stage import full_text
+    from leancot.llm.client import Completion
 
     text = full_text(Completion(content="The answer is \\boxed{4}.", reasoning="2 + 2 = 4."))
     assert text.startswith("<think>\n2 + 2 = 4.\n</think>") and text.endswith("\\boxed{4}.")

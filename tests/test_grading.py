@@ -130,11 +130,13 @@ def test_is_equivalent_works_off_the_main_thread():
     results: list[bool] = []
 
     def work():
-        results.extend([
-            is_equivalent("0.5", "\\frac{1}{2}"),
-            is_equivalent("2\\sqrt{2}", "\\sqrt{8}"),
-            is_equivalent("\\frac{7}{2}", "3"),
-        ])
+        results.extend(
+            [
+                is_equivalent("0.5", "\\frac{1}{2}"),
+                is_equivalent("2\\sqrt{2}", "\\sqrt{8}"),
+                is_equivalent("\\frac{7}{2}", "3"),
+            ]
+        )
 
     thread = threading.Thread(target=work)
     thread.start()

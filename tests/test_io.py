@@ -62,7 +62,10 @@ def test_missing_or_unsupported_input_is_a_usage_error(tmp_path):
 
 def test_field_names_are_detected_or_given():
     assert FieldMap().resolve(["problem", "response", "gt_answer"]) == {
-        "id": None, "question": "problem", "completion": "response", "answer": "gt_answer",
+        "id": None,
+        "question": "problem",
+        "completion": "response",
+        "answer": "gt_answer",
     }
     assert FieldMap(question="q").resolve(["q", "output"])["question"] == "q"
     with pytest.raises(UsageError, match="'nope'"):

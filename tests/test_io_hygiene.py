@@ -15,8 +15,12 @@ from leancot.io import iter_rows, normalise_newlines
 
 TRACES = [
     {"id": "t1", "problem": "What is $2 + 3$?", "response": "<think>\nSo 2 + 3 = 5.\n\nYes.\n</think>\n\n\\boxed{5}", "gt_answer": "5"},
-    {"id": "t2", "problem": "Compute:\n\\[ 6 \\times 7 \\]", "response": "<think>\n6 * 7 = 42.\n</think>\n\nThe answer is 42.",
-     "gt_answer": "42"},
+    {
+        "id": "t2",
+        "problem": "Compute:\n\\[ 6 \\times 7 \\]",
+        "response": "<think>\n6 * 7 = 42.\n</think>\n\nThe answer is 42.",
+        "gt_answer": "42",
+    },
 ]
 BOM = b"\xef\xbb\xbf"
 
@@ -86,5 +90,4 @@ def test_a_bom_is_not_part_of_the_first_csv_column(tmp_path):
 
 def test_newlines_are_normalised_in_nested_values_and_nothing_else_changes():
     row = {"messages": [{"role": "user", "content": "a\r\nb\rc"}], "n": 3, "ok": True, "none": None, "x\r": "y"}
-    assert normalise_newlines(row) == {"messages": [{"role": "user", "content": "a\nb\nc"}], "n": 3, "ok": True,
-                                       "none": None, "x\r": "y"}
+    assert normalise_newlines(row) == {"messages": [{"role": "user", "content": "a\nb\nc"}], "n": 3, "ok": True, "none": None, "x\r": "y"}

@@ -22,8 +22,17 @@ def micro_lab(tmp_path_factory):
 
 def test_micro_lab_writes_every_file(micro_lab):
     out, summary_path = micro_lab
-    for rel in ("problems/train.jsonl", "problems/test.jsonl", "teacher/traces.jsonl", "prune/records.jsonl",
-                "prune/manifest.json", "data/verbose.jsonl", "data/pruned.jsonl", "lab_table.md", "manifest.json"):
+    for rel in (
+        "problems/train.jsonl",
+        "problems/test.jsonl",
+        "teacher/traces.jsonl",
+        "prune/records.jsonl",
+        "prune/manifest.json",
+        "data/verbose.jsonl",
+        "data/pruned.jsonl",
+        "lab_table.md",
+        "manifest.json",
+    ):
         assert (out / rel).is_file(), rel
     for arm in ARMS:
         assert (out / "seed0" / arm / "train" / "model" / "config.json").is_file()

@@ -42,10 +42,20 @@ def _summary() -> dict:
 
     verbose = [_rec(str(i), i < 2, 400) for i in range(10)]
     pruned = [_rec(str(i), i < 5, 80) for i in range(10)]
-    arms = {"verbose": {**arm_figures(verbose), "train_seconds": 60.0, "train_tokens": 1000, "accuracy_by_seed": [0.2]},
-            "first-answer": {**arm_figures(pruned), "train_seconds": 20.0, "train_tokens": 300, "accuracy_by_seed": [0.5]}}
-    return {"settings": {"size": "small"}, "seeds": [0], "arms": arms, "baseline": "verbose", "wall_seconds": 1.0,
-            "vs_baseline": {"first-answer": compare(verbose, pruned)}, "targets": {}, "skipped_arms": {"perplexity": "not registered"}}
+    arms = {
+        "verbose": {**arm_figures(verbose), "train_seconds": 60.0, "train_tokens": 1000, "accuracy_by_seed": [0.2]},
+        "first-answer": {**arm_figures(pruned), "train_seconds": 20.0, "train_tokens": 300, "accuracy_by_seed": [0.5]},
+    }
+    return {
+        "settings": {"size": "small"},
+        "seeds": [0],
+        "arms": arms,
+        "baseline": "verbose",
+        "wall_seconds": 1.0,
+        "vs_baseline": {"first-answer": compare(verbose, pruned)},
+        "targets": {},
+        "skipped_arms": {"perplexity": "not registered"},
+    }
 
 
 def test_table_shows_each_arms_paired_difference_with_verbose():

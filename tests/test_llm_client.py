@@ -4,11 +4,11 @@ import asyncio
 import time
 
 import pytest
+from teacher_fixtures import SECRET
 
 from leancot.errors import UsageError
 from leancot.llm.cache import RequestCache
 from leancot.llm.client import BudgetExceeded, LLMClient, LLMError
-from teacher_fixtures import SECRET
 
 MESSAGES = [{"role": "user", "content": "What is 2 + 3? Please reason step by step."}]
 
@@ -25,6 +25,7 @@ def ask(client, messages=MESSAGES, **params):
             return await client.chat(messages, **params)
         finally:
             await client.aclose()
+
     return asyncio.run(go())
 
 
@@ -64,7 +65,6 @@ def test_retries_are_bounded(server):
 
 def test_a_refused_key_stops_the_run_with_one_line(monkeypatch):
     from aiohttp import web
-
     from fake_openai_server import FakeOpenAI
 
     class Refusing(FakeOpenAI):

@@ -28,12 +28,17 @@ def test_shipped_recipes_are_valid_and_say_how_to_run_them(recipe):
 
 
 def test_stages_chain_their_inputs_and_outputs(tmp_path):
-    plan = pipeline.plan(write_recipe(tmp_path, {
-        "prune": {"input": "bundled:r1-traces"},
-        "train": {"student": "tiny:2x64", "max_steps": 2},
-        "eval": {"benchmarks": ["gsm8k"], "limit": 2},
-        "report": {},
-    }))
+    plan = pipeline.plan(
+        write_recipe(
+            tmp_path,
+            {
+                "prune": {"input": "bundled:r1-traces"},
+                "train": {"student": "tiny:2x64", "max_steps": 2},
+                "eval": {"benchmarks": ["gsm8k"], "limit": 2},
+                "report": {},
+            },
+        )
+    )
     runs = tmp_path / "runs"
     by_stage = {s.stage: s.config for s in plan.steps}
     assert by_stage["train"].input == runs / "prune" / "records.jsonl"
@@ -42,27 +47,37 @@ def test_stages_chain_their_inputs_and_outputs(tmp_path):
 
 
 def test_a_list_setting_is_a_sweep_and_earlier_stages_are_shared(tmp_path):
-    plan = pipeline.plan(write_recipe(tmp_path, {
-        "prune": {"input": "bundled:r1-traces"},
-        "train": {"student": "tiny:2x64", "lsp": [0.5, 1.0], "loss_on": ["cot", "answer"]},
-    }))
+    plan = pipeline.plan(
+        write_recipe(
+            tmp_path,
+            {
+                "prune": {"input": "bundled:r1-traces"},
+                "train": {"student": "tiny:2x64", "lsp": [0.5, 1.0], "loss_on": ["cot", "answer"]},
+            },
+        )
+    )
     assert [(s.stage, s.variant) for s in plan.steps] == [("prune", ""), ("train", "lsp0.5"), ("train", "lsp1.0")]
     assert [s.config.lsp for s in plan.steps[1:]] == [0.5, 1.0]
     assert plan.steps[1].config.loss_on == ["cot", "answer"]  # a list-typed field is not a sweep
 
 
-@pytest.mark.parametrize("stages, message", [
-    ({"distil": {}}, "unknown stage 'distil'"),
-    ({"train": {"input": "bundled:r1-traces", "learning_rate": 1e-3}}, "stages.train.learning_rate: unknown key"),
-    ({"train": {"input": "bundled:r1-traces", "lssp": [0.5, 1.0]}}, "stages.train.lssp: unknown key"),
-    ({"prune": {"input": "no/such/file.jsonl"}}, "input not found"),
-    ({"train": {"input": "bundled:r1-traces", "lsp": 2.0}}, "stages.train.lsp"),
-    ({"train": {"input": "{prunee}/records.jsonl"}}, "cannot resolve"),
-    ({"prune": {"input": "bundled:r1-traces", "method": "llm", "teacher": {"model": "gpt-4o", "concurrancy": 8}}},
-     "recipe.yaml: stages.prune.teacher.concurrancy: unknown key"),
-    ({"prune": {"input": "bundled:r1-traces", "method": "llm"}}, "needs a teacher model"),
-    ({"prune": {"input": "bundled:r1-traces", "method": "rules"}}, "stages.prune.method: .*unknown method"),
-])
+@pytest.mark.parametrize(
+    "stages, message",
+    [
+        ({"distil": {}}, "unknown stage 'distil'"),
+        ({"train": {"input": "bundled:r1-traces", "learning_rate": 1e-3}}, "stages.train.learning_rate: unknown key"),
+        ({"train": {"input": "bundled:r1-traces", "lssp": [0.5, 1.0]}}, "stages.train.lssp: unknown key"),
+        ({"prune": {"input": "no/such/file.jsonl"}}, "input not found"),
+        ({"train": {"input": "bundled:r1-traces", "lsp": 2.0}}, "stages.train.lsp"),
+        ({"train": {"input": "{prunee}/records.jsonl"}}, "cannot resolve"),
+        (
+            {"prune": {"input": "bundled:r1-traces", "method": "llm", "teacher": {"model": "gpt-4o", "concurrancy": 8}}},
+            "recipe.yaml: stages.prune.teacher.concurrancy: unknown key",
+        ),
+        ({"prune": {"input": "bundled:r1-traces", "method": "llm"}}, "needs a teacher model"),
+        ({"prune": {"input": "bundled:r1-traces", "method": "rules"}}, "stages.prune.method: .*unknown method"),
+    ],
+)
 def test_bad_recipes_fail_before_any_work_naming_the_key(tmp_path, stages, message):
     path = write_recipe(tmp_path, stages)
     with pytest.raises(UsageError, match=message) as err:
@@ -112,11 +127,15 @@ def test_run_skips_finished_stages_and_from_reruns_them(tmp_path):
 
 
 def test_an_eval_model_that_does_not_exist_fails_before_work(tmp_path):
-    path = write_recipe(tmp_path, {"prune": {"input": "bundled:r1-traces"}, "eval": {"model": str(tmp_path / "nope"), "benchmarks": ["gsm8k"]}})
+    path = write_recipe(
+        tmp_path, {"prune": {"input": "bundled:r1-traces"}, "eval": {"model": str(tmp_path / "nope"), "benchmarks": ["gsm8k"]}}
+    )
     with pytest.raises(UsageError, match="stages.eval.model"):
         pipeline.run(path)
-    tiny_base = write_recipe(tmp_path, {"train": {"input": "bundled:r1-traces", "student": "tiny:2x64"},
-                                        "eval": {"benchmarks": ["gsm8k"], "compare_to_base": True}})
+    tiny_base = write_recipe(
+        tmp_path,
+        {"train": {"input": "bundled:r1-traces", "student": "tiny:2x64"}, "eval": {"benchmarks": ["gsm8k"], "compare_to_base": True}},
+    )
     with pytest.raises(UsageError, match="compare_to_base"):
         pipeline.plan(tiny_base)
     assert not (tmp_path / "runs").exists()
@@ -124,12 +143,15 @@ def test_an_eval_model_that_does_not_exist_fails_before_work(tmp_path):
 
 def test_a_tiny_recipe_runs_end_to_end(tmp_path, tiny_model_dir):
     """prune -> train (two LSP variants) -> eval -> report, all for real on tiny things."""
-    path = write_recipe(tmp_path, {
-        "prune": {"input": "bundled:r1-traces", "limit": 4},
-        "train": {"student": str(tiny_model_dir), "max_steps": 1, "max_length": 128, "lsp": [0.5, 1.0], "batch_size": 2, "lora": False},
-        "eval": {"benchmarks": ["gsm8k"], "limit": 2, "max_new_tokens": 8, "batch_size": 2},
-        "report": {},
-    })
+    path = write_recipe(
+        tmp_path,
+        {
+            "prune": {"input": "bundled:r1-traces", "limit": 4},
+            "train": {"student": str(tiny_model_dir), "max_steps": 1, "max_length": 128, "lsp": [0.5, 1.0], "batch_size": 2, "lora": False},
+            "eval": {"benchmarks": ["gsm8k"], "limit": 2, "max_new_tokens": 8, "batch_size": 2},
+            "report": {},
+        },
+    )
     out = pipeline.run(path)
     for variant in ("lsp0.5", "lsp1.0"):
         assert (out / variant / "train" / "metrics.json").exists()

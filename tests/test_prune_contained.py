@@ -1,7 +1,5 @@
 """Self-containedness of pruned paths: every number a computation uses stands before it."""
 
-import asyncio
-
 import pytest
 
 from leancot import grading
@@ -16,11 +14,14 @@ from leancot.schema import Trace
 Q = "Ann saves 7 dollars a week for 7 weeks and then spends 5 dollars. How much is left?"
 
 
-@pytest.mark.parametrize("path", [
-    "7 * 7 = 49 dollars saved.\n49 - 5 = 44 dollars left.",
-    "7 * 7 = 49, and 49 - 5 = 44.",  # earlier in the same line
-    "2 × 7 + 35 = 14 + 35 = 49",  # 35 is not known, but ... see below
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "7 * 7 = 49 dollars saved.\n49 - 5 = 44 dollars left.",
+        "7 * 7 = 49, and 49 - 5 = 44.",  # earlier in the same line
+        "2 × 7 + 35 = 14 + 35 = 49",  # 35 is not known, but ... see below
+    ],
+)
 def test_known_operands(path):
     if "35" in path:
         assert [g.number for g in gaps(path, Q)] == ["35"]  # the first link's operands must be known
@@ -35,15 +36,18 @@ def test_a_number_from_nowhere_is_a_gap():
     assert not is_self_contained("First 49 - 5 = 44.\n7 * 7 = 49.", Q)  # a result before the step that derives it
 
 
-@pytest.mark.parametrize("question,path", [
-    ("A coat costs 80 dollars and is 25% off.", "0.25 * 80 = 20"),  # percent -> decimal
-    ("A coat costs 80 dollars and is 0.25 off.", "25% * 80 = 20"),  # decimal -> percent
-    ("She eats 3/4 of 80 grapes.", "0.75 * 80 = 60"),  # fraction -> decimal
-    ("She eats $\\frac{3}{4}$ of 80 grapes.", "75/100 × 80 = 60"),  # LaTeX fraction -> percent written bare
-    ("What is 3 \\times 29524?", "3 * 20000 = 60000, 3 * 9000 = 27000, 3 * 500 = 1500, 3 * 24 = 72"),  # place-value parts
-    ("What is p(5) for p(x) = x^3 / 7?", "\\frac{125}{7} + 2^{18} \\times 3 = ..."),  # a power of a known base; exponents
-    ("A day has hours.", "24 * 60 = 1440 minutes"),  # unit constants
-])
+@pytest.mark.parametrize(
+    "question,path",
+    [
+        ("A coat costs 80 dollars and is 25% off.", "0.25 * 80 = 20"),  # percent -> decimal
+        ("A coat costs 80 dollars and is 0.25 off.", "25% * 80 = 20"),  # decimal -> percent
+        ("She eats 3/4 of 80 grapes.", "0.75 * 80 = 60"),  # fraction -> decimal
+        ("She eats $\\frac{3}{4}$ of 80 grapes.", "75/100 × 80 = 60"),  # LaTeX fraction -> percent written bare
+        ("What is 3 \\times 29524?", "3 * 20000 = 60000, 3 * 9000 = 27000, 3 * 500 = 1500, 3 * 24 = 72"),  # place-value parts
+        ("What is p(5) for p(x) = x^3 / 7?", "\\frac{125}{7} + 2^{18} \\times 3 = ..."),  # a power of a known base; exponents
+        ("A day has hours.", "24 * 60 = 1440 minutes"),  # unit constants
+    ],
+)
 def test_forms_and_constants(question, path):
     assert is_self_contained(path, question), gaps(path, question)
 
@@ -68,8 +72,16 @@ def test_repair_gives_up_without_a_deriving_step():
 def _real(suffix: str) -> Trace:
     t = next(t for t in load_traces() if t["id"].endswith(suffix))
     reasoning, final, _ = grading.split_think(t["completion"])
-    return Trace(id=t["id"], question=t["problem"], completion=t["completion"], reasoning=reasoning, final=final,
-                 answer=grading.extract_answer(t["completion"]), gold_answer=t["gt_answer"], correct=True)
+    return Trace(
+        id=t["id"],
+        question=t["problem"],
+        completion=t["completion"],
+        reasoning=reasoning,
+        final=final,
+        answer=grading.extract_answer(t["completion"]),
+        gold_answer=t["gt_answer"],
+        correct=True,
+    )
 
 
 def test_real_trace_gap_is_repaired_from_the_original():

@@ -39,9 +39,11 @@ def test_cut_at_the_first_derivation_not_the_guess():
 
 
 def test_a_later_self_correction_moves_the_cut():
-    trace = ("The pens cost 4 * 3 = 12 dollars.\n\nSo the total is 12 + 5 = 17 dollars.\n\n"
-             "Wait, that's wrong, the pens cost 4 * 4 = 16 dollars, so 16 + 5 = 21.\n\n"
-             "No wait, I made a mistake: they are 3 dollars each, 12 + 5 = 17.\n\nSo the total is 12 + 5 = 17 dollars.")
+    trace = (
+        "The pens cost 4 * 3 = 12 dollars.\n\nSo the total is 12 + 5 = 17 dollars.\n\n"
+        "Wait, that's wrong, the pens cost 4 * 4 = 16 dollars, so 16 + 5 = 21.\n\n"
+        "No wait, I made a mistake: they are 3 dollars each, 12 + 5 = 17.\n\nSo the total is 12 + 5 = 17 dollars."
+    )
     steps = decompose(trace, Q)
     assert first_derivation(steps, "17") > 2
 
@@ -57,8 +59,18 @@ def real():
     for t in load_traces():
         if t["is_correct"]:
             reasoning, final, _ = grading.split_think(t["completion"])
-            out.append(Trace(id=t["id"], question=t["problem"], completion=t["completion"], reasoning=reasoning, final=final,
-                             answer=grading.extract_answer(t["completion"]), gold_answer=t["gt_answer"], correct=True))
+            out.append(
+                Trace(
+                    id=t["id"],
+                    question=t["problem"],
+                    completion=t["completion"],
+                    reasoning=reasoning,
+                    final=final,
+                    answer=grading.extract_answer(t["completion"]),
+                    gold_answer=t["gt_answer"],
+                    correct=True,
+                )
+            )
     return out
 
 
@@ -66,8 +78,10 @@ def test_real_traces_keep_their_answers(real):
     pruner = FirstAnswerPruner()
     for trace in real:
         p = asyncio.run(pruner.prune(trace))
-        assert check(p.pruned, original_answer=trace.answer, gold=trace.gold_answer, original_text=trace.reasoning,
-                     question=trace.question) == [], trace.id
+        assert (
+            check(p.pruned, original_answer=trace.answer, gold=trace.gold_answer, original_text=trace.reasoning, question=trace.question)
+            == []
+        ), trace.id
         assert len(p.pruned) < len(trace.reasoning) and 0 < p.extra["cut_at"] <= 1
         assert p.extra["cut_at"] == pytest.approx(answer_position(trace.reasoning, trace.answer, trace.question), abs=1e-4)
 

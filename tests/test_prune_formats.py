@@ -17,11 +17,19 @@ STRATOS = f"<|begin_of_thought|>\n\n{THINK}\n\n<|end_of_thought|>\n\n<|begin_of_
 
 ROWS = {
     "flat": {"id": "a", "question": QUESTION, "completion": R1, "gold_answer": "7"},
-    "messages": {"id": "a", "messages": [{"role": "system", "content": "You are a careful solver."},
-                                         {"role": "user", "content": QUESTION}, {"role": "assistant", "content": R1}]},
+    "messages": {
+        "id": "a",
+        "messages": [
+            {"role": "system", "content": "You are a careful solver."},
+            {"role": "user", "content": QUESTION},
+            {"role": "assistant", "content": R1},
+        ],
+    },
     "sharegpt": {"id": "a", "conversations": [{"from": "human", "value": QUESTION}, {"from": "gpt", "value": R1}]},
-    "stratos": {"system": "Your role as an assistant involves thoroughly exploring questions ...",
-                "conversations": [{"from": "user", "value": QUESTION}, {"from": "assistant", "value": STRATOS}]},
+    "stratos": {
+        "system": "Your role as an assistant involves thoroughly exploring questions ...",
+        "conversations": [{"from": "user", "value": QUESTION}, {"from": "assistant", "value": STRATOS}],
+    },
     "alpaca": {"instruction": QUESTION, "input": "", "output": R1},
 }
 
@@ -43,8 +51,11 @@ def test_each_format_is_read_pruned_and_named_in_the_manifest(tmp_path, fmt):
 
 def test_a_nested_field_path_names_the_question(tmp_path):
     row = {"id": "a", "chat": {"turns": [{"text": QUESTION}, {"text": R1}]}}
-    out = run(PruneConfig(input=write(tmp_path, [row]), out=tmp_path / "out", question_field="chat.turns.0.text",
-                          completion_field="chat.turns.-1.text"))
+    out = run(
+        PruneConfig(
+            input=write(tmp_path, [row]), out=tmp_path / "out", question_field="chat.turns.0.text", completion_field="chat.turns.-1.text"
+        )
+    )
     assert read_jsonl(out / "records.jsonl")[0]["question"] == QUESTION
 
 
@@ -60,8 +71,10 @@ def test_chat_defects_are_counted_rejects_and_the_account_adds_up(tmp_path):
     rows = [
         good,
         {"id": "no-answer", "messages": [{"role": "user", "content": QUESTION}]},
-        {"id": "two-answers", "messages": [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": R1},
-                                           {"role": "assistant", "content": R1}]},
+        {
+            "id": "two-answers",
+            "messages": [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": R1}, {"role": "assistant", "content": R1}],
+        },
         {"id": "assistant-first", "messages": [{"role": "assistant", "content": R1}, {"role": "user", "content": QUESTION}]},
         {"id": "empty", "messages": [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": ""}]},
     ]
@@ -91,8 +104,13 @@ def test_the_same_traces_in_lf_crlf_and_bom_files_give_identical_records(tmp_pat
 
 
 def test_a_trace_over_the_token_limit_is_rejected_before_pruning(tmp_path):
-    out = run(PruneConfig(input=write(tmp_path, [ROWS["flat"], dict(ROWS["flat"], id="b", completion=R1 * 1)]),
-                          out=tmp_path / "out", max_reasoning_tokens=10000))
+    out = run(
+        PruneConfig(
+            input=write(tmp_path, [ROWS["flat"], dict(ROWS["flat"], id="b", completion=R1 * 1)]),
+            out=tmp_path / "out",
+            max_reasoning_tokens=10000,
+        )
+    )
     assert len(read_jsonl(out / "records.jsonl")) == 2
     from leancot.errors import StageFailed
 

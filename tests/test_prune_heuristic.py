@@ -88,9 +88,11 @@ def test_short_adjacent_computations_are_merged():
 
 
 def test_needed_steps_are_kept_even_far_back():
-    trace = ("The first part gives 3 \\times 41 = 123.\n\nHmm, wait.\n\nI'm not sure about this.\n\n"
-             "The second part gives 7 \\times 11 = 77.\n\nLet me check: 123 is right.\n\n"
-             "Adding, 123 + 77 = 200.\n\nThe answer is \\boxed{200}.")
+    trace = (
+        "The first part gives 3 \\times 41 = 123.\n\nHmm, wait.\n\nI'm not sure about this.\n\n"
+        "The second part gives 7 \\times 11 = 77.\n\nLet me check: 123 is right.\n\n"
+        "Adding, 123 + 77 = 200.\n\nThe answer is \\boxed{200}."
+    )
     steps, text = prune_trace(trace, "200")
     assert "3 \\times 41 = 123" in text and "7 \\times 11 = 77" in text and "123 + 77 = 200" in text
     assert "Hmm" not in text and "not sure" not in text
@@ -126,8 +128,7 @@ def test_answer_preserved_on_the_20_correct_real_traces(real):
     assert len(correct) == 20
     for r, reasoning, answer, _, text in correct:
         assert text.endswith(f"The answer is \\boxed{{{answer}}}")
-        assert check(text, original_answer=answer, gold=r["gt_answer"], original_text=reasoning,
-                     question=r["problem"]) == [], r["id"]
+        assert check(text, original_answer=answer, gold=r["gt_answer"], original_text=reasoning, question=r["problem"]) == [], r["id"]
 
 
 def test_real_traces_get_much_shorter_and_keep_their_computations(real):
@@ -143,12 +144,14 @@ def test_real_traces_get_much_shorter_and_keep_their_computations(real):
 
 
 def test_the_answer_met_by_coincidence_early_is_not_where_the_path_ends():
-    trace = ("From 10 to 99 there are 9 sets of 10, because 99 - 10 + 1 = 90 numbers, which is 9 sets. "
-             "So the digit 4 appears 9 times in the units place.\n\n"
-             "For 4's the total is 89 + 40 + 39 + 20 = 188.\n\n"
-             "For 8's the total is 39 + 39 + 20 = 98.\n\n"
-             "So, how many more 4's than 8's? That would be 188 - 98 = 90.\n\n"
-             "Let me double-check: 188 - 98 = 90. Yes.\n\nThe answer is \\boxed{90}.")
+    trace = (
+        "From 10 to 99 there are 9 sets of 10, because 99 - 10 + 1 = 90 numbers, which is 9 sets. "
+        "So the digit 4 appears 9 times in the units place.\n\n"
+        "For 4's the total is 89 + 40 + 39 + 20 = 188.\n\n"
+        "For 8's the total is 39 + 39 + 20 = 98.\n\n"
+        "So, how many more 4's than 8's? That would be 188 - 98 = 90.\n\n"
+        "Let me double-check: 188 - 98 = 90. Yes.\n\nThe answer is \\boxed{90}."
+    )
     steps, text = prune_trace(trace, "90")
     assert "89 + 40 + 39 + 20 = 188" in text and "39 + 39 + 20 = 98" in text
     assert "That would be 188 - 98 = 90." in text
@@ -156,21 +159,25 @@ def test_the_answer_met_by_coincidence_early_is_not_where_the_path_ends():
 
 
 def test_a_lead_in_line_keeps_the_computations_it_names():
-    trace = ("Layer 8: 1 + 3(3280) = 9841\n\nLayer 9: 1 + 3(9841) = 29524\n\n"
-             "Let me try a different approach to the product.\n\n29524 * 3:\n\n"
-             "20000 * 3 = 60000\n\n9000 * 3 = 27000\n\n524 * 3 = 1572\n\n"
-             "60000 + 27000 + 1572 = 88572\n\nThe answer is \\boxed{88572}.")
+    trace = (
+        "Layer 8: 1 + 3(3280) = 9841\n\nLayer 9: 1 + 3(9841) = 29524\n\n"
+        "Let me try a different approach to the product.\n\n29524 * 3:\n\n"
+        "20000 * 3 = 60000\n\n9000 * 3 = 27000\n\n524 * 3 = 1572\n\n"
+        "60000 + 27000 + 1572 = 88572\n\nThe answer is \\boxed{88572}."
+    )
     steps, text = prune_trace(trace, "88572")
     assert "29524 * 3:" in text  # the lead-in says what 20000 * 3 ... computes
     assert "1 + 3(9841) = 29524" in text and "1 + 3(3280) = 9841" in text  # and where 29524 comes from
 
 
 def test_a_doubt_answered_by_a_check_keeps_the_checked_value_and_drops_the_doubted_one():
-    trace = ("The units digit is 4 in 4, 14, 24, ..., 484.\n\n"
-             "Dividing 484 by 10 gives 48.4, so we take 48. But wait, does 484 count as the 49th one?\n\n"
-             "Let me check: 4, 14, ..., 484. That's 49 numbers, so the units place has 49 fours.\n\n"
-             "The tens place has 50 fours and the hundreds place 89.\n\n"
-             "In total 49 + 50 + 89 = 188.\n\nThe answer is \\boxed{188}.")
+    trace = (
+        "The units digit is 4 in 4, 14, 24, ..., 484.\n\n"
+        "Dividing 484 by 10 gives 48.4, so we take 48. But wait, does 484 count as the 49th one?\n\n"
+        "Let me check: 4, 14, ..., 484. That's 49 numbers, so the units place has 49 fours.\n\n"
+        "The tens place has 50 fours and the hundreds place 89.\n\n"
+        "In total 49 + 50 + 89 = 188.\n\nThe answer is \\boxed{188}."
+    )
     steps, text = prune_trace(trace, "188")
     assert "the units place has 49 fours" in text
     assert "48.4" not in text
@@ -185,8 +192,7 @@ def test_a_heading_repeated_by_the_next_line_appears_once():
 
 
 def test_merged_equation_lines_are_joined_by_line_breaks_not_semicolons():
-    trace = ("The rate per month is 0.06 / 12 = 0.005\n\nA = P(1 + 0.005)^12\n\n1.005^12 = 1.0617\n\n"
-             "The answer is \\boxed{1.0617}.")
+    trace = "The rate per month is 0.06 / 12 = 0.005\n\nA = P(1 + 0.005)^12\n\n1.005^12 = 1.0617\n\nThe answer is \\boxed{1.0617}."
     steps, text = prune_trace(trace, "1.0617")
     assert "; " not in text
     assert text.splitlines()[:3] == ["The rate per month is 0.06 / 12 = 0.005", "A = P(1 + 0.005)^12", "1.005^12 = 1.0617"]
@@ -205,8 +211,10 @@ def test_a_sentence_left_lowercase_by_filler_removal_is_capitalised():
 
 
 def test_words_that_are_content_are_not_stripped_as_filler():
-    trace = ("Right side: (5 - 1)(5 - 2) = 12\n\nNext digit: 2 * 3 = 6 + 1 = 7, and 12 + 7 = 19.\n\n"
-             "The total is 19 + 7 = 26, right?\n\nThe answer is \\boxed{26}.")
+    trace = (
+        "Right side: (5 - 1)(5 - 2) = 12\n\nNext digit: 2 * 3 = 6 + 1 = 7, and 12 + 7 = 19.\n\n"
+        "The total is 19 + 7 = 26, right?\n\nThe answer is \\boxed{26}."
+    )
     _, text = prune_trace(trace, "26")
     assert "Right side: (5 - 1)(5 - 2) = 12" in text
     assert "Next digit: 2 * 3" in text

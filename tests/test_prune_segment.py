@@ -27,22 +27,35 @@ def real_traces():
 
 def test_taxonomy_has_the_twelve_documented_skills():
     assert list(SKILLS) == [
-        "problem_setup", "restatement", "planning", "fact_retrieval", "computation", "formula_application",
-        "case_analysis", "verification", "self_correction", "hesitation", "result_consolidation", "final_answer",
+        "problem_setup",
+        "restatement",
+        "planning",
+        "fact_retrieval",
+        "computation",
+        "formula_application",
+        "case_analysis",
+        "verification",
+        "self_correction",
+        "hesitation",
+        "result_consolidation",
+        "final_answer",
     ]
     assert all(d.strip() for d in SKILLS.values())
 
 
-@pytest.mark.parametrize("text, skill", [
-    ("Hmm, let me think.", "hesitation"),
-    ("Wait, let me double-check that.", "verification"),
-    ("Wait, that's wrong: 12 + 6 = 18, not 17.", "self_correction"),
-    ("So, 3 \\times 4 = 12.", "computation"),
-    ("I remember that the sum of angles in a triangle is 180 degrees.", "fact_retrieval"),
-    ("Therefore, the answer is \\boxed{18}.", "final_answer"),
-    ("Case 1: x is even.", "case_analysis"),
-    ("Adding these up, there are 49 + 50 = 99 in total.", "result_consolidation"),
-])
+@pytest.mark.parametrize(
+    "text, skill",
+    [
+        ("Hmm, let me think.", "hesitation"),
+        ("Wait, let me double-check that.", "verification"),
+        ("Wait, that's wrong: 12 + 6 = 18, not 17.", "self_correction"),
+        ("So, 3 \\times 4 = 12.", "computation"),
+        ("I remember that the sum of angles in a triangle is 180 degrees.", "fact_retrieval"),
+        ("Therefore, the answer is \\boxed{18}.", "final_answer"),
+        ("Case 1: x is even.", "case_analysis"),
+        ("Adding these up, there are 49 + 50 = 99 in total.", "result_consolidation"),
+    ],
+)
 def test_label_examples(text, skill):
     assert label(text) == skill
 
@@ -56,8 +69,7 @@ def test_decimals_abbreviations_and_eg_do_not_end_a_sentence():
 
 
 def test_display_math_is_never_split_and_stays_with_its_lead_in():
-    text = ("So, the numerator becomes:\n\\[\n\\frac{1}{2}. \\quad X = 3. Y = 4\n\\]\n"
-            "Then we divide. Also $$a = 1. B = 2$$ holds.")
+    text = "So, the numerator becomes:\n\\[\n\\frac{1}{2}. \\quad X = 3. Y = 4\n\\]\nThen we divide. Also $$a = 1. B = 2$$ holds."
     sents = sentences(text)
     assert sents[0] == "So, the numerator becomes:\n\\[\n\\frac{1}{2}. \\quad X = 3. Y = 4\n\\]"
     assert "Also $$a = 1. B = 2$$ holds." in sents
@@ -69,11 +81,9 @@ def test_a_list_is_one_unit():
 
 
 def test_steps_group_sentences_and_separate_hesitation():
-    text = ("First, 3 \\times 4 = 12. Then 12 + 5 = 17.\n\n"
-            "Hmm, wait. Let me think.\n\nSo the total is 17.")
+    text = "First, 3 \\times 4 = 12. Then 12 + 5 = 17.\n\nHmm, wait. Let me think.\n\nSo the total is 17."
     steps = decompose(text)
-    assert [s.text for s in steps] == ["First, 3 \\times 4 = 12. Then 12 + 5 = 17.", "Hmm, wait. Let me think.",
-                                       "So the total is 17."]
+    assert [s.text for s in steps] == ["First, 3 \\times 4 = 12. Then 12 + 5 = 17.", "Hmm, wait. Let me think.", "So the total is 17."]
     assert steps[1].skill == "hesitation"
     assert all(s.action == "keep" and s.rewritten is None for s in steps)
     assert [s.index for s in steps] == [0, 1, 2]

@@ -9,6 +9,7 @@ import re
 
 import pytest
 import typer
+from report_fixtures import EVIL, make_eval, make_prune, make_sweep, make_train
 from typer.testing import CliRunner
 
 from leancot.report.collect import collect, find_runs, lsp_series
@@ -17,7 +18,6 @@ from leancot.report.html import script_json
 from leancot.report.plots import pareto_front, series_labels
 from leancot.report.stage import ReportConfig, run
 from leancot.report.tables import answer_position_table, sparkline
-from report_fixtures import EVIL, make_eval, make_prune, make_sweep, make_train
 
 runner = CliRunner()
 
@@ -64,7 +64,11 @@ def test_report_holds_every_table_and_plot(sweep_report):
 def test_eval_runs_are_linked_to_the_train_run_of_their_model(tmp_path):
     dirs = make_sweep(tmp_path)
     coll = collect(dirs, max_records=10)
-    assert {e.name: e.train for e in coll.eval} == {"lsp0.25/eval": "lsp0.25/train", "lsp0.5/eval": "lsp0.5/train", "lsp1/eval": "lsp1/train"}
+    assert {e.name: e.train for e in coll.eval} == {
+        "lsp0.25/eval": "lsp0.25/train",
+        "lsp0.5/eval": "lsp0.5/train",
+        "lsp1/eval": "lsp1/train",
+    }
     assert sorted(t.lsp for t in coll.train) == [0.25, 0.5, 1.0]
 
 
@@ -196,7 +200,11 @@ def test_lsp_curves_split_by_seed_policy_and_data(tmp_path):
     _with_inputs(tmp_path / "alone" / "train", "other-data", policy="lsp")  # nothing to join: no curve
     series = lsp_series(collect([tmp_path]))
     assert sorted((runs[0].setting("seed"), policy, [t.lsp for t in runs]) for policy, runs in series) == [
-        (0, "lsp", [0.5, 1.0]), (0, "lsp-cot", [0.25, 0.5, 1.0]), (1, "lsp", [0.5, 1.0]), (1, "lsp-cot", [0.25, 0.5, 1.0])]
+        (0, "lsp", [0.5, 1.0]),
+        (0, "lsp-cot", [0.25, 0.5, 1.0]),
+        (1, "lsp", [0.5, 1.0]),
+        (1, "lsp-cot", [0.25, 0.5, 1.0]),
+    ]
     labels = series_labels(series)
     assert len(set(labels)) == 4 and all("seed=" in lab and "policy=" in lab for lab in labels)
     assert series_labels(series[:1]) == [""]
@@ -204,7 +212,7 @@ def test_lsp_curves_split_by_seed_policy_and_data(tmp_path):
 
 def test_answer_position_is_shown_next_to_the_lsp_curve(sweep_report):
     root, _, html = sweep_report
-    lsp_section = html[html.index('<h2 id="lsp">'):html.index('<h2 id="compute">')]
+    lsp_section = html[html.index('<h2 id="lsp">') : html.index('<h2 id="compute">')]
     assert 'id="fig-answer-position-' in lsp_section and 'id="table-answer-position"' in lsp_section
     coll = collect([root / "prune"])
     a = coll.prune[0].answer_positions
@@ -220,7 +228,7 @@ def test_answer_position_is_shown_next_to_the_lsp_curve(sweep_report):
 def test_answer_position_table_escapes_run_names(tmp_path):
     make_prune(tmp_path / EVIL.replace("/", "_")[:40])
     html = run(ReportConfig(runs=[tmp_path], out=tmp_path / "r")).read_text()
-    table = html[html.index('id="table-answer-position"'):]
+    table = html[html.index('id="table-answer-position"') :]
     assert "<script>window" not in table and "&lt;script&gt;window" in table
 
 

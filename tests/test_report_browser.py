@@ -10,9 +10,9 @@ import os
 import shutil
 
 import pytest
+from report_fixtures import EVIL, make_sweep
 
 from leancot.report.stage import ReportConfig, run
-from report_fixtures import EVIL, make_sweep
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 CHROMIUM = os.environ.get("LEANCOT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")

@@ -2,6 +2,7 @@
 
 import pytest
 from pydantic import ValidationError
+from teacher_fixtures import by_id, write_traces
 
 from leancot.prune.skills import SKILLS
 from leancot.prune.stage import PruneConfig, run
@@ -9,14 +10,16 @@ from leancot.prune.teacher import prompts
 from leancot.prune.teacher.config import TeacherConfig
 from leancot.prune.teacher.parse import ParseError, parse_paper_compression, parse_paper_segmentation
 from leancot.schema import Step
-from teacher_fixtures import by_id, write_traces
 
 REASONING = "Tom has 3 apples. Hmm, let me think. He buys 4 more, so 3 + 4 = 7."
-OFFICIAL_SEGMENT = ("Your task is to break it into a sequence of clear, non-overlapping steps, where each step corresponds to exactly "
-                    "one atomic mathematical skill (e.g., addition, subtraction, applying a formula, interpreting a quantity, "
-                    "simplifying, checking a condition).")
-OFFICIAL_STYLE = ("synthesize them into a single, coherent reasoning path that maintains a fluent tone "
-                  "and matches the original speaker’s style")
+OFFICIAL_SEGMENT = (
+    "Your task is to break it into a sequence of clear, non-overlapping steps, where each step corresponds to exactly "
+    "one atomic mathematical skill (e.g., addition, subtraction, applying a formula, interpreting a quantity, "
+    "simplifying, checking a condition)."
+)
+OFFICIAL_STYLE = (
+    "synthesize them into a single, coherent reasoning path that maintains a fluent tone and matches the original speaker’s style"
+)
 
 
 def prune(inp, out, server, **teacher):
@@ -72,12 +75,15 @@ def test_a_malformed_step_answer_is_re_asked_with_the_error_fed_back(server, tmp
     assert 'step 1 has no "Skill:" line' in retry[-1]["content"] and "JSON" not in retry[-1]["content"]
 
 
-@pytest.mark.parametrize("faults, method, calls", [
-    (["paper_loose"], "llm:gpt-4o-mini", 2),  # bold, "Step n." numbering, skill on the same line: read as is
-    (["ok", "paper_no_hashes"], "llm:gpt-4o-mini", 3),  # no "##": re-asked
-    (["ok", "wrong_answer", "wrong_answer"], "heuristic:llm-fallback", 3),
-    (["no_cover", "no_cover"], "heuristic:llm-fallback", 2),
-])
+@pytest.mark.parametrize(
+    "faults, method, calls",
+    [
+        (["paper_loose"], "llm:gpt-4o-mini", 2),  # bold, "Step n." numbering, skill on the same line: read as is
+        (["ok", "paper_no_hashes"], "llm:gpt-4o-mini", 3),  # no "##": re-asked
+        (["ok", "wrong_answer", "wrong_answer"], "heuristic:llm-fallback", 3),
+        (["no_cover", "no_cover"], "heuristic:llm-fallback", 2),
+    ],
+)
 def test_paper_answers_are_read_tolerantly_and_checked_strictly(server, tmp_path, faults, method, calls):
     server.script = list(faults)
     record = by_id(prune(write_traces(tmp_path / "in.jsonl", 1), tmp_path / "out", server, concurrency=1) / "records.jsonl")["t0"]
@@ -128,8 +134,20 @@ def test_the_cli_refuses_units_with_drp_paper_in_one_line(tmp_path):
     from leancot.cli import app
 
     inp = write_traces(tmp_path / "in.jsonl", 1)
-    args = ["prune", str(inp), "--out", str(tmp_path / "out"), "--method", "llm", "--teacher-model", "m",
-            "--prompt-style", "drp-paper", "--segment-output", "units"]
+    args = [
+        "prune",
+        str(inp),
+        "--out",
+        str(tmp_path / "out"),
+        "--method",
+        "llm",
+        "--teacher-model",
+        "m",
+        "--prompt-style",
+        "drp-paper",
+        "--segment-output",
+        "units",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "segment_output units cannot be used with prompt_style drp-paper" in result.output
     assert not (tmp_path / "out" / "records.jsonl").exists()
@@ -139,25 +157,38 @@ def test_the_paper_prompts_are_the_official_text():
     segment, compress = prompts.load_prompt("paper_segment_system"), prompts.load_prompt("paper_compress_system")
     assert segment.startswith("You will be provided with a full reasoning path. \nYour task is to break it")
     assert "Use the format: Step n: {{segment of original text}}\nSkill: {{skill used}}." in segment  # sent as written
-    assert compress.endswith("At the end, make sure there is a clarification of the answer starting with 'The answer is'.\n\n"
-                             "Output the integrated compressed reasoning starting with ##.")
+    assert compress.endswith(
+        "At the end, make sure there is a clarification of the answer starting with 'The answer is'.\n\n"
+        "Output the integrated compressed reasoning starting with ##."
+    )
     assert prompts.paper_segment_messages("  a\n")[1]["content"] == "<think>\na\n</think>"
 
 
 # ---------------------------------------------------------------- parsing: Step n / Skill
 
 
-@pytest.mark.parametrize("answer", [
-    ("Step 1: Tom has 3 apples.\nSkill: interpreting a quantity\n\nStep 2: Hmm, let me think.\nSkill: reflecting\n\n"
-     "Step 3: He buys 4 more, so 3 + 4 = 7.\nSkill: addition"),  # no trailing newline
-    ("Here are the steps:\n\n**Step 1:** Tom has 3 apples.\n**Skill:** interpreting a quantity\n**Step 2:** Hmm, let me think.\n"
-     "**Skill:** reflecting\n**Step 3:** He buys 4 more, so 3 + 4 = 7.\n**Skill:** addition.\n"),
-    ("Step 1. Tom has 3 apples. Skill: interpreting a quantity\nStep 2) Hmm, let me think. Skill: reflecting\n"
-     "Step 3 - He buys 4 more, so 3 + 4 = 7. Skill used: addition"),
-    ("<think>Let me split it.</think>\n### Step 1: {Tom has 3 apples.}\nSkill: {interpreting a quantity}\n"
-     "### Step 2: Hmm, let me think.\nSkill: reflecting\n### Step 7: He buys 4 more,\nso 3 + 4 = 7.\n   Skill:   addition\n\n"),
-    # braces, odd numbering, a line break inside a step
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (
+            "Step 1: Tom has 3 apples.\nSkill: interpreting a quantity\n\nStep 2: Hmm, let me think.\nSkill: reflecting\n\n"
+            "Step 3: He buys 4 more, so 3 + 4 = 7.\nSkill: addition"
+        ),  # no trailing newline
+        (
+            "Here are the steps:\n\n**Step 1:** Tom has 3 apples.\n**Skill:** interpreting a quantity\n**Step 2:** Hmm, let me think.\n"
+            "**Skill:** reflecting\n**Step 3:** He buys 4 more, so 3 + 4 = 7.\n**Skill:** addition.\n"
+        ),
+        (
+            "Step 1. Tom has 3 apples. Skill: interpreting a quantity\nStep 2) Hmm, let me think. Skill: reflecting\n"
+            "Step 3 - He buys 4 more, so 3 + 4 = 7. Skill used: addition"
+        ),
+        (
+            "<think>Let me split it.</think>\n### Step 1: {Tom has 3 apples.}\nSkill: {interpreting a quantity}\n"
+            "### Step 2: Hmm, let me think.\nSkill: reflecting\n### Step 7: He buys 4 more,\nso 3 + 4 = 7.\n   Skill:   addition\n\n"
+        ),
+        # braces, odd numbering, a line break inside a step
+    ],
+)
 def test_paper_segmentation_reads_the_step_format_tolerantly(answer):
     steps = parse_paper_segmentation(answer, REASONING)
     assert [" ".join(s.text.split()) for s in steps] == ["Tom has 3 apples.", "Hmm, let me think.", "He buys 4 more, so 3 + 4 = 7."]
@@ -171,16 +202,21 @@ def test_a_step_line_copied_from_the_trace_stays_inside_its_step():
     assert [s.text for s in steps] == ["Plan.", "Step 2: add them,\n3 + 4 = 7."] and steps[0].skill == "planning"
 
 
-@pytest.mark.parametrize("answer, error", [
-    ("Tom has 3 apples. Hmm. 3 + 4 = 7.", 'no "Step n:" lines'),
-    ("Step 1: Tom has 3 apples.\nStep 2: Hmm, let me think. He buys 4 more, so 3 + 4 = 7.\nSkill: addition",
-     'step 1 has no "Skill:" line before step 2'),
-    ("Step 1: Tom has 3 apples. Hmm, let me think. He buys 4 more, so 3 + 4 = 7.", 'step 1 has no "Skill:" line'),
-    ("Step 1:\nSkill: addition", "step 1 has no text"),
-    ("Step 1: Tom has 3 apples. Hmm, let me think. He buys 4 more, so 3 + 4 = 7.\nSkill:", 'empty "Skill:" label'),
-    ("Step 1: Tom has 3 apples.\nSkill: interpreting a quantity", "copy only"),
-    ("Step 1: Tom owns 3 apples. Hmm, let me think. He buys 4 more, so 3 + 4 = 7.\nSkill: addition", "copy only"),
-])
+@pytest.mark.parametrize(
+    "answer, error",
+    [
+        ("Tom has 3 apples. Hmm. 3 + 4 = 7.", 'no "Step n:" lines'),
+        (
+            "Step 1: Tom has 3 apples.\nStep 2: Hmm, let me think. He buys 4 more, so 3 + 4 = 7.\nSkill: addition",
+            'step 1 has no "Skill:" line before step 2',
+        ),
+        ("Step 1: Tom has 3 apples. Hmm, let me think. He buys 4 more, so 3 + 4 = 7.", 'step 1 has no "Skill:" line'),
+        ("Step 1:\nSkill: addition", "step 1 has no text"),
+        ("Step 1: Tom has 3 apples. Hmm, let me think. He buys 4 more, so 3 + 4 = 7.\nSkill:", 'empty "Skill:" label'),
+        ("Step 1: Tom has 3 apples.\nSkill: interpreting a quantity", "copy only"),
+        ("Step 1: Tom owns 3 apples. Hmm, let me think. He buys 4 more, so 3 + 4 = 7.\nSkill: addition", "copy only"),
+    ],
+)
 def test_paper_segmentation_errors_say_what_to_fix(answer, error):
     with pytest.raises(ParseError, match=error):
         parse_paper_segmentation(answer, REASONING)
@@ -190,16 +226,26 @@ def test_paper_segmentation_errors_say_what_to_fix(answer, error):
 
 
 def _steps():
-    return [Step(index=i, text=t, skill="computation", atomic_skill=a)
-            for i, (t, a) in enumerate([("Tom has 3 apples.", "interpreting a quantity"), ("Hmm.", "reflecting"),
-                                        ("He buys 4 more.", "interpreting a quantity"), ("3 + 4 = 7.", "addition")])]
+    return [
+        Step(index=i, text=t, skill="computation", atomic_skill=a)
+        for i, (t, a) in enumerate(
+            [
+                ("Tom has 3 apples.", "interpreting a quantity"),
+                ("Hmm.", "reflecting"),
+                ("He buys 4 more.", "interpreting a quantity"),
+                ("3 + 4 = 7.", "addition"),
+            ]
+        )
+    ]
 
 
 def test_the_path_after_hashes_is_parsed_with_the_named_actions():
-    answer = ("Step 1: KEEP - it sets up the problem.\n"
-              "Step 2: DELETE (hesitation)\n"
-              "Steps 3-4: MULTI-STEP COMPRESS\nMerged: He buys 4 more, so 3 + 4 = 7.\n\n"
-              "## Integrated compressed reasoning\nTom has 3 apples. He buys 4 more, so 3 + 4 = 7. The answer is 7.")
+    answer = (
+        "Step 1: KEEP - it sets up the problem.\n"
+        "Step 2: DELETE (hesitation)\n"
+        "Steps 3-4: MULTI-STEP COMPRESS\nMerged: He buys 4 more, so 3 + 4 = 7.\n\n"
+        "## Integrated compressed reasoning\nTom has 3 apples. He buys 4 more, so 3 + 4 = 7. The answer is 7."
+    )
     steps, pruned, inferred = parse_paper_compression(answer, _steps(), "7")
     assert pruned == "Tom has 3 apples. He buys 4 more, so 3 + 4 = 7. The answer is 7." and inferred == []
     assert [s.action for s in steps] == ["keep", "delete", "merge", "merge"]
@@ -215,21 +261,26 @@ def test_the_path_may_follow_hashes_on_the_same_line_and_unnamed_actions_are_inf
 
 
 def test_titled_evaluations_and_headings_do_not_leak_into_the_path():
-    answer = ("### Step Evaluations\n\n1. **Step 1**: KEEP\n   - Necessary and already concise.\n2. **Step 2**: DELETE\n"
-              "   - Hesitation; we keep nothing of it.\n3. **Step 3**: SINGLE-STEP COMPRESS\n   - Rewritten: \"He buys 4.\"\n"
-              "4. **Step 4**: KEEP\n\n## Integrated Compressed Reasoning:\n\nTom has 3 apples. He buys 4, so 3 + 4 = 7.\n\n"
-              "## Final answer\nThe answer is 7.")
+    answer = (
+        "### Step Evaluations\n\n1. **Step 1**: KEEP\n   - Necessary and already concise.\n2. **Step 2**: DELETE\n"
+        '   - Hesitation; we keep nothing of it.\n3. **Step 3**: SINGLE-STEP COMPRESS\n   - Rewritten: "He buys 4."\n'
+        "4. **Step 4**: KEEP\n\n## Integrated Compressed Reasoning:\n\nTom has 3 apples. He buys 4, so 3 + 4 = 7.\n\n"
+        "## Final answer\nThe answer is 7."
+    )
     steps, pruned, inferred = parse_paper_compression(answer, _steps(), "7")
     assert pruned == "Tom has 3 apples. He buys 4, so 3 + 4 = 7.\n\nThe answer is 7." and inferred == []
     assert [(s.action, s.rewritten) for s in steps] == [("keep", None), ("delete", None), ("compress", "He buys 4."), ("keep", None)]
 
 
-@pytest.mark.parametrize("answer, error", [
-    ("Step 1: KEEP\nTom has 3 apples, 3 + 4 = 7. The answer is 7.", 'no "##"'),
-    ("Step 1: KEEP\n##   ", 'nothing follows "##"'),
-    ("## Tom has 3 apples, 3 + 4 = 7.", 'starting with "The answer is"'),
-    ("## Tom has 3 apples, 3 + 4 = 8. The answer is 8.", "original trace's answer is 7"),
-])
+@pytest.mark.parametrize(
+    "answer, error",
+    [
+        ("Step 1: KEEP\nTom has 3 apples, 3 + 4 = 7. The answer is 7.", 'no "##"'),
+        ("Step 1: KEEP\n##   ", 'nothing follows "##"'),
+        ("## Tom has 3 apples, 3 + 4 = 7.", 'starting with "The answer is"'),
+        ("## Tom has 3 apples, 3 + 4 = 8. The answer is 8.", "original trace's answer is 7"),
+    ],
+)
 def test_paper_compression_errors_say_what_to_fix(answer, error):
     with pytest.raises(ParseError, match=error):
         parse_paper_compression(answer, _steps(), "7")

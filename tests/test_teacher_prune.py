@@ -6,19 +6,20 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from teacher_fixtures import SECRET, by_id, write_traces
 
 from leancot.errors import Interrupted
 from leancot.prune.stage import PruneConfig, run
 from leancot.prune.teacher.config import TeacherConfig
-from teacher_fixtures import SECRET, by_id, write_traces
 
 
 def prune(inp, out, server, **teacher):
     teacher.setdefault("backoff_base", 0.01)
-    return run(PruneConfig(input=inp, out=out, method="llm", teacher=TeacherConfig(model="gpt-4o-mini", base_url=server.base_url, **teacher)))
+    return run(
+        PruneConfig(input=inp, out=out, method="llm", teacher=TeacherConfig(model="gpt-4o-mini", base_url=server.base_url, **teacher))
+    )
 
 
 def test_records_are_pruned_by_the_teacher_and_every_input_is_accounted_for(server, tmp_path):
@@ -36,14 +37,17 @@ def test_records_are_pruned_by_the_teacher_and_every_input_is_accounted_for(serv
     assert manifest["config"]["method"] == "llm" and manifest["teacher_settings"]["api_key_env"] == "OPENAI_API_KEY"
 
 
-@pytest.mark.parametrize("faults, method, calls", [
-    (["fenced", "fenced"], "llm:gpt-4o-mini", 2),  # tolerant parsing, no retry needed
-    (["bad_json"], "llm:gpt-4o-mini", 3),  # retried with the error fed back, then fine
-    (["no_cover", "no_cover"], "heuristic:llm-fallback", 2),  # segmentation never covers the text
-    (["not_schema", "not_schema"], "heuristic:llm-fallback", 2),
-    (["ok", "wrong_answer", "wrong_answer"], "heuristic:llm-fallback", 3),  # synthesised path with another answer
-    (["ok", "wrong_answer"], "llm:gpt-4o-mini", 3),  # ... fixed after the feedback
-])
+@pytest.mark.parametrize(
+    "faults, method, calls",
+    [
+        (["fenced", "fenced"], "llm:gpt-4o-mini", 2),  # tolerant parsing, no retry needed
+        (["bad_json"], "llm:gpt-4o-mini", 3),  # retried with the error fed back, then fine
+        (["no_cover", "no_cover"], "heuristic:llm-fallback", 2),  # segmentation never covers the text
+        (["not_schema", "not_schema"], "heuristic:llm-fallback", 2),
+        (["ok", "wrong_answer", "wrong_answer"], "heuristic:llm-fallback", 3),  # synthesised path with another answer
+        (["ok", "wrong_answer"], "llm:gpt-4o-mini", 3),  # ... fixed after the feedback
+    ],
+)
 def test_invalid_answers_are_retried_then_fall_back_to_the_offline_pruner(server, tmp_path, faults, method, calls):
     server.script = list(faults)
     out = prune(write_traces(tmp_path / "in.jsonl", 1), tmp_path / "out", server, concurrency=1)
@@ -105,9 +109,11 @@ def test_kill_9_then_resume_gives_the_same_records(server, tmp_path, monkeypatch
     reference = prune(inp, tmp_path / "ref", server)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     out = tmp_path / "out"
-    code = (f"from leancot.prune.stage import PruneConfig, run; from leancot.prune.teacher.config import TeacherConfig; "
-            f"run(PruneConfig(input={str(inp)!r}, out={str(out)!r}, method='llm', "
-            f"teacher=TeacherConfig(model='gpt-4o-mini', base_url={server.base_url!r}, concurrency=2)))")
+    code = (
+        f"from leancot.prune.stage import PruneConfig, run; from leancot.prune.teacher.config import TeacherConfig; "
+        f"run(PruneConfig(input={str(inp)!r}, out={str(out)!r}, method='llm', "
+        f"teacher=TeacherConfig(model='gpt-4o-mini', base_url={server.base_url!r}, concurrency=2)))"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and (not (out / "records.jsonl").exists() or len(by_id(out / "records.jsonl")) < 5):
@@ -137,8 +143,7 @@ def test_batch_mode_resubmits_only_failed_lines_and_keeps_every_batch_id(server,
     assert first[0]["lines"] == 10 and len(first) > 1 and first[1]["lines"] < 10  # only the failed lines again
     assert (out / first[0]["input_file"]).exists()
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["usage"]["calls"] == server.batch_lines - sum(
-        1 for _ in server._failed_once)
+    assert manifest["status"] == "complete" and manifest["usage"]["calls"] == server.batch_lines - sum(1 for _ in server._failed_once)
     # a rerun submits nothing
     before = len(server.batches)
     prune(inp, tmp_path / "out2", server, batch=True, batch_poll_s=0.01, cache=out / "teacher_cache.sqlite")
@@ -177,8 +182,22 @@ def test_the_cli_prunes_with_a_teacher_and_never_writes_the_key(server, tmp_path
 
     monkeypatch.setenv("MY_TEACHER_KEY", SECRET)
     inp = write_traces(tmp_path / "in.jsonl", 3)
-    args = ["prune", str(inp), "--out", str(tmp_path / "out"), "--method", "llm", "--teacher-model", "gpt-4o-mini",
-            "--base-url", server.base_url, "--api-key-env", "MY_TEACHER_KEY", "--concurrency", "4"]
+    args = [
+        "prune",
+        str(inp),
+        "--out",
+        str(tmp_path / "out"),
+        "--method",
+        "llm",
+        "--teacher-model",
+        "gpt-4o-mini",
+        "--base-url",
+        server.base_url,
+        "--api-key-env",
+        "MY_TEACHER_KEY",
+        "--concurrency",
+        "4",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert {r["method"] for r in by_id(tmp_path / "out" / "records.jsonl").values()} == {"llm:gpt-4o-mini"}

@@ -16,12 +16,12 @@ import sys
 import time
 
 import pytest
+from teacher_fixtures import SECRET, by_id, write_traces
 
 from leancot.errors import StageIncomplete
 from leancot.llm.cache import RequestCache
 from leancot.prune.stage import PruneConfig, run
 from leancot.prune.teacher.config import TeacherConfig
-from teacher_fixtures import SECRET, by_id, write_traces
 
 
 def prune(inp, out, base_url, **teacher):
@@ -77,8 +77,24 @@ def test_the_cli_says_how_many_are_left_and_exits_2(server, tmp_path):
 
     inp = write_traces(tmp_path / "in.jsonl", 3)
     down = f"http://127.0.0.1:{free_port()}/v1"
-    args = ["prune", str(inp), "--out", str(tmp_path / "out"), "--method", "llm", "--teacher-model", "gpt-4o-mini",
-            "--base-url", down, "--max-retries", "0", "--breaker-after", "1", "--backoff-base", "0.01"]
+    args = [
+        "prune",
+        str(inp),
+        "--out",
+        str(tmp_path / "out"),
+        "--method",
+        "llm",
+        "--teacher-model",
+        "gpt-4o-mini",
+        "--base-url",
+        down,
+        "--max-retries",
+        "0",
+        "--breaker-after",
+        "1",
+        "--backoff-base",
+        "0.01",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert f"teacher unreachable at {down}" in result.output and "3 of 3 items left; re-run the same command to resume" in result.output
@@ -97,14 +113,17 @@ def test_a_prompt_over_the_context_goes_to_the_offline_fallback_or_is_rejected(s
         prune(inp, tmp_path / "rej", server.base_url, fallback="reject")
 
 
-@pytest.mark.parametrize("fault, reason", [
-    ("empty_choices", None),  # a 200 with no choice: retried as a malformed body, then answered
-    ("content_null", None),  # the JSON only in reasoning_content: read from there
-    ("length_cut", "cut off at the token limit"),
-    ("unit_out_of_range", "units are numbered 1 to"),
-    ("unit_repeated", "every step must start after the one before it"),
-    ("out_of_order", "it must start at unit 1"),
-])
+@pytest.mark.parametrize(
+    "fault, reason",
+    [
+        ("empty_choices", None),  # a 200 with no choice: retried as a malformed body, then answered
+        ("content_null", None),  # the JSON only in reasoning_content: read from there
+        ("length_cut", "cut off at the token limit"),
+        ("unit_out_of_range", "units are numbered 1 to"),
+        ("unit_repeated", "every step must start after the one before it"),
+        ("out_of_order", "it must start at unit 1"),
+    ],
+)
 def test_odd_answers_are_recovered_or_fed_back_with_a_reason(server, tmp_path, fault, reason):
     seen = []
     original = server.responder
@@ -139,9 +158,11 @@ def test_after_kill_9_the_usage_total_is_what_the_cache_holds(server, tmp_path, 
     inp = write_traces(tmp_path / "in.jsonl", 30)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     out = tmp_path / "out"
-    code = (f"from leancot.prune.stage import PruneConfig, run; from leancot.prune.teacher.config import TeacherConfig; "
-            f"run(PruneConfig(input={str(inp)!r}, out={str(out)!r}, method='llm', "
-            f"teacher=TeacherConfig(model='gpt-4o-mini', base_url={server.base_url!r}, concurrency=2)))")
+    code = (
+        f"from leancot.prune.stage import PruneConfig, run; from leancot.prune.teacher.config import TeacherConfig; "
+        f"run(PruneConfig(input={str(inp)!r}, out={str(out)!r}, method='llm', "
+        f"teacher=TeacherConfig(model='gpt-4o-mini', base_url={server.base_url!r}, concurrency=2)))"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and (not (out / "records.jsonl").exists() or len(by_id(out / "records.jsonl")) < 5):

@@ -73,7 +73,9 @@ def test_max_length_shorter_than_the_prompt_is_a_counted_skip_with_a_reason():
 
 
 def test_never_an_example_without_loss_bearing_tokens():
-    for loss_on, policy, lsp, cap in itertools.product(SUBSETS, ["lsp", "lsp-cot", "cut", "drop", "none"], [0.1, 0.5, 1.0], [None, 2, 5, 12]):
+    for loss_on, policy, lsp, cap in itertools.product(
+        SUBSETS, ["lsp", "lsp-cot", "cut", "drop", "none"], [0.1, 0.5, 1.0], [None, 2, 5, 12]
+    ):
         if (policy == "none" and cap is not None) or (policy in ("cut", "drop") and cap is None):
             continue
         ex = build_example(P, C, A, loss_on=loss_on, policy=policy, lsp=lsp, max_length=cap)

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.slow
 
 def _records(path: Path) -> Path:
     # i in 10..17: every question, reasoning and answer has the same length in bytes.
-    rows = [{"id": f"p{i}", "question": f"What is {i} + {i}?", "pruned": f"{i} + {i} = {2 * i}.", "answer": str(2 * i)} for i in range(10, 18)]
+    rows = [
+        {"id": f"p{i}", "question": f"What is {i} + {i}?", "pruned": f"{i} + {i} = {2 * i}.", "answer": str(2 * i)} for i in range(10, 18)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
@@ -50,7 +52,9 @@ def _losses(out: Path) -> list[float]:
 def runs(tmp_path_factory, tiny_byte_model_dir):
     tmp = tmp_path_factory.mktemp("ddp")
     data = _records(tmp / "data.jsonl")
-    single = run(TrainConfig(input=data, out=tmp / "single", student=str(tiny_byte_model_dir), batch_size=4, max_steps=4, save_steps=2, lr=3e-2))
+    single = run(
+        TrainConfig(input=data, out=tmp / "single", student=str(tiny_byte_model_dir), batch_size=4, max_steps=4, save_steps=2, lr=3e-2)
+    )
     ddp = tmp / "ddp"
     launch("ddp.yaml", 2, data, ddp, tiny_byte_model_dir, "--batch-size", "2")
     return tmp, data, single, ddp, tiny_byte_model_dir

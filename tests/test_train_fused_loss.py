@@ -2,11 +2,11 @@
 
 import pytest
 import torch
+from test_train_losses import naive_loss
 
 from leancot.train import fused_loss
 from leancot.train.fused_loss import fused_distill_loss
 from leancot.train.losses import DIVERGENCES, distill_loss
-from test_train_losses import naive_loss
 
 V, H, H_T = 40, 16, 24
 
@@ -57,7 +57,9 @@ def test_chunk_size_and_a_scaled_backward():
     h, w, t_h, t_w, labels = _inputs()
     a = fused_distill_loss(h, w, labels, t_h, t_w, kd="jsd", kd_ratio=0.5, chunk_tokens=1)
     (3 * a).backward()
-    b = fused_distill_loss(h.detach().requires_grad_(), w.detach().requires_grad_(), labels, t_h, t_w, kd="jsd", kd_ratio=0.5, chunk_tokens=1000)
+    b = fused_distill_loss(
+        h.detach().requires_grad_(), w.detach().requires_grad_(), labels, t_h, t_w, kd="jsd", kd_ratio=0.5, chunk_tokens=1000
+    )
     assert a.item() == pytest.approx(b.item(), rel=1e-6)
     plain = 3 * distill_loss(h @ w.T, labels, t_h @ t_w.T, kd="jsd", kd_ratio=0.5)
     g_h, g_w = torch.autograd.grad(plain, (h, w))

@@ -19,11 +19,29 @@ def _write(path, rows):
 
 
 def _records(n=4):
-    return [{"id": f"p{i}", "question": f"What is {i} + {i}?", "pruned": f"{i} + {i} = {2 * i}.", "original": "long " * 30, "answer": str(2 * i)} for i in range(n)]
+    return [
+        {
+            "id": f"p{i}",
+            "question": f"What is {i} + {i}?",
+            "pruned": f"{i} + {i} = {2 * i}.",
+            "original": "long " * 30,
+            "answer": str(2 * i),
+        }
+        for i in range(n)
+    ]
 
 
 def _config(tmp, data, **kw):
-    base = {"input": data, "out": tmp / "run", "student": "tiny:2x32", "max_steps": 4, "batch_size": 4, "lr": 1e-2, "warmup": 0, "save_steps": 2}
+    base = {
+        "input": data,
+        "out": tmp / "run",
+        "student": "tiny:2x32",
+        "max_steps": 4,
+        "batch_size": 4,
+        "lr": 1e-2,
+        "warmup": 0,
+        "save_steps": 2,
+    }
     return TrainConfig(**(base | kw))
 
 

@@ -11,7 +11,9 @@ from leancot.train.stage import run
 
 
 def _run(tmp, name, data, student, **kw):
-    config = TrainConfig(input=data, out=tmp / name, student=str(student), max_steps=3, batch_size=2, lr=3e-2, warmup=0, save_steps=10, seed=0, **kw)
+    config = TrainConfig(
+        input=data, out=tmp / name, student=str(student), max_steps=3, batch_size=2, lr=3e-2, warmup=0, save_steps=10, seed=0, **kw
+    )
     out = run(config)
     curve = [c["loss"] for c in json.loads((out / "metrics.json").read_text())["loss_curve"]]
     return curve, load_file(out / "model" / "model.safetensors")

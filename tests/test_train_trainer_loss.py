@@ -12,7 +12,9 @@ from leancot.train.trainer import DistillTrainer, add_lora, head_weight, last_hi
 @pytest.fixture(scope="module")
 def tiny_dirs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tiny")
-    return make_tiny_model(tmp / "s", vocab_from=None, n_layer=2, hidden=32, seed=0), make_tiny_model(tmp / "t", vocab_from=None, n_layer=1, hidden=48, seed=1)
+    return make_tiny_model(tmp / "s", vocab_from=None, n_layer=2, hidden=32, seed=0), make_tiny_model(
+        tmp / "t", vocab_from=None, n_layer=1, hidden=48, seed=1
+    )
 
 
 def _batch(vocab):

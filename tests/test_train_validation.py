@@ -50,7 +50,11 @@ def test_the_kept_model_is_the_best_checkpoint_and_metrics_record_best_and_last(
     assert (v["last_step"], v["last_eval_loss"]) == (8, losses[8])
     assert v["best_step"] < v["last_step"] and v["best_eval_loss"] < v["last_eval_loss"] - 1.0  # the high lr made the end worse
     assert v["kept_step"] == v["best_step"]
-    kept, best, last = _weights(out / "model"), _weights(out / "checkpoints" / f"checkpoint-{v['best_step']}"), _weights(out / "checkpoints" / "checkpoint-8")
+    kept, best, last = (
+        _weights(out / "model"),
+        _weights(out / "checkpoints" / f"checkpoint-{v['best_step']}"),
+        _weights(out / "checkpoints" / "checkpoint-8"),
+    )
     assert all(torch.equal(kept[k], best[k]) for k in best)
     assert not all(torch.equal(kept[k], last[k]) for k in last)
     man = json.loads((out / "manifest.json").read_text())
@@ -133,7 +137,10 @@ def test_an_interrupted_run_with_validation_resumes_and_keeps_the_best(best_run,
 
 def test_a_validation_file_is_evaluated_and_never_trained_on(tmp_path):
     data = _write(tmp_path / "data.jsonl", _records(6))
-    val = _write(tmp_path / "val.jsonl", [{"id": f"v{i}", "question": f"What is {i} times 3?", "pruned": f"{3 * i}.", "answer": str(3 * i)} for i in range(2)])
+    val = _write(
+        tmp_path / "val.jsonl",
+        [{"id": f"v{i}", "question": f"What is {i} times 3?", "pruned": f"{3 * i}.", "answer": str(3 * i)} for i in range(2)],
+    )
     out = run(_config(tmp_path, data, val_fraction=None, val_file=val, max_steps=2, lr=1e-2, warmup=0, batch_size=2))
     m = json.loads((out / "metrics.json").read_text())
     assert m["validation"]["sequences"] == 2 and m["validation"]["last_step"] == 2

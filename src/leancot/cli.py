@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -33,8 +33,13 @@ def _register_prune() -> None:
     from leancot.prune.stage import PruneConfig, run
 
     add_config_command(
-        app, "prune", PruneConfig, run=run, then=lambda config, out: print_prune_stats(out, config.tokenizer),
-        arguments=("input",), decls={"out": ("--out", "-o"), "require_correct": ("--require-correct/--allow-incorrect",)},
+        app,
+        "prune",
+        PruneConfig,
+        run=run,
+        then=lambda config, out: print_prune_stats(out, config.tokenizer),
+        arguments=("input",),
+        decls={"out": ("--out", "-o"), "require_correct": ("--require-correct/--allow-incorrect",)},
         nested={"teacher": Nested(panel="Teacher (--method llm)", rename={"model": "teacher-model"})},
         help="Prune long reasoning traces into concise, verified paths (DRP).",
     )
@@ -46,8 +51,12 @@ def stats(
     dir: Annotated[Path, typer.Argument(help="A prune output directory.")],
     tokenizer: Annotated[str, typer.Option(help="Tokenizer for the per-skill token counts.")] = "smollm2-135m",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    answer_position: Annotated[bool, typer.Option("--answer-position", help="Where the traces first derive their answer "
-                                                  "(DIR: a prune output's originals, or a traces file).")] = False,
+    answer_position: Annotated[
+        bool,
+        typer.Option(
+            "--answer-position", help="Where the traces first derive their answer (DIR: a prune output's originals, or a traces file)."
+        ),
+    ] = False,
 ) -> None:
     """Counts, token reduction and the skill × action table of a prune output."""
     if answer_position:
@@ -70,9 +79,12 @@ def print_answer_positions(source: Path, as_json: bool) -> None:
     if not s["derived"]:
         console.print(f"{source}: no step of its {s['traces']} traces derives the final answer")
         return
-    console.print(f"[bold]{source}[/bold]: answer first derived in {s['derived']} of {s['traces']} traces, at median "
-                  f"{s['median']:.0%} of the reasoning (quartiles {s['q1']:.0%}-{s['q3']:.0%}, range {s['min']:.0%}-{s['max']:.0%}); "
-                  f"within the first half in {s['within_first_half']}", highlight=False)
+    console.print(
+        f"[bold]{source}[/bold]: answer first derived in {s['derived']} of {s['traces']} traces, at median "
+        f"{s['median']:.0%} of the reasoning (quartiles {s['q1']:.0%}-{s['q3']:.0%}, range {s['min']:.0%}-{s['max']:.0%}); "
+        f"within the first half in {s['within_first_half']}",
+        highlight=False,
+    )
     table = Table("position", "traces", "", title="first derivation of the answer, share of the reasoning")
     for k, n in enumerate(s["histogram"]):
         table.add_row(f"{k * 10}-{k * 10 + 10}%", str(n), "█" * round(40 * n / max(s["histogram"])))
@@ -103,10 +115,14 @@ def print_prune_stats(out_dir: Path, tokenizer: str | None) -> None:
 @handle_errors
 def run_recipe(
     recipe: Annotated[Path, typer.Argument(help="A YAML recipe (see recipes/).")],
-    from_stage: Annotated[Optional[str], typer.Option("--from", help="Re-run from this stage on, even if up to date.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: stage.key=value (repeatable).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate the recipe, print every step with its resolved settings; run nothing.")] = False,
-    allow_overlap: Annotated[bool, typer.Option("--allow-overlap", help="Run even if training questions overlap evaluated ones (recorded in pipeline.json).")] = False,
+    from_stage: Annotated[str | None, typer.Option("--from", help="Re-run from this stage on, even if up to date.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a setting: stage.key=value (repeatable).")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate the recipe, print every step with its resolved settings; run nothing.")
+    ] = False,
+    allow_overlap: Annotated[
+        bool, typer.Option("--allow-overlap", help="Run even if training questions overlap evaluated ones (recorded in pipeline.json).")
+    ] = False,
 ) -> None:
     """Run a recipe: its stages in order, sweeps expanded, finished stages skipped."""
     from leancot import pipeline
@@ -117,7 +133,11 @@ def run_recipe(
 
         plan = pipeline.plan(recipe, set_, from_stage=from_stage, allow_overlap=allow)
         for name, where in plan.missing_inputs.items():
-            console.print(f"[yellow]input {name}: {where} does not exist yet[/yellow] (provide it before running: --set inputs.{name}=PATH)", soft_wrap=True, highlight=False)
+            console.print(
+                f"[yellow]input {name}: {where} does not exist yet[/yellow] (provide it before running: --set inputs.{name}=PATH)",
+                soft_wrap=True,
+                highlight=False,
+            )
         if plan.leakage.problems:
             console.print(f"[yellow]leakage allowed:[/yellow] {'; '.join(plan.leakage.problems)}", soft_wrap=True, highlight=False)
         for step in plan.steps:
@@ -172,9 +192,9 @@ def demo(
 def _register_stage_commands() -> None:
     """Each stage package adds its own subcommands (generate, train, eval, compare, report)."""
     from leancot.evaluate.command import register as register_eval
+    from leancot.generate.command import register as register_generate
     from leancot.lab.command import register as register_lab
     from leancot.report.command import register as register_report
-    from leancot.generate.command import register as register_generate
     from leancot.train.command import register as register_train
 
     _register_prune()

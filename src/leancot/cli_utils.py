@@ -36,5 +36,3 @@ def handle_errors(fn):
 def _say(message: str, label: str) -> None:
     colour = "yellow" if label == "interrupted" else "red"
     err.print(f"[{colour}]{label}:[/{colour}] {escape(message)}", highlight=False, soft_wrap=True)
-
-

@@ -119,7 +119,12 @@ def render_report(prune_dir: Path, stats: PruneStats, agreement: dict[str, str],
 
 
 def _skill_table(stats: PruneStats) -> list[str]:
-    rows = ["## Tokens of each skill, by action", "", "| skill | steps | " + " | ".join(ACTIONS) + " | tokens left |", "|---" * (len(ACTIONS) + 3) + "|"]
+    rows = [
+        "## Tokens of each skill, by action",
+        "",
+        "| skill | steps | " + " | ".join(ACTIONS) + " | tokens left |",
+        "|---" * (len(ACTIONS) + 3) + "|",
+    ]
     for skill, row in stats.skills.items():
         rows.append(f"| {skill} | {row['steps']} | " + " | ".join(f"{row[a]:,}" for a in ACTIONS) + f" | {row['after']:,} |")
     return rows

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -45,10 +45,19 @@ class _Flag:
     split: bool = False  # a list field given as "a,b,c"
 
 
-def add_config_command(app: typer.Typer, name: str, config_cls: type[BaseModel], *, run: Callable[[Any], Any],
-                       then: Callable[[Any, Any], None] | None = None, arguments: tuple[str, ...] = (),
-                       decls: dict[str, tuple[str, ...]] | None = None, nested: dict[str, Nested] | None = None,
-                       exclude: tuple[str, ...] = (), help: str | None = None) -> Callable[..., None]:
+def add_config_command(
+    app: typer.Typer,
+    name: str,
+    config_cls: type[BaseModel],
+    *,
+    run: Callable[[Any], Any],
+    then: Callable[[Any, Any], None] | None = None,
+    arguments: tuple[str, ...] = (),
+    decls: dict[str, tuple[str, ...]] | None = None,
+    nested: dict[str, Nested] | None = None,
+    exclude: tuple[str, ...] = (),
+    help: str | None = None,
+) -> Callable[..., None]:
     """Register ``name`` on ``app`` with one option per field of ``config_cls``; returns the command."""
     decls, nested = decls or {}, nested or {}
     params, flags = [], []
@@ -139,8 +148,9 @@ def _config_dict(flags: list[_Flag], values: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _parameter(name: str, info: FieldInfo, decls: tuple[str, ...] | None, panel: str | None, *,
-               argument: bool = False, required: bool | None = None) -> inspect.Parameter:
+def _parameter(
+    name: str, info: FieldInfo, decls: tuple[str, ...] | None, panel: str | None, *, argument: bool = False, required: bool | None = None
+) -> inspect.Parameter:
     """One ``inspect.Parameter`` carrying its typer Option / Argument."""
     annotation = _cli_type(info.annotation)
     has_default = info.default is not PydanticUndefined
@@ -156,9 +166,13 @@ def _parameter(name: str, info: FieldInfo, decls: tuple[str, ...] | None, panel:
         names = decls or (f"--{name.replace('_', '-')}",)
         marker = typer.Option(*names, help=help_text, rich_help_panel=panel, show_default=has_default and default is not None)
     if annotation is bool and default is None:
-        annotation = Optional[bool]
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[annotation, marker],
-                             default=default if has_default else inspect.Parameter.empty)
+        annotation = bool | None
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[annotation, marker],
+        default=default if has_default else inspect.Parameter.empty,
+    )
 
 
 def _cli_type(annotation: Any) -> Any:
@@ -169,7 +183,7 @@ def _cli_type(annotation: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         inner = _cli_type(args[0]) if len(args) == 1 else str
-        return Optional[inner]
+        return inner | None
     if origin in (list, tuple, set):
         return str
     if origin is Literal:

@@ -77,7 +77,7 @@ def split_think(text: str) -> tuple[str, str, bool]:
     start = text.rfind(THINK_OPEN, 0, end if end >= 0 else len(text))
     body_start = start + len(THINK_OPEN) if start >= 0 else 0
     if end >= 0:
-        return text[body_start:end].strip(), text[end + len(THINK_CLOSE):].strip(), True
+        return text[body_start:end].strip(), text[end + len(THINK_CLOSE) :].strip(), True
     if start >= 0:
         return text[body_start:].strip(), "", False
     return text.strip(), "", True
@@ -114,7 +114,7 @@ def _braced(text: str, i: int) -> str | None:
         elif text[j] == "}":
             depth -= 1
             if depth == 0:
-                return text[i + 1:j]
+                return text[i + 1 : j]
     return None
 
 
@@ -208,9 +208,7 @@ _WORD_RE = re.compile(r"[A-Za-z]{2,}(?: [A-Za-z]+)*")
 _PLAIN_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _THOUSANDS_RE = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 # "dollars", "cm^2", "km/h", "sq. ft": two letters or more, so "5x" stays an expression
-_UNIT_WORD_RE = re.compile(
-    r"[A-Za-z]{2,}\.?(?:\s*(?:[A-Za-z]+\.?|\^\{?\d\}?|/\s*[A-Za-z]+))*"
-)
+_UNIT_WORD_RE = re.compile(r"[A-Za-z]{2,}\.?(?:\s*(?:[A-Za-z]+\.?|\^\{?\d\}?|/\s*[A-Za-z]+))*")
 _TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|mathrm|mbox)\s*\{([^{}]*)\}")
 _SPACING_RE = re.compile(r"\\[,;:! ]|\\quad|\\qquad")
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
@@ -238,9 +236,7 @@ def _strip_unit(s: str) -> str:
     return s
 
 
-_WRAPPER_RE = re.compile(
-    r"\\(?:boxed|fbox|text|textbf|mathrm|mathbf|mbox)\s*(\{.*\})", flags=re.DOTALL
-)
+_WRAPPER_RE = re.compile(r"\\(?:boxed|fbox|text|textbf|mathrm|mathbf|mbox)\s*(\{.*\})", flags=re.DOTALL)
 
 
 def _unwrap(s: str) -> str:
@@ -253,7 +249,7 @@ def _unwrap(s: str) -> str:
         return s[1:-1].strip()
     for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
         if len(s) > len(left) + len(right) and s.startswith(left) and s.endswith(right):
-            return s[len(left):-len(right)].strip()
+            return s[len(left) : -len(right)].strip()
     return s
 
 

@@ -32,6 +32,7 @@ from pydantic import AfterValidator, BaseModel
 from leancot.errors import UsageError
 from leancot.extras import require
 
+
 def _must_exist(path: Path) -> Path:
     if not path.exists():
         raise UsageError(f"input not found: {path}")

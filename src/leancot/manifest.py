@@ -110,8 +110,9 @@ def _has_records(out_dir: Path) -> bool:
 KeptWork = Callable[[Path], bool]  # whether a directory holds work worth resuming besides records (checkpoints)
 
 
-def check_resumable(out_dir: str | Path, fp: str, *, overwrite: bool = False, outputs: tuple[str, ...] = (),
-                    kept_work: KeptWork | None = None) -> str:
+def check_resumable(
+    out_dir: str | Path, fp: str, *, overwrite: bool = False, outputs: tuple[str, ...] = (), kept_work: KeptWork | None = None
+) -> str:
     """Decide what to do with an output directory: 'fresh', 'resume' or 'skip'.
 
     A previous run that wrote nothing worth keeping (no record and no ``kept_work``, or it
@@ -206,7 +207,9 @@ class DirLock:
         except BlockingIOError:
             os.close(self.fd)
             self.fd = None
-            raise UsageError(f"{self.dir} is in use by another leancot run (pid {self._holder()}); wait for it or use another --out") from None
+            raise UsageError(
+                f"{self.dir} is in use by another leancot run (pid {self._holder()}); wait for it or use another --out"
+            ) from None
         _HELD.add(self.fd)
         (self.dir / PID_FILE).write_text(f"{os.getpid()}\n")
         return self
@@ -236,17 +239,31 @@ def _is_main_process() -> bool:
 class StageRun:
     """One run of a stage over its output directory (made by ``stage_run``)."""
 
-    def __init__(self, out_dir: Path, stage: str, config: dict[str, Any], inputs: dict[str, str], *, seed: int | None,
-                 overwrite: bool, allow_empty: bool, skip_complete: bool | Callable[[Path], bool], outputs: tuple[str, ...],
-                 kept_work: KeptWork | None = None):
+    def __init__(
+        self,
+        out_dir: Path,
+        stage: str,
+        config: dict[str, Any],
+        inputs: dict[str, str],
+        *,
+        seed: int | None,
+        overwrite: bool,
+        allow_empty: bool,
+        skip_complete: bool | Callable[[Path], bool],
+        outputs: tuple[str, ...],
+        kept_work: KeptWork | None = None,
+    ):
         self.dir, self.stage, self.allow_empty, self.outputs = out_dir, stage, allow_empty, outputs
         self.kept_work = kept_work or (lambda d: False)
         self.main = _is_main_process()
         self.manifest = Manifest(out_dir, stage, config, inputs, seed=seed)
         self.manifest.enabled = self.main
         self.previous = read(out_dir) or {}
-        state = (check_resumable(out_dir, self.manifest.fingerprint, overwrite=overwrite, outputs=outputs, kept_work=self.kept_work)
-                 if self.main else "resume")
+        state = (
+            check_resumable(out_dir, self.manifest.fingerprint, overwrite=overwrite, outputs=outputs, kept_work=self.kept_work)
+            if self.main
+            else "resume"
+        )
         if state == "fresh":
             self.previous = {}
         done = skip_complete(out_dir) if callable(skip_complete) else skip_complete
@@ -289,9 +306,19 @@ class StageRun:
 
 
 @contextlib.contextmanager
-def stage_run(out_dir: str | Path, stage: str, config: dict[str, Any], inputs: dict[str, str], *, seed: int | None = None,
-              overwrite: bool = False, allow_empty: bool = False, skip_complete: bool | Callable[[Path], bool] = True,
-              outputs: tuple[str, ...] = (), kept_work: KeptWork | None = None) -> Iterator[StageRun]:
+def stage_run(
+    out_dir: str | Path,
+    stage: str,
+    config: dict[str, Any],
+    inputs: dict[str, str],
+    *,
+    seed: int | None = None,
+    overwrite: bool = False,
+    allow_empty: bool = False,
+    skip_complete: bool | Callable[[Path], bool] = True,
+    outputs: tuple[str, ...] = (),
+    kept_work: KeptWork | None = None,
+) -> Iterator[StageRun]:
     """Run a stage over ``out_dir``: lock, fingerprint, skip / resume / fresh, signals, clean failure.
 
     ``skip_complete``: whether a complete run with the same fingerprint is skipped (or a check
@@ -304,8 +331,18 @@ def stage_run(out_dir: str | Path, stage: str, config: dict[str, Any], inputs: d
     lock = DirLock(out_dir).acquire() if _is_main_process() else None
     run: StageRun | None = None
     try:
-        run = StageRun(out_dir, stage, config, inputs, seed=seed, overwrite=overwrite, allow_empty=allow_empty,
-                       skip_complete=skip_complete, outputs=outputs, kept_work=kept_work)
+        run = StageRun(
+            out_dir,
+            stage,
+            config,
+            inputs,
+            seed=seed,
+            overwrite=overwrite,
+            allow_empty=allow_empty,
+            skip_complete=skip_complete,
+            outputs=outputs,
+            kept_work=kept_work,
+        )
         if run.skipped:
             log.info("%s: %s is up to date, skipping", stage, out_dir)
         else:

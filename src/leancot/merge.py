@@ -119,6 +119,8 @@ def _eval_summary(out: Path, config: dict[str, Any], timings: dict[str, Any]) ->
             by_bench.setdefault(r["benchmark"], []).append(r)
     benchmarks = {name: summarize_benchmark(rs, timings.get(name)) for name, rs in sorted(by_bench.items())}
     decoding = {k: config.get(k) for k in ("max_new_tokens", "temperature", "top_p")}
-    write_json_atomic(out / "summary.json", {"model": config.get("model"), "backend": config.get("backend"),
-                                             "decoding": decoding, "benchmarks": benchmarks, "merged": True})
+    write_json_atomic(
+        out / "summary.json",
+        {"model": config.get("model"), "backend": config.get("backend"), "decoding": decoding, "benchmarks": benchmarks, "merged": True},
+    )
     return benchmarks

@@ -160,8 +160,14 @@ def _apply_override(recipe: dict[str, Any], item: str, path: Path) -> None:
     node[names[-1]] = yaml.safe_load(value)
 
 
-def plan(path: str | Path, overrides: list[str] | None = None, *, from_stage: str | None = None, out: Path | None = None,
-         allow_overlap: bool | None = None) -> Plan:
+def plan(
+    path: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    from_stage: str | None = None,
+    out: Path | None = None,
+    allow_overlap: bool | None = None,
+) -> Plan:
     """Validate a recipe completely, expand its sweeps into steps and run the leakage guard; nothing runs.
 
     ``allow_overlap`` (None: the recipe's ``allow_overlap``, default false) lets a plan that
@@ -274,8 +280,9 @@ def _check_eval_model(config: BaseModel, root: Path, path: Path) -> None:
         raise UsageError(f"{path}: stages.eval.model: {e}") from None
 
 
-def _fill(settings: dict[str, Any], dirs: dict[str, Path], out: Path, stage: str, path: Path,
-          inputs: dict[str, str] | None = None) -> dict[str, Any]:
+def _fill(
+    settings: dict[str, Any], dirs: dict[str, Path], out: Path, stage: str, path: Path, inputs: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Chain default inputs from earlier stages and expand ``{stage}`` / ``{out}`` / ``{input name}`` references."""
     names = {**(inputs or {}), "out": str(out), **{k: str(v) for k, v in dirs.items()}}
     filled = {k: _expand(v, names, f"{path}: stages.{stage}.{k}") for k, v in settings.items()}
@@ -307,8 +314,10 @@ def _base_eval_step(settings: dict[str, Any], stages: dict[str, Any], out: Path,
     """The same evaluation of the untuned student, for ``compare_to_base: true``."""
     student = (stages.get("train") or {}).get("student", "smollm2-135m")
     if isinstance(student, str) and (student.startswith("tiny:") or ":layers=" in student):
-        raise UsageError(f"{path}: stages.eval.compare_to_base: the student '{student}' is built at training time; "
-                         "compare_to_base needs a built-in name or a checkpoint")
+        raise UsageError(
+            f"{path}: stages.eval.compare_to_base: the student '{student}' is built at training time; "
+            "compare_to_base needs a built-in name or a checkpoint"
+        )
     base = dict(settings, model=student, out=str(out / "eval-base"))
     step = Step("eval", "", _validate("eval", base, path, out), label="eval (untuned student)")
     _check_eval_model(step.config, out, path)
@@ -359,17 +368,30 @@ def _stand_in(value: Any, recipe: Path) -> Any:
     return str(recipe if Path(value).suffix else recipe.parent)
 
 
-def run(path: str | Path, overrides: list[str] | None = None, *, from_stage: str | None = None, out: Path | None = None,
-        allow_overlap: bool | None = None) -> Path:
+def run(
+    path: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    from_stage: str | None = None,
+    out: Path | None = None,
+    allow_overlap: bool | None = None,
+) -> Path:
     """Run a recipe: plan (validating everything, leakage guard included), then each step in order; returns the out dir."""
     p = plan(path, overrides, from_stage=from_stage, out=out, allow_overlap=allow_overlap)
     if p.missing_inputs:
         name, where = next(iter(p.missing_inputs.items()))
         raise UsageError(f"{p.recipe}: inputs.{name}: {where} does not exist; provide it (--set inputs.{name}=PATH)")
     p.out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(p.out / "pipeline.json", {"recipe": str(p.recipe), "variants": p.variants, "inputs": p.inputs,
-                                                "leakage": p.leakage.as_dict(),
-                                                "steps": [{"stage": s.stage, "variant": s.variant, "out": str(s.out)} for s in p.steps]})
+    write_json_atomic(
+        p.out / "pipeline.json",
+        {
+            "recipe": str(p.recipe),
+            "variants": p.variants,
+            "inputs": p.inputs,
+            "leakage": p.leakage.as_dict(),
+            "steps": [{"stage": s.stage, "variant": s.variant, "out": str(s.out)} for s in p.steps],
+        },
+    )
     for step in p.steps:
         log.info("run: %s%s -> %s", step.label, f" [{step.variant}]" if step.variant else "", step.out)
         config = type(step.config).model_validate(step.config.model_dump())  # inputs exist now

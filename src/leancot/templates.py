@@ -14,7 +14,7 @@ from typing import Any
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(package: str, name: str) -> str:
     """The text of ``<package>/prompts/<name>.txt`` from the installed package."""
     return (resources.files(package) / "prompts" / f"{name}.txt").read_text(encoding="utf-8")

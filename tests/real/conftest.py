@@ -28,8 +28,9 @@ def llama_cpp_available() -> None:
     try:
         import llama_cpp.server  # noqa: F401
     except Exception as exc:  # ImportError, or its shared library failing to load
-        pytest.skip(f"llama_cpp.server cannot be imported ({type(exc).__name__}: {exc}); "
-                    "`make test-real` installs llama-cpp-python[server]")
+        pytest.skip(
+            f"llama_cpp.server cannot be imported ({type(exc).__name__}: {exc}); `make test-real` installs llama-cpp-python[server]"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -131,7 +131,8 @@ class LlamaServer:
             raise RuntimeError(
                 f"llama_cpp.server failed its first completion (exit code {self.proc.poll()}; -11 is SIGSEGV, e.g. a "
                 "-march=native build whose AMX kernels this host cannot run: reinstall llama-cpp-python with "
-                "CMAKE_ARGS=-DGGML_NATIVE=OFF, as `make test-real` does):\n" + self.log_tail())
+                "CMAKE_ARGS=-DGGML_NATIVE=OFF, as `make test-real` does):\n" + self.log_tail()
+            )
 
     def kill(self) -> None:
         """SIGKILL the whole process group: an outage, not a shutdown."""

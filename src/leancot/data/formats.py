@@ -434,7 +434,7 @@ def _split_on(text: str, delimiter: str) -> Split:
     opening = "<" + delimiter[2:] if delimiter.startswith("</") else None
     start = text.rfind(opening, 0, end) if opening else -1
     body = start + len(opening) if start >= 0 else 0
-    return Split(text[body:end].strip(), text[end + len(delimiter):].strip(), "custom")
+    return Split(text[body:end].strip(), text[end + len(delimiter) :].strip(), "custom")
 
 
 def _split_stratos(text: str) -> Split:
@@ -448,9 +448,9 @@ def _split_stratos(text: str) -> Split:
     end = text.find(THOUGHT[1], body)
     if end < 0:
         return Split(text[body:].strip(), "", "think_unclosed")
-    rest = text[end + len(THOUGHT[1]):]
+    rest = text[end + len(THOUGHT[1]) :]
     sol = rest.find(SOLUTION[0])
-    rest = rest[sol + len(SOLUTION[0]):] if sol >= 0 else rest
+    rest = rest[sol + len(SOLUTION[0]) :] if sol >= 0 else rest
     return Split(text[body:end].strip(), rest.split(SOLUTION[1], 1)[0].strip(), "stratos")
 
 

@@ -97,16 +97,20 @@ def _pick(row: dict[str, Any], given: str | None, candidates: tuple[str, ...]) -
     return next((f for f in candidates if row.get(f) not in (None, "")), None)
 
 
-def to_problem(row: dict[str, Any], idx: int, source: str, *, question_field: str | None = None,
-               answer_field: str | None = None, id_field: str | None = None,
-               default_id: str | None = None) -> Problem:
+def to_problem(
+    row: dict[str, Any],
+    idx: int,
+    source: str,
+    *,
+    question_field: str | None = None,
+    answer_field: str | None = None,
+    id_field: str | None = None,
+    default_id: str | None = None,
+) -> Problem:
     """Map one raw record onto a Problem; fields not used are kept in ``meta``."""
     q_field = _pick(row, question_field, QUESTION_FIELDS)
     if q_field is None:
-        raise UsageError(
-            f"{source} record {idx}: no question field (tried {', '.join(QUESTION_FIELDS)}); "
-            "name it with question_field="
-        )
+        raise UsageError(f"{source} record {idx}: no question field (tried {', '.join(QUESTION_FIELDS)}); name it with question_field=")
     a_field = _pick(row, answer_field, ANSWER_FIELDS)
     i_field = _pick(row, id_field, ID_FIELDS)
     question = str(row[q_field])
@@ -114,9 +118,7 @@ def to_problem(row: dict[str, Any], idx: int, source: str, *, question_field: st
     meta = {k: v for k, v in row.items() if k not in (q_field, a_field) and v != question}
     if a_field and isinstance(row[a_field], str) and gold_from_solution(row[a_field]) is not None:
         meta.setdefault("solution", row[a_field])  # the worked solution is worth keeping
-    pid = default_id if default_id is not None else (
-        str(row[i_field]) if i_field else f"{source}-{idx}"
-    )
+    pid = default_id if default_id is not None else (str(row[i_field]) if i_field else f"{source}-{idx}")
     return Problem(id=pid, question=question, gold_answer=gold, source=source, meta=meta)
 
 
@@ -125,21 +127,24 @@ def to_problem(row: dict[str, Any], idx: int, source: str, *, question_field: st
 
 def _load_benchmark(bench: Benchmark, split: str, limit: int | None) -> list[Problem]:
     if split not in bench.splits:
-        raise UsageError(
-            f"benchmark {bench.name!r} has no split {split!r}; valid: {', '.join(bench.splits)}"
-        )
+        raise UsageError(f"benchmark {bench.name!r} has no split {split!r}; valid: {', '.join(bench.splits)}")
     rows = read_records(files_dir() / "benchmarks" / bench.splits[split])[:limit]
     prefix = bench.name if split == "test" else f"{bench.name}-{split}"
     return [
-        to_problem(row, idx, bench.name, question_field=bench.question_field,
-                   answer_field=bench.answer_field, default_id=f"{prefix}-{idx}")
+        to_problem(row, idx, bench.name, question_field=bench.question_field, answer_field=bench.answer_field, default_id=f"{prefix}-{idx}")
         for idx, row in enumerate(rows)
     ]
 
 
-def load(name_or_path: str | Path, split: str = "test", *, limit: int | None = None,
-         question_field: str | None = None, answer_field: str | None = None,
-         id_field: str | None = None) -> list[Problem]:
+def load(
+    name_or_path: str | Path,
+    split: str = "test",
+    *,
+    limit: int | None = None,
+    question_field: str | None = None,
+    answer_field: str | None = None,
+    id_field: str | None = None,
+) -> list[Problem]:
     """Load a bundled benchmark by name, or a user's JSONL/JSON/CSV file, as Problems.
 
     Benchmarks: ``gsm8k`` (splits ``test``, ``train``), ``math500``, ``aime24``, ``aime25``,
@@ -160,15 +165,13 @@ def load(name_or_path: str | Path, split: str = "test", *, limit: int | None = N
         if path.suffix or len(path.parts) > 1:
             raise UsageError(f"file not found: {path}")
         raise UsageError(
-            f"unknown benchmark {str(name_or_path)!r}; known: {', '.join(sorted(BENCHMARKS))} "
-            "(or give a .jsonl/.json/.csv file)"
+            f"unknown benchmark {str(name_or_path)!r}; known: {', '.join(sorted(BENCHMARKS))} (or give a .jsonl/.json/.csv file)"
         )
     if path.is_dir():
         raise UsageError(f"{path} is a folder; give a .jsonl, .json or .csv file")
     rows = read_records(path)[:limit]
     logger.info("loaded %d records from %s", len(rows), path)
     return [
-        to_problem(row, idx, path.stem, question_field=question_field,
-                   answer_field=answer_field, id_field=id_field)
+        to_problem(row, idx, path.stem, question_field=question_field, answer_field=answer_field, id_field=id_field)
         for idx, row in enumerate(rows)
     ]

@@ -73,9 +73,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     )
 }
 
-_ALIASES: dict[str, str] = {
-    alias: b.name for b in BENCHMARKS.values() for alias in (b.name, *b.aliases)
-}
+_ALIASES: dict[str, str] = {alias: b.name for b in BENCHMARKS.values() for alias in (b.name, *b.aliases)}
 
 
 def find_benchmark(name: str) -> Benchmark | None:

@@ -17,8 +17,15 @@ def register(app: typer.Typer) -> None:
     from leancot.evaluate.run import EvalConfig, run
     from leancot.flags import add_config_command
 
-    add_config_command(app, "eval", EvalConfig, run=run, then=_eval_summary, decls={"out": ("--out", "-o")},
-                       help="Accuracy and tokens per answer of a model on math benchmarks.")
+    add_config_command(
+        app,
+        "eval",
+        EvalConfig,
+        run=run,
+        then=_eval_summary,
+        decls={"out": ("--out", "-o")},
+        help="Accuracy and tokens per answer of a model on math benchmarks.",
+    )
     app.command("compare")(handle_errors(compare_command))
 
 

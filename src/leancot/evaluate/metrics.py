@@ -114,8 +114,9 @@ def mcnemar_exact(b: int, c: int) -> float:
     return min(1.0, 2.0 * tail)
 
 
-def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, iters: int = 10_000, seed: int = 0,
-                     level: float = 0.95) -> tuple[float, float, float]:
+def paired_bootstrap(
+    a: Sequence[float], b: Sequence[float], *, iters: int = 10_000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
     """``(mean(b - a), low, high)``: the accuracy difference and its percentile bootstrap interval.
 
     Problems are resampled with replacement, keeping each problem's pair together.

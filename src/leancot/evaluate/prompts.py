@@ -8,7 +8,7 @@ the R1 math prompt ("Please reason step by step, and put your final answer withi
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib.resources import files
 
 from leancot.errors import UsageError
@@ -18,7 +18,7 @@ DEFAULT_PROMPT = "r1_math"
 BENCHMARK_PROMPTS: dict[str, str] = {name: DEFAULT_PROMPT for name in ("gsm8k", "math500", "aime24", "aime25", "amc23")}
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_prompt(name: str = DEFAULT_PROMPT) -> str:
     """The template text of ``prompts/<name>.txt`` (without its trailing newline)."""
     resource = files("leancot.evaluate").joinpath(f"prompts/{name}.txt")

@@ -40,7 +40,7 @@ def think_prefix_of(rendered: str) -> str:
     """The trailing ``<think>`` opening of a rendered generation prompt, or ``""``."""
     if not rendered.rstrip().endswith(THINK_OPEN):
         return ""
-    return rendered[rendered.rstrip().rfind(THINK_OPEN):]
+    return rendered[rendered.rstrip().rfind(THINK_OPEN) :]
 
 
 def render(tokenizer: Any, user: str, system: str | None = None) -> RenderedPrompt:

@@ -50,31 +50,59 @@ class EvalConfig(StageConfig):
     """Settings of the eval stage (``leancot eval``)."""
 
     model: str = Field(description="Built-in name (smollm2-135m), a local checkpoint dir, or for --backend openai the served model's name.")
-    benchmarks: list[str] = Field(["gsm8k"], description="Benchmark names (gsm8k, math500, aime24, aime25, amc23) or .jsonl/.json/.csv problem files.")
+    benchmarks: list[str] = Field(
+        ["gsm8k"], description="Benchmark names (gsm8k, math500, aime24, aime25, amc23) or .jsonl/.json/.csv problem files."
+    )
     split: str = Field("test", description="Benchmark split.")
     limit: int | None = Field(None, ge=1, description="Only the first N problems of each benchmark.")
-    shard: tuple[int, int] | None = Field(None, description="i/N: only the i-th of N slices of each benchmark's problems, for a cluster; join them with leancot merge.")
+    shard: tuple[int, int] | None = Field(
+        None, description="i/N: only the i-th of N slices of each benchmark's problems, for a cluster; join them with leancot merge."
+    )
     backend: str | None = Field(None, description="hf | vllm | openai (default: vllm with a GPU and vLLM installed, else hf).")
-    protocol: str = Field(protocols.DEFAULT_PROTOCOL, description="Preset of the settings below marked (protocol): leancot, drp-lm-eval, essence-lighteval, deepseek-r1 (files in leancot/evaluate/protocols/); explicit flags override it.")
-    max_new_tokens: int | None = Field(None, ge=1, description="(protocol; leancot 2048) Generation budget per output; an output cut off here is graded wrong.")
-    max_new_tokens_by_benchmark: dict[str, int] | None = Field(None, description="Budgets of single benchmarks, name=N,name=N (default: the protocol's, when --max-new-tokens is not given).")
-    n: int | None = Field(None, ge=1, description="(protocol; leancot 1) Samples per problem (n > 1 needs temperature > 0; gives pass@k, mean@k and mean ± std over samples).")
+    protocol: str = Field(
+        protocols.DEFAULT_PROTOCOL,
+        description="Preset of the settings below marked (protocol): leancot, drp-lm-eval, essence-lighteval, deepseek-r1 (files in leancot/evaluate/protocols/); explicit flags override it.",
+    )
+    max_new_tokens: int | None = Field(
+        None, ge=1, description="(protocol; leancot 2048) Generation budget per output; an output cut off here is graded wrong."
+    )
+    max_new_tokens_by_benchmark: dict[str, int] | None = Field(
+        None, description="Budgets of single benchmarks, name=N,name=N (default: the protocol's, when --max-new-tokens is not given)."
+    )
+    n: int | None = Field(
+        None,
+        ge=1,
+        description="(protocol; leancot 1) Samples per problem (n > 1 needs temperature > 0; gives pass@k, mean@k and mean ± std over samples).",
+    )
     temperature: float | None = Field(None, ge=0.0, description="(protocol; leancot 0.0) 0 = greedy decoding.")
     top_p: float | None = Field(None, gt=0.0, le=1.0, description="(protocol; leancot 1.0) Nucleus sampling mass (with temperature > 0).")
-    chat_template: bool | None = Field(None, description="(protocol; leancot true) Render the prompt with the model's chat template; false feeds the prompt text as is (lm-eval style).")
-    stop: list[str] | None = Field(None, description="(protocol; leancot none) Stop strings, applied only outside the reasoning (after </think>): the output is cut before the first.")
-    answer_format: Literal["any", "the-answer-is"] | None = Field(None, description="(protocol; leancot any) any: \\boxed{}, 'The answer is', ...; the-answer-is: only lm-eval's strict 'The answer is N.'; both graded with math-verify.")
+    chat_template: bool | None = Field(
+        None,
+        description="(protocol; leancot true) Render the prompt with the model's chat template; false feeds the prompt text as is (lm-eval style).",
+    )
+    stop: list[str] | None = Field(
+        None,
+        description="(protocol; leancot none) Stop strings, applied only outside the reasoning (after </think>): the output is cut before the first.",
+    )
+    answer_format: Literal["any", "the-answer-is"] | None = Field(
+        None,
+        description="(protocol; leancot any) any: \\boxed{}, 'The answer is', ...; the-answer-is: only lm-eval's strict 'The answer is N.'; both graded with math-verify.",
+    )
     seed: int = Field(0, description="Seed of the per-sample sampling seeds and of nothing else.")
     batch_size: int = Field(16, ge=1, description="hf: prompts per generate batch.")
     threads: int | None = Field(None, ge=1, description="hf on CPU: torch threads (default: torch's own choice).")
-    dtype: str | None = Field(None, description="(protocol; leancot auto) hf/vllm weights: auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16.")
+    dtype: str | None = Field(
+        None, description="(protocol; leancot auto) hf/vllm weights: auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16."
+    )
     tensor_parallel_size: int = Field(1, ge=1, description="vllm: GPUs per model replica.")
     data_parallel_size: int = Field(1, ge=1, description="vllm: model replicas, each with its share of the prompts.")
     base_url: str | None = Field(None, description="openai: an OpenAI-compatible endpoint (default $OPENAI_BASE_URL, else OpenAI).")
     api_key_env: str = Field("OPENAI_API_KEY", description="openai: the environment variable that holds the API key.")
     concurrency: int = Field(16, ge=1, description="openai: requests in flight.")
     max_retries: int = Field(4, ge=0, description="openai: retries per request before the run fails (finished records are kept).")
-    tokenizer: str | None = Field(None, description="Tokenizer that counts tokens (default: the evaluated model's; for openai, the built-in one).")
+    tokenizer: str | None = Field(
+        None, description="Tokenizer that counts tokens (default: the evaluated model's; for openai, the built-in one)."
+    )
     prompt: str | None = Field(None, description="(protocol; leancot r1_math) Prompt file stem under leancot/evaluate/prompts.")
     system_prompt: str | None = Field(None, description="A system message (R1 advises none).")
 
@@ -182,8 +210,13 @@ def finished_keys(out_dir: Path) -> set[str]:
     return keys
 
 
-def _generate_all(config: EvalConfig, todo: dict[str, list[tuple[Problem, int]]], out: StageOutput,
-                  man: manifest.Manifest, timings: dict[str, dict[str, float]]) -> None:
+def _generate_all(
+    config: EvalConfig,
+    todo: dict[str, list[tuple[Problem, int]]],
+    out: StageOutput,
+    man: manifest.Manifest,
+    timings: dict[str, dict[str, float]],
+) -> None:
     backend = load_backend(config.backend, _backend_options(config))
     try:
         with progress_bar("eval") as bar:
@@ -205,8 +238,9 @@ def _generate_all(config: EvalConfig, todo: dict[str, list[tuple[Problem, int]]]
         backend.close()
 
 
-def _generate_benchmark(config: EvalConfig, backend: Backend, sampling: Sampling, name: str, items: list[tuple[Problem, int]],
-                        out: StageOutput, progress) -> None:
+def _generate_benchmark(
+    config: EvalConfig, backend: Backend, sampling: Sampling, name: str, items: list[tuple[Problem, int]], out: StageOutput, progress
+) -> None:
     """Generate one benchmark's pending samples, writing each batch's records as it finishes."""
     prompts = [_prepare(backend, config, build_prompt(p.question, name, config.prompt), _sample_seed(config.seed, name, p.id, s))
                for p, s in items]  # fmt: skip
@@ -242,8 +276,9 @@ def _stopped(gen: Generation, stop: list[str]) -> Generation:
     return Generation(text=text, finish_reason="stop", completion_tokens=None, error=gen.error)
 
 
-def make_records(benchmark: str, results: list[tuple[tuple[Problem, int], Prompt, Generation]], tokenizer: str | None,
-                 answer_format: str = "any") -> list[EvalRecord]:
+def make_records(
+    benchmark: str, results: list[tuple[tuple[Problem, int], Prompt, Generation]], tokenizer: str | None, answer_format: str = "any"
+) -> list[EvalRecord]:
     """Grade a batch of outputs; their tokens are those the backend generated (see ``evaluate.counting``)."""
     outputs = [prompt.think_prefix + gen.text for _, prompt, gen in results]
     counts = token_counts(outputs, [gen for _, _, gen in results], tokenizer)
@@ -292,10 +327,20 @@ def write_summary(config: EvalConfig, suites: dict[str, list[Problem]], timings:
         "model": config.model,
         "backend": config.backend,
         "protocol": config.protocol,
-        "decoding": {"max_new_tokens": config.max_new_tokens, "max_new_tokens_by_benchmark": config.max_new_tokens_by_benchmark,
-                     "n": config.n, "temperature": config.temperature, "top_p": config.top_p},
-        "prompt": {"chat_template": config.chat_template, "prompt": config.prompt, "system_prompt": config.system_prompt,
-                   "stop": config.stop, "answer_format": config.answer_format},
+        "decoding": {
+            "max_new_tokens": config.max_new_tokens,
+            "max_new_tokens_by_benchmark": config.max_new_tokens_by_benchmark,
+            "n": config.n,
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+        },
+        "prompt": {
+            "chat_template": config.chat_template,
+            "prompt": config.prompt,
+            "system_prompt": config.system_prompt,
+            "stop": config.stop,
+            "answer_format": config.answer_format,
+        },
         "setup": run_setup(config),
         "benchmarks": {name: summarize_benchmark(rs, timings.get(name)) for name, rs in sorted(by_bench.items())},
     }

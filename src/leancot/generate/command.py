@@ -15,9 +15,16 @@ def register(app: typer.Typer) -> None:
     from leancot.flags import add_config_command
     from leancot.generate.stage import GenerateConfig, run
 
-    add_config_command(app, "generate", GenerateConfig, run=run, then=_summary, arguments=("source",),
-                       decls={"out": ("--out", "-o"), "model": ("--model", "-m"), "n": ("--n", "-n")},
-                       help="Generate teacher reasoning traces and keep the correct ones (input of `leancot prune`).")
+    add_config_command(
+        app,
+        "generate",
+        GenerateConfig,
+        run=run,
+        then=_summary,
+        arguments=("source",),
+        decls={"out": ("--out", "-o"), "model": ("--model", "-m"), "n": ("--n", "-n")},
+        help="Generate teacher reasoning traces and keep the correct ones (input of `leancot prune`).",
+    )
 
 
 def _summary(config: Any, out_dir: Path) -> None:
@@ -25,5 +32,7 @@ def _summary(config: Any, out_dir: Path) -> None:
 
     m = read(out_dir) or {}
     counts = m.get("counts", {})
-    console.print(f"[bold]{counts.get('records', 0)}[/bold] traces kept, {counts.get('rejects', 0)} rejected "
-                  f"({m.get('reject_reasons', {})}); {m.get('usage', {}).get('cost_usd', 0)} USD; status {m.get('status')} -> {out_dir}")
+    console.print(
+        f"[bold]{counts.get('records', 0)}[/bold] traces kept, {counts.get('rejects', 0)} rejected "
+        f"({m.get('reject_reasons', {})}); {m.get('usage', {}).get('cost_usd', 0)} USD; status {m.get('status')} -> {out_dir}"
+    )

@@ -27,13 +27,13 @@ from pydantic import Field, field_validator
 
 from leancot import data, grading, manifest, templates
 from leancot.config import StageConfig, parse_shard
+from leancot.errors import StageIncomplete
 from leancot.io import StageOutput
-from leancot.progress import progress_bar
-from leancot.schema import Problem, Trace
 from leancot.llm import pricing
 from leancot.llm.cache import RequestCache
-from leancot.errors import StageIncomplete
 from leancot.llm.client import AUTO_MAX, BudgetExceeded, Completion, LLMClient, LLMError
+from leancot.progress import progress_bar
+from leancot.schema import Problem, Trace
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,9 @@ class GenerateConfig(StageConfig):
     model: str = Field(description="Teacher (reasoning) model name as the server knows it.")
     split: str = Field("test", description="Benchmark split.")
     limit: int | None = Field(None, ge=1, description="Only the first N problems.")
-    shard: tuple[int, int] | None = Field(None, description="i/N: only the i-th of N slices of the problems (i, i+N, ...), for a cluster; join them with leancot merge.")
+    shard: tuple[int, int] | None = Field(
+        None, description="i/N: only the i-th of N slices of the problems (i, i+N, ...), for a cluster; join them with leancot merge."
+    )
     n: int = Field(1, ge=1, le=1024, description="Samples per problem.")
     temperature: float = Field(0.6, ge=0, le=2, description="Sampling temperature (0.6 is what R1 models recommend).")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling.")
@@ -53,11 +55,18 @@ class GenerateConfig(StageConfig):
     keep_incorrect: bool = Field(False, description="Keep incorrect samples as records too (marked correct=false).")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM).")
     api_key_env: str = Field("OPENAI_API_KEY", description="Name of the environment variable holding the key.")
-    concurrency: int | Literal["auto"] = Field("auto", description="Requests in flight at once; auto starts at 4 and adapts to the server (halved on timeouts, 429, 503; up to 64).")
+    concurrency: int | Literal["auto"] = Field(
+        "auto",
+        description="Requests in flight at once; auto starts at 4 and adapts to the server (halved on timeouts, 429, 503; up to 64).",
+    )
     timeout: float = Field(600.0, gt=0, description="Seconds before one request is abandoned and retried (long traces are slow).")
     max_retries: int = Field(6, ge=0, le=50, description="Retries per request on 429/5xx/timeouts/dropped connections.")
-    max_cost: float | None = Field(None, gt=0, description="Stop (resumably) once this many USD are spent on uncached calls (earlier runs over the same cache count).")
-    breaker_after: int = Field(8, ge=1, description="Stop the run (resumably, exit 2) after this many requests in a row are lost to a server that is down.")
+    max_cost: float | None = Field(
+        None, gt=0, description="Stop (resumably) once this many USD are spent on uncached calls (earlier runs over the same cache count)."
+    )
+    breaker_after: int = Field(
+        8, ge=1, description="Stop the run (resumably, exit 2) after this many requests in a row are lost to a server that is down."
+    )
     cache: Path | None = Field(None, description="SQLite request cache (default: <out>/teacher_cache.sqlite).")
     prices: Path | None = Field(None, description="JSON prices to add (see leancot.llm.pricing).")
 
@@ -113,9 +122,17 @@ def _client(config: GenerateConfig) -> LLMClient:
     if config.prices:
         pricing.load_prices(config.prices)
     cache = RequestCache(config.cache or config.out / "teacher_cache.sqlite")
-    return LLMClient(config.model, base_url=config.base_url, api_key_env=config.api_key_env, concurrency=config.concurrency,
-                     timeout=config.timeout, max_retries=config.max_retries, max_cost=config.max_cost, cache=cache,
-                     breaker_after=config.breaker_after)
+    return LLMClient(
+        config.model,
+        base_url=config.base_url,
+        api_key_env=config.api_key_env,
+        concurrency=config.concurrency,
+        timeout=config.timeout,
+        max_retries=config.max_retries,
+        max_cost=config.max_cost,
+        cache=cache,
+        breaker_after=config.breaker_after,
+    )
 
 
 def summarise(out: StageOutput) -> dict[str, Any]:
@@ -181,8 +198,9 @@ def full_text(completion: Completion) -> str:
     return completion.content
 
 
-def _keep_or_reject(out: StageOutput, item_id: str, problem: Problem, k: int, completion: Completion,
-                    config: GenerateConfig, usage: dict[str, Any]) -> None:
+def _keep_or_reject(
+    out: StageOutput, item_id: str, problem: Problem, k: int, completion: Completion, config: GenerateConfig, usage: dict[str, Any]
+) -> None:
     text = full_text(completion)
     reasoning, final, _closed = grading.split_think(text)
     answer = grading.extract_answer(text)
@@ -194,7 +212,21 @@ def _keep_or_reject(out: StageOutput, item_id: str, problem: Problem, k: int, co
     if correct is False and not config.keep_incorrect:
         out.reject(item_id, "incorrect", f"answer {answer!r} != gold {problem.gold_answer!r}")
         return
-    out.add(Trace(id=item_id, problem_id=problem.id, question=problem.question, completion=text,
-                  reasoning=reasoning, final=final, answer=answer, gold_answer=problem.gold_answer,
-                  correct=correct, model=config.model, usage=usage, sample=k, finish_reason=completion.finish_reason,
-                  source=problem.source))
+    out.add(
+        Trace(
+            id=item_id,
+            problem_id=problem.id,
+            question=problem.question,
+            completion=text,
+            reasoning=reasoning,
+            final=final,
+            answer=answer,
+            gold_answer=problem.gold_answer,
+            correct=correct,
+            model=config.model,
+            usage=usage,
+            sample=k,
+            finish_reason=completion.finish_reason,
+            source=problem.source,
+        )
+    )

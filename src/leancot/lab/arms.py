@@ -74,7 +74,9 @@ def parse_arm(spec: str, *, lsp: float, pruners: dict[str, object]) -> Arm | str
             raise UsageError(f"--arms: {spec!r}: the lead-span proportion must be in (0, 1]")
         return Arm(f"{head}:{x:g}", "verbose", head, x)
     if spec in ONLINE_PRUNERS:
-        raise UsageError(f"--arms: the {spec!r} pruner needs a teacher endpoint; the lab runs offline (choose {', '.join(_offline(pruners))})")
+        raise UsageError(
+            f"--arms: the {spec!r} pruner needs a teacher endpoint; the lab runs offline (choose {', '.join(_offline(pruners))})"
+        )
     if spec in pruners:
         return Arm(spec, spec)
     if spec in EXPECTED_PRUNERS:

@@ -16,8 +16,15 @@ def register(app: typer.Typer) -> None:
     from leancot.flags import add_config_command
     from leancot.lab.run import LabConfig, run
 
-    add_config_command(app, "lab", LabConfig, run=run, then=_show, decls={"out": ("--out", "-o")},
-                       help="A miniature of DRP and lead-span truncation: students trained from scratch on CPU.")
+    add_config_command(
+        app,
+        "lab",
+        LabConfig,
+        run=run,
+        then=_show,
+        decls={"out": ("--out", "-o")},
+        help="A miniature of DRP and lead-span truncation: students trained from scratch on CPU.",
+    )
 
 
 def _show(config: object, summary_path: Path) -> None:

@@ -108,8 +108,11 @@ def _sharing(r: random.Random, name: str) -> Drawn:
     if not _shares_into_a_digit(a * b - c, d):
         return None
     q1, q2, q3 = f"{name} has {a} bags with {b} candies in each bag", f"{name} eats {c} candies", f"equally among {d} friends"
-    ops = [_op(a, "*", b, "in all", "candies", q1), _op(a * b, "-", c, "left", "candies", q2),
-           _op(a * b - c, "/", d, "each", "candies", q3)]
+    ops = [
+        _op(a, "*", b, "in all", "candies", q1),
+        _op(a * b, "-", c, "left", "candies", q2),
+        _op(a * b - c, "/", d, "each", "candies", q3),
+    ]
     q = f"{q1}. {q2} and shares the rest {q3}. How many candies does each friend get?"
     return q, ops, "candies"
 
@@ -143,8 +146,7 @@ def _savings(r: random.Random, name: str) -> Drawn:
 def _garden(r: random.Random, name: str) -> Drawn:
     a, b, c, d = _digit(r), _digit(r), _digit(r), _digit(r)
     q1, q2, q3 = f"A garden has {a} rows of {b} trees", f"{c} trees are cut down", f"{d} new trees are planted"
-    ops = [_op(a, "*", b, "at first", "trees", q1), _op(a * b, "-", c, "left", "trees", q2),
-           _op(a * b - c, "+", d, "now", "trees", q3)]
+    ops = [_op(a, "*", b, "at first", "trees", q1), _op(a * b, "-", c, "left", "trees", q2), _op(a * b - c, "+", d, "now", "trees", q3)]
     return f"{q1}. {q2} and then {q3}. How many trees are in the garden now?", ops, "trees"
 
 
@@ -153,14 +155,18 @@ def _baking(r: random.Random, name: str) -> Drawn:
     if not _shares_into_a_digit(a * b - c, d):
         return None
     q1, q2, q3 = f"{name} bakes {b} trays of {a} cookies", f"{c} cookies burn", f"boxes of {d}"
-    ops = [_op(b, "*", a, "baked", "cookies", q1), _op(a * b, "-", c, "good", "cookies", q2),
-           _op(a * b - c, "/", d, "boxes", "", q3)]
+    ops = [_op(b, "*", a, "baked", "cookies", q1), _op(a * b, "-", c, "good", "cookies", q2), _op(a * b - c, "/", d, "boxes", "", q3)]
     return f"{q1}. {q2} and {name} packs the rest in {q3}. How many boxes does {name} fill?", ops, "boxes"
 
 
 TEMPLATES: dict[str, Callable[[random.Random, str], Drawn]] = {
-    "shopping": _shopping, "rates": _rates, "sharing": _sharing, "ages": _ages,
-    "savings": _savings, "garden": _garden, "baking": _baking,
+    "shopping": _shopping,
+    "rates": _rates,
+    "sharing": _sharing,
+    "ages": _ages,
+    "savings": _savings,
+    "garden": _garden,
+    "baking": _baking,
 }
 
 
@@ -191,8 +197,7 @@ def _traceable(question: str, ops: list[Op], unit: str) -> bool:
     tell which computation a later one builds on."""
     given = {int(t) for t in re.findall(r"\d+", question)}
     results = [op.result for op in ops]
-    return (all(v > 10 for v in results[:-1]) and not given & set(results) and results[-1] > 0
-            and len(set(results)) == len(results))
+    return all(v > 10 for v in results[:-1]) and not given & set(results) and results[-1] > 0 and len(set(results)) == len(results)
 
 
 def _without_carry(op: Op) -> bool:

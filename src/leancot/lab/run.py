@@ -65,9 +65,16 @@ class LabConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    out: Path = Field(Path("lab"), description="Output directory (problems, traces, prune, data, seed*/<student>/{train,eval}, lab_summary.json).")
-    size: Literal["small", "full"] = Field("full", description="Preset: small (a few minutes, used by `leancot demo`) or full (the targets).")
-    arms: list[str] = Field(list(DEFAULT_ARMS), description="Students to compare: verbose, a pruner (heuristic, first-answer, perplexity, ...; pruned = heuristic), lsp:X, lsp-cot:X (lsp = lsp-cot at --lsp).")
+    out: Path = Field(
+        Path("lab"), description="Output directory (problems, traces, prune, data, seed*/<student>/{train,eval}, lab_summary.json)."
+    )
+    size: Literal["small", "full"] = Field(
+        "full", description="Preset: small (a few minutes, used by `leancot demo`) or full (the targets)."
+    )
+    arms: list[str] = Field(
+        list(DEFAULT_ARMS),
+        description="Students to compare: verbose, a pruner (heuristic, first-answer, perplexity, ...; pruned = heuristic), lsp:X, lsp-cot:X (lsp = lsp-cot at --lsp).",
+    )
     seeds: list[int] = Field([0, 1], description="Seeds of the students (weights, data order); the problems are fixed by data_seed.")
     data_seed: int = Field(0, description="Seed of the problems and of the teacher's phrasing.")
     train_problems: int | None = Field(None, ge=1, description="Training problems (before pruning rejects).")
@@ -84,7 +91,9 @@ class LabConfig(BaseModel):
     max_new_tokens: int | None = Field(None, ge=8, description="Generation budget (default: the longest verbose trace + 64).")
     eval_batch_size: int = Field(64, ge=1, description="Prompts per generate batch.")
     workers: int = Field(2, ge=1, description="Seeds trained at once, each in its own process (2 suits 2 cores; 1: one after another).")
-    threads: int | None = Field(1, ge=1, description="Torch threads for training and evaluation (1 is fastest on busy shared cores; None: torch's choice).")
+    threads: int | None = Field(
+        1, ge=1, description="Torch threads for training and evaluation (1 is fastest on busy shared cores; None: torch's choice)."
+    )
     overwrite: bool = Field(False, description="Redo every stage instead of resuming.")
 
     @field_validator("seeds", mode="before")
@@ -205,7 +214,8 @@ def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | 
 
 def prune_traces(config: LabConfig, method: str, tokenizer: Path) -> dict[str, dict[str, Any]]:
     """Prune the teacher's traces with ``method`` (the real stage); its verified records by id."""
-    from leancot.prune.stage import PruneConfig, run as prune
+    from leancot.prune.stage import PruneConfig
+    from leancot.prune.stage import run as prune
 
     extra: dict[str, Any] = {}
     if method == "perplexity" and config.scorer:
@@ -255,8 +265,9 @@ def student_init(config: LabConfig, settings: dict[str, Any], seed: int) -> Path
 # --------------------------------------------------------------------------- students
 
 
-def run_seeds(config: LabConfig, settings: dict[str, Any], arms: list[Arm], data: dict[str, Any],
-              test_file: Path) -> dict[int, dict[str, Any]]:
+def run_seeds(
+    config: LabConfig, settings: dict[str, Any], arms: list[Arm], data: dict[str, Any], test_file: Path
+) -> dict[int, dict[str, Any]]:
     """Every seed's students; with ``workers`` > 1, seeds run side by side in processes.
 
     A seed's students run one after another in one process, so every arm's training time is
@@ -294,8 +305,9 @@ def _quiet_worker() -> None:
     os.environ["LEANCOT_NO_PROGRESS"] = "1"
 
 
-def seed_students(config: LabConfig, settings: dict[str, Any], seed: int, arms: list[Arm], data: dict[str, Any],
-                  test_file: Path) -> dict[str, Any]:
+def seed_students(
+    config: LabConfig, settings: dict[str, Any], seed: int, arms: list[Arm], data: dict[str, Any], test_file: Path
+) -> dict[str, Any]:
     """Train and evaluate every arm's student of ``seed``, one after another, in this process."""
     import torch
 
@@ -304,9 +316,12 @@ def seed_students(config: LabConfig, settings: dict[str, Any], seed: int, arms: 
     return {arm.name: train_and_eval(config, settings, seed, arm, data, test_file) for arm in arms}
 
 
-def train_and_eval(config: LabConfig, settings: dict[str, Any], seed: int, arm: Arm, data: dict[str, Any], test_file: Path) -> dict[str, Any]:
+def train_and_eval(
+    config: LabConfig, settings: dict[str, Any], seed: int, arm: Arm, data: dict[str, Any], test_file: Path
+) -> dict[str, Any]:
     """Train the student of ``arm`` and ``seed`` and evaluate it; returns its figures and eval records."""
-    from leancot.evaluate.run import EvalConfig, run as evaluate
+    from leancot.evaluate.run import EvalConfig
+    from leancot.evaluate.run import run as evaluate
     from leancot.train.config import TrainConfig
     from leancot.train.stage import run as train
 
@@ -341,8 +356,16 @@ def _log_arm(seed: int, arm: str, figures: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- summary
 
 
-def summarise(settings: dict[str, Any], arms: list[Arm], data: dict[str, Any], results: dict[int, dict[str, dict[str, Any]]],
-              phases: dict[str, float], wall: float, *, skipped: dict[str, str] | None = None) -> dict[str, Any]:
+def summarise(
+    settings: dict[str, Any],
+    arms: list[Arm],
+    data: dict[str, Any],
+    results: dict[int, dict[str, dict[str, Any]]],
+    phases: dict[str, float],
+    wall: float,
+    *,
+    skipped: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Per-seed and pooled figures, each arm's paired comparison with verbose, and the paper targets.
 
     The baseline is ``verbose`` when it is among the arms (else the first arm; no targets then)."""
@@ -393,7 +416,11 @@ def targets(arms: list[Arm], pooled: dict[str, dict[str, Any]], vs: dict[str, di
                                                                   "met": tokens is not None and tokens <= 0.40}  # fmt: skip
         elif arm.kind == "lsp" and arm.lsp == 0.5:
             time_ratio = c["train_time_ratio"]
-            out[f"{arm.name} accuracy >= 90% of verbose"] = {"figure": f"{acc / a:.1%}" if a else "n/a", "target": ">= 90%", "met": bool(a) and acc / a >= 0.90}
+            out[f"{arm.name} accuracy >= 90% of verbose"] = {
+                "figure": f"{acc / a:.1%}" if a else "n/a",
+                "target": ">= 90%",
+                "met": bool(a) and acc / a >= 0.90,
+            }
             out[f"{arm.name} training time <= 55% of verbose"] = {"figure": "n/a" if time_ratio is None else f"{time_ratio:.1%}", "target": "<= 55%",
                                                                   "met": time_ratio is not None and time_ratio <= 0.55}  # fmt: skip
     return out

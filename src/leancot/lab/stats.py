@@ -24,8 +24,9 @@ def wilson(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def paired_bootstrap(a: Sequence[float], b: Sequence[float], stat: str = "diff", *, draws: int = 2000,
-                     seed: int = 0) -> tuple[float, float]:
+def paired_bootstrap(
+    a: Sequence[float], b: Sequence[float], stat: str = "diff", *, draws: int = 2000, seed: int = 0
+) -> tuple[float, float]:
     """95% percentile interval of ``mean(b) - mean(a)`` (``diff``) or ``mean(b) / mean(a)``
     (``ratio``) when the problems (paired positions of ``a`` and ``b``) are resampled."""
     if len(a) != len(b) or not a:
@@ -100,8 +101,10 @@ def table(summary: dict[str, Any]) -> str:
              f"| output tokens ÷ {base} (95% CI) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for arm, f in summary["arms"].items():
         lo, hi = f["accuracy_ci95"]
-        lines.append(f"| {arm} | {f['accuracy']:.1%} ({lo:.1%}-{hi:.1%}) | {f['mean_output_tokens']:.0f} "
-                     f"| {f['train_seconds']:.0f} | {f['train_tokens']:,.0f} | {' | '.join(paired_cells(vs.get(arm)))} |")
+        lines.append(
+            f"| {arm} | {f['accuracy']:.1%} ({lo:.1%}-{hi:.1%}) | {f['mean_output_tokens']:.0f} "
+            f"| {f['train_seconds']:.0f} | {f['train_tokens']:,.0f} | {' | '.join(paired_cells(vs.get(arm)))} |"
+        )
     lines.append("")
     for name, t in summary["targets"].items():
         lines.append(f"- {name}: {t['figure']} (target {t['target']}): {'met' if t['met'] else 'NOT met'}")
@@ -116,7 +119,11 @@ def paired_cells(c: dict[str, Any] | None) -> tuple[str, str]:
         return ("–", "–")
     lo, hi = c["accuracy_diff_ci95"]
     diff = f"{c['accuracy_diff']:+.1%} ({lo:+.1%} to {hi:+.1%})"
-    ratio = "–" if c.get("token_ratio") is None else f"{c['token_ratio']:.1%} ({_pct(c['token_ratio_ci95'][0])}-{_pct(c['token_ratio_ci95'][1])})"
+    ratio = (
+        "–"
+        if c.get("token_ratio") is None
+        else f"{c['token_ratio']:.1%} ({_pct(c['token_ratio_ci95'][0])}-{_pct(c['token_ratio_ci95'][1])})"
+    )
     return (diff, ratio)
 
 

@@ -20,15 +20,35 @@ from dataclasses import dataclass
 from leancot.lab.problems import LabProblem, Op
 
 # The restatement is one sentence (the question's sentences joined), as a model paraphrases it.
-OPENERS = ("Okay, so the problem says that {q}", "Alright, the problem is: {q}", "Okay, the problem says: {q}",
-           "Let me see. The problem says that {q}")
-HESITATIONS = ("Hmm, let me think.", "Hmm, wait.", "Let me think about this.", "Hmm, okay.", "Wait, let me see.",
-               "Hmm, is that right?", "Let me think again.")
-PLANS = ("Let me start with this part.", "I need to work this out step by step.", "Now I should do the next step.",
-         "What do I need next?", "Let me figure out the {unit} first.")
+OPENERS = (
+    "Okay, so the problem says that {q}",
+    "Alright, the problem is: {q}",
+    "Okay, the problem says: {q}",
+    "Let me see. The problem says that {q}",
+)
+HESITATIONS = (
+    "Hmm, let me think.",
+    "Hmm, wait.",
+    "Let me think about this.",
+    "Hmm, okay.",
+    "Wait, let me see.",
+    "Hmm, is that right?",
+    "Let me think again.",
+)
+PLANS = (
+    "Let me start with this part.",
+    "I need to work this out step by step.",
+    "Now I should do the next step.",
+    "What do I need next?",
+    "Let me figure out the {unit} first.",
+)
 CORRECTIONS = ("Wait, that's wrong.", "No wait, I made a mistake.", "Hmm, that's not right.", "Oops, I miscalculated.")
-VERIFY_OPEN = ("Let me double-check that.", "Wait, let me verify this.", "Let me check again to be sure.",
-               "Let me recompute everything to be sure.")
+VERIFY_OPEN = (
+    "Let me double-check that.",
+    "Wait, let me verify this.",
+    "Let me check again to be sure.",
+    "Let me recompute everything to be sure.",
+)
 VERIFY_CLOSE = ("Yes, that's right.", "That checks out.", "Okay, that seems correct.", "Good, it is consistent.")
 LEADS = ("Okay, ", "", "", "Now, ", "Alright, ")
 CLOSERS = ("So the answer is {a}.", "So the final answer should be {a}.", "I'm confident the answer is {a}.")
@@ -119,8 +139,10 @@ def _detour_ok(problem: LabProblem, op: Op) -> bool:
 def _detour(op: Op) -> str:
     """An approach started and dropped: repeated addition instead of a multiplication."""
     x = min(op.left, op.right)
-    return (f"Alternatively, maybe I could add it up one at a time: {x} + {x} = {2 * x}, and {2 * x} + {x} = {3 * x}..."
-            " Hmm, that is too slow. Let me just multiply instead.")
+    return (
+        f"Alternatively, maybe I could add it up one at a time: {x} + {x} = {2 * x}, and {2 * x} + {x} = {3 * x}..."
+        " Hmm, that is too slow. Let me just multiply instead."
+    )
 
 
 def _verify(problem: LabProblem, r: random.Random) -> str:

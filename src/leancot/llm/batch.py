@@ -26,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from leancot.io import write_json_atomic
 from leancot.llm.client import LLMClient, LLMError, backoff_s, classify, normalise_body
@@ -67,8 +68,14 @@ class BatchState:
         return phase
 
 
-async def run_in_phases(client: LLMClient, one_pass: Callable[[], Awaitable[tuple[str | None, dict[str, dict[str, Any]]]]],
-                        state_dir: Path, *, max_retries: int, poll_s: float) -> str | None:
+async def run_in_phases(
+    client: LLMClient,
+    one_pass: Callable[[], Awaitable[tuple[str | None, dict[str, dict[str, Any]]]]],
+    state_dir: Path,
+    *,
+    max_retries: int,
+    poll_s: float,
+) -> str | None:
     """Drive a task through Batch API phases; returns why it stopped early, if it did.
 
     ``one_pass()`` is the task (the transport never imports it): it runs every pending item
@@ -89,8 +96,9 @@ async def run_in_phases(client: LLMClient, one_pass: Callable[[], Awaitable[tupl
         await client.aclose()
 
 
-async def run_phase(client: LLMClient, state: BatchState, phase: dict[str, Any], needed: dict[str, dict[str, Any]], *,
-                    max_retries: int, poll_s: float) -> None:
+async def run_phase(
+    client: LLMClient, state: BatchState, phase: dict[str, Any], needed: dict[str, dict[str, Any]], *, max_retries: int, poll_s: float
+) -> None:
     """Submit ``needed`` (key -> request body) and resubmit failed lines until all are answered."""
     remaining = dict(needed)
     for attempt in range(max_retries + 1):
@@ -118,8 +126,9 @@ async def run_phase(client: LLMClient, state: BatchState, phase: dict[str, Any],
     state.save()
 
 
-async def _upload(client: LLMClient, state: BatchState, phase: dict[str, Any], attempt: int,
-                  remaining: dict[str, dict[str, Any]]) -> dict[str, Any]:
+async def _upload(
+    client: LLMClient, state: BatchState, phase: dict[str, Any], attempt: int, remaining: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """Write the request JSONL, upload it, and record the file id before any batch exists."""
     path = state.dir / f"{phase['name']}-{attempt}.jsonl"
     lines = [{"custom_id": key, "method": "POST", "url": ENDPOINT, "body": body} for key, body in remaining.items()]
@@ -137,8 +146,12 @@ async def _find_or_create(client: LLMClient, input_file_id: str, phase: str) -> 
         if batch.input_file_id == input_file_id:
             log.info("%s: found batch %s from an interrupted run", phase, batch.id)
             return batch.id
-    batch = await _call(client, lambda: client.sdk.batches.create(
-        input_file_id=input_file_id, endpoint=ENDPOINT, completion_window="24h", metadata={"leancot_phase": phase}))
+    batch = await _call(
+        client,
+        lambda: client.sdk.batches.create(
+            input_file_id=input_file_id, endpoint=ENDPOINT, completion_window="24h", metadata={"leancot_phase": phase}
+        ),
+    )
     log.info("%s: created batch %s", phase, batch.id)
     return batch.id
 

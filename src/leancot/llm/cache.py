@@ -37,8 +37,9 @@ CREATE TABLE IF NOT EXISTS responses (
 
 def request_key(model: str, messages: list[dict[str, Any]], params: dict[str, Any], salt: str = "") -> str:
     """sha256 (hex) of a request; ``salt`` separates otherwise equal requests (e.g. sample k of n)."""
-    blob = json.dumps({"model": model, "messages": messages, "params": params, "salt": salt},
-                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    blob = json.dumps(
+        {"model": model, "messages": messages, "params": params, "salt": salt}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -68,15 +69,17 @@ class RequestCache:
     def put(self, key: str, model: str, response: dict[str, Any]) -> None:
         text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO responses (key, model, response, created) VALUES (?, ?, ?, ?)",
-                             (key, model, text, time.time()))
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses (key, model, response, created) VALUES (?, ?, ?, ?)", (key, model, text, time.time())
+            )
 
     def totals(self, model: str) -> dict[str, int]:
         """Responses held for ``model`` and their tokens: what the calls that filled the cache cost."""
         with self._lock:
             row = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(json_extract(response, '$.prompt_tokens')), 0), "
-                "COALESCE(SUM(json_extract(response, '$.completion_tokens')), 0) FROM responses WHERE model = ?", (model,)
+                "COALESCE(SUM(json_extract(response, '$.completion_tokens')), 0) FROM responses WHERE model = ?",
+                (model,),
             ).fetchone()
         return {"responses": row[0], "prompt_tokens": int(row[1]), "completion_tokens": int(row[2])}
 

@@ -246,10 +246,23 @@ AUTO_START, AUTO_MAX = 4, 64  # --concurrency auto: first and largest number of 
 class LLMClient:
     """Async chat client with cache, bounded concurrency and retries, a circuit breaker and a cost budget."""
 
-    def __init__(self, model: str, *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 concurrency: int | str = 16, timeout: float = 120.0, max_retries: int = 6, max_cost: float | None = None,
-                 cache: RequestCache | None = None, backoff_base: float = 0.5, backoff_cap: float = 30.0,
-                 batch_pricing: bool = False, breaker_after: int = 8, response_format: str = "json_schema"):
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int | str = 16,
+        timeout: float = 120.0,
+        max_retries: int = 6,
+        max_cost: float | None = None,
+        cache: RequestCache | None = None,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        batch_pricing: bool = False,
+        breaker_after: int = 8,
+        response_format: str = "json_schema",
+    ):
         if max_cost is not None and pricing.price_of(model) is None:
             raise UsageError(f"no price known for {model!r}, so --max-cost cannot be enforced; give a prices file")
         self.model = model
@@ -292,9 +305,13 @@ class LLMClient:
             for name in ("httpx", "httpx2"):  # one INFO line per request would drown the progress bar
                 if logging.getLogger(name).level == logging.NOTSET:
                     logging.getLogger(name).setLevel(logging.WARNING)
-            self._sdk = openai.AsyncOpenAI(api_key=resolve_api_key(self.api_key_env, self.base_url),
-                                           base_url=self.base_url, timeout=self.timeout, max_retries=0,
-                                           http_client=_http_client(openai, self.timeout))
+            self._sdk = openai.AsyncOpenAI(
+                api_key=resolve_api_key(self.api_key_env, self.base_url),
+                base_url=self.base_url,
+                timeout=self.timeout,
+                max_retries=0,
+                http_client=_http_client(openai, self.timeout),
+            )
         return self._sdk
 
     def spent(self) -> float:
@@ -337,8 +354,12 @@ class LLMClient:
         return Completion.from_data(data, usage, cached=False)
 
     def _usage_of(self, data: dict[str, Any], *, cached: bool) -> Usage:
-        usage = Usage(prompt_tokens=int(data.get("prompt_tokens", 0)), completion_tokens=int(data.get("completion_tokens", 0)),
-                      calls=int(not cached), cached_calls=int(cached))
+        usage = Usage(
+            prompt_tokens=int(data.get("prompt_tokens", 0)),
+            completion_tokens=int(data.get("completion_tokens", 0)),
+            calls=int(not cached),
+            cached_calls=int(cached),
+        )
         usage.cost_usd = pricing.cost_usd(self.model, usage.prompt_tokens, usage.completion_tokens, batch=self.batch_pricing)
         return usage
 

@@ -48,7 +48,7 @@ def load_prices(path: str | Path) -> None:
         for model, p in table.items():
             register_price(model, p["input"], p["output"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise UsageError(f"cannot read prices from {path}: expected {{\"model\": {{\"input\": X, \"output\": Y}}}} ({e})") from None
+        raise UsageError(f'cannot read prices from {path}: expected {{"model": {{"input": X, "output": Y}}}} ({e})') from None
 
 
 def price_of(model: str) -> tuple[float, float] | None:

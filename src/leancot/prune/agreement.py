@@ -81,8 +81,14 @@ def boundary_scores(ours: list[int], theirs: list[int], tolerance: int = 3) -> d
             k += 1
     p = hits / len(ours) if ours else 0.0
     r = hits / len(theirs) if theirs else 0.0
-    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
-            "ours": len(ours), "theirs": len(theirs), "matched": hits}
+    return {
+        "precision": p,
+        "recall": r,
+        "f1": 2 * p * r / (p + r) if p + r else 0.0,
+        "ours": len(ours),
+        "theirs": len(theirs),
+        "matched": hits,
+    }
 
 
 def cohen_kappa(a: list[str], b: list[str]) -> float:
@@ -118,8 +124,11 @@ def compare(steps: list[Step], chunks: list[dict], tolerance: int = 3) -> dict:
     chunk_spans = _spans([c.get("text", "") for c in chunks], stream)
     ours = [sp[0] for sp in step_spans[1:] if sp]
     theirs = [sp[0] for sp in chunk_spans[1:] if sp]
-    result = {"boundaries": boundary_scores(ours, theirs, tolerance),
-              "chunks_found": sum(sp is not None for sp in chunk_spans), "chunks": len(chunks)}
+    result = {
+        "boundaries": boundary_scores(ours, theirs, tolerance),
+        "chunks_found": sum(sp is not None for sp in chunk_spans),
+        "chunks": len(chunks),
+    }
     # per-character arrays of our skill and kept flag, by step
     starts = [sp[0] for sp in step_spans if sp]
     placed = [(sp, s) for sp, s in zip(step_spans, steps) if sp]
@@ -181,7 +190,10 @@ def _importance(chunks: list[dict], kept: list[bool | None]) -> dict:
 
     return {
         "kept_all": frac(range(len(chunks))),
-        "kept_depended_on": frac(depended), "n_depended_on": len(depended),
-        "kept_answer_closure": frac(closure), "n_answer_closure": len(closure),
-        "mean_cf_importance_kept": mean_cf(True), "mean_cf_importance_deleted": mean_cf(False),
+        "kept_depended_on": frac(depended),
+        "n_depended_on": len(depended),
+        "kept_answer_closure": frac(closure),
+        "n_answer_closure": len(closure),
+        "mean_cf_importance_kept": mean_cf(True),
+        "mean_cf_importance_deleted": mean_cf(False),
     }

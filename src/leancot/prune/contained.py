@@ -97,20 +97,20 @@ def _line_gaps(line: str, known: set[Fraction]) -> list[tuple[str, str]]:
     numbers = [(m.start(), m.group(0)) for m in _NUMBER.finditer(line)]
     before, k, last_eq = set(known), 0, -1
     for eq in (m.start() for m in re.finditer(r"=", line)):
-        left_match = _LEFT.search(line[max(0, eq - _LOOKBACK):eq])
+        left_match = _LEFT.search(line[max(0, eq - _LOOKBACK) : eq])
         left = left_match.group(0) if left_match else ""
         start = eq - len(left)
         while k < len(numbers) and numbers[k][0] < start:
             before |= forms(numbers[k][1])
             k += 1
-        chained = last_eq >= 0 and _CHAIN_GAP.fullmatch(line[last_eq + 1:start]) is not None
+        chained = last_eq >= 0 and _CHAIN_GAP.fullmatch(line[last_eq + 1 : start]) is not None
         last_eq = eq
         if not left or chained or not _OPERATION.search(left):
             continue  # "x = 5", "= 49", or a later link of a chain: its own intermediate results
         seen = set(before)
         for m in _NUMBER.finditer(left):
             token = m.group(0).strip()
-            if left[:m.start()].rstrip(" {").endswith("^"):
+            if left[: m.start()].rstrip(" {").endswith("^"):
                 continue  # an exponent counts factors: 2^{18}
             values = _operand_forms(token)
             if not values & (seen | _CONSTANTS) and not _from_known(token, values, seen):
@@ -186,7 +186,7 @@ def derives(text: str, number: str) -> bool:
     line = normalise_maths(text)
     want = _operand_forms(number)
     for m in _NUMBER.finditer(line):
-        if _operand_forms(m.group(0).strip()) & want and _RESULT.search(line[max(0, m.start() - 16):m.start()]):
+        if _operand_forms(m.group(0).strip()) & want and _RESULT.search(line[max(0, m.start() - 16) : m.start()]):
             return True
     return False
 

@@ -26,10 +26,20 @@ from leancot.prune.heuristic import _RESULT_CONTEXT, _answer_forms, _canon, _con
 from leancot.prune.segment import decompose
 from leancot.schema import Step, Trace
 
-_DERIVING = {"computation", "formula_application", "result_consolidation", "case_analysis", "fact_retrieval",
-             "self_correction", "final_answer"}
-_GUESS = re.compile(r"\b(?:maybe|perhaps|probably|i guess|guess(?:ing)?|might be|could be|possibly|suppose|assume|if)\b"
-                    r"|\?\s*$", re.I)
+_DERIVING = {
+    "computation",
+    "formula_application",
+    "result_consolidation",
+    "case_analysis",
+    "fact_retrieval",
+    "self_correction",
+    "final_answer",
+}
+_GUESS = re.compile(
+    r"\b(?:maybe|perhaps|probably|i guess|guess(?:ing)?|might be|could be|possibly|suppose|assume|if)\b"
+    r"|\?\s*$",
+    re.I,
+)
 _NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
 
 
@@ -39,9 +49,11 @@ def _states(step: Step, forms: list[str], numeric: bool) -> bool:
         return False
     text = step.text if numeric else _canon(step.text)
     for form in forms:
-        pattern = re.compile(r"(?<![\d.])" + re.escape(form) + (r"(?![\d]|\.\d)(?!\s*(?:[-–+*/×^]|\\times|\\cdot)\s*\d)" if numeric else ""))
+        pattern = re.compile(
+            r"(?<![\d.])" + re.escape(form) + (r"(?![\d]|\.\d)(?!\s*(?:[-–+*/×^]|\\times|\\cdot)\s*\d)" if numeric else "")
+        )
         for m in pattern.finditer(text):
-            before = text[max(0, m.start() - 12):m.start()]
+            before = text[max(0, m.start() - 12) : m.start()]
             if (not numeric or _RESULT_CONTEXT.search(before)) and (not numeric or _concludes(text, m.end(), forms)):
                 return True
     return False

@@ -33,12 +33,23 @@ from leancot.prune.verify import numbers_in
 from leancot.schema import Step
 
 _ALWAYS_DELETE = {"hesitation", "restatement", "verification", "final_answer", "planning", "problem_setup"}
-_SUBSTANTIVE = {"computation", "formula_application", "fact_retrieval", "case_analysis",
-                "result_consolidation", "self_correction", "problem_setup", "planning"}
+_SUBSTANTIVE = {
+    "computation",
+    "formula_application",
+    "fact_retrieval",
+    "case_analysis",
+    "result_consolidation",
+    "self_correction",
+    "problem_setup",
+    "planning",
+}
 _PRODUCERS = _SUBSTANTIVE - {"planning"}
 _DROP_SENTENCE = {"hesitation", "verification", "restatement", "final_answer"}
-_DETOUR = re.compile(r"^\W*(?:(?:but|so|hmm|wait|now|okay)\W+)*(?:alternatively|another (?:way|approach|method)"
-                     r"|let me try (?:another|a different)|maybe there'?s a (?:better|smarter|different))", re.I)
+_DETOUR = re.compile(
+    r"^\W*(?:(?:but|so|hmm|wait|now|okay)\W+)*(?:alternatively|another (?:way|approach|method)"
+    r"|let me try (?:another|a different)|maybe there'?s a (?:better|smarter|different))",
+    re.I,
+)
 _MERGE_MAX_WORDS = 24
 
 # Filler that opens a sentence, removed repeatedly: "Okay, so now, I think ..." -> "...".
@@ -58,9 +69,10 @@ _TAG_QUESTION = re.compile(r",?\s*right\?$", re.I)  # "... is 3 times Layer 9, r
 _LONE_LETTER = re.compile(r"[ai] [a-z]{2,}")  # "a cubic ...", "i guess": a word, not a variable like "x"
 _LEAD_IN = re.compile(  # a pure lead-in before display maths: "Let me write that out:"
     r"^(?:[^\\$\d\n]{0,80}?)\b(?:let me|let's|let us|i'll|i can|we can|we get|we have|this gives|that gives"
-    r"|so we have|this becomes|it becomes)\b[^\\$\d\n]{0,60}:\s*(?=\\\[|\$\$|\\begin)", re.I)
-_CHATTER = re.compile(r"\W*(?:(?:so|now|okay|alright|first|next|then)\W+)*(?:let me|let's|let us|i'll|i will|i need to)\b",
-                      re.I)
+    r"|so we have|this becomes|it becomes)\b[^\\$\d\n]{0,60}:\s*(?=\\\[|\$\$|\\begin)",
+    re.I,
+)
+_CHATTER = re.compile(r"\W*(?:(?:so|now|okay|alright|first|next|then)\W+)*(?:let me|let's|let us|i'll|i will|i need to)\b", re.I)
 _DISPLAY = re.compile(r"\\\[|\$\$|\\begin\{")
 
 
@@ -69,8 +81,9 @@ def prune_trace(reasoning: str, answer: str | None, question: str = "") -> tuple
     return prune(decompose(reasoning, question), answer, question)
 
 
-def prune(steps: list[Step], answer: str | None, question: str = "", *, root: int | None = None,
-          compress: bool = True) -> tuple[list[Step], str]:
+def prune(
+    steps: list[Step], answer: str | None, question: str = "", *, root: int | None = None, compress: bool = True
+) -> tuple[list[Step], str]:
     """Set every step's action/rewritten and synthesise the concise path.
 
     ``answer`` is the trace's final answer (``None``: the last ``\\boxed{}`` of the
@@ -104,8 +117,7 @@ def prune(steps: list[Step], answer: str | None, question: str = "", *, root: in
     return steps, _synthesise(steps, answer)
 
 
-def _decide(i: int, step: Step, root: int | None, needed: set[int], superseded: set[int],
-            live: bool, in_detour: bool) -> bool:
+def _decide(i: int, step: Step, root: int | None, needed: set[int], superseded: set[int], live: bool, in_detour: bool) -> bool:
     """Whether step ``i`` stays in the concise path (see the module docstring)."""
     if root is not None and i > root:
         return False  # the answer is reached: the rest re-checks or re-derives it
@@ -170,16 +182,18 @@ def _answered_doubts(steps: list[Step]) -> dict[int, int]:
         if step.skill not in _PRODUCERS or not step.text.rstrip().endswith("?"):
             continue
         i = next((k for k in range(j + 1, min(j + 3, len(steps))) if steps[k].skill != "hesitation"), None)
-        if i is not None and steps[i].skill in ("verification", "self_correction") \
-                and _significant(_results(steps[i].text)) - _results(step.text):
+        if (
+            i is not None
+            and steps[i].skill in ("verification", "self_correction")
+            and _significant(_results(steps[i].text)) - _results(step.text)
+        ):
             out[j] = i
     return out
 
 
 def _results(text: str) -> set[str]:
     """Numbers ``text`` states as results ("= 49", "is 49", "that's 49 numbers")."""
-    return {m.group(0) for m in _RESULT_NUMBER.finditer(text)
-            if _RESULT_CONTEXT.search(text[max(0, m.start() - 12):m.start()])}
+    return {m.group(0) for m in _RESULT_NUMBER.finditer(text) if _RESULT_CONTEXT.search(text[max(0, m.start() - 12) : m.start()])}
 
 
 def _canon(text: str) -> str:
@@ -230,7 +244,7 @@ def _root(steps: list[Step], answer: str | None) -> int | None:
             continue
         text = _canon(step.text) if not numeric else step.text
         for m in (m for pattern in patterns for m in pattern.finditer(text)):
-            before = text[max(0, m.start() - 12):m.start()]
+            before = text[max(0, m.start() - 12) : m.start()]
             if step.skill == "planning" and not before.rstrip().endswith("="):
                 continue
             if numeric and not _RESULT_CONTEXT.search(before):
@@ -248,13 +262,14 @@ _RESULT_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?")
 def _concludes(text: str, end: int, forms: list[str]) -> bool:
     """Whether no other number is stated as a result after position ``end`` of ``text``."""
     for m in _RESULT_NUMBER.finditer(text, end):
-        if m.group(0) not in forms and _RESULT_CONTEXT.search(text[max(end, m.start() - 12):m.start()]):
+        if m.group(0) not in forms and _RESULT_CONTEXT.search(text[max(end, m.start() - 12) : m.start()]):
             return False
     return True
 
 
-def _needed(steps: list[Step], nums: list[set[str]], superseded: set[int], root: int | None,
-            corrections: set[int] = frozenset()) -> set[int]:  # type: ignore[assignment]
+def _needed(
+    steps: list[Step], nums: list[set[str]], superseded: set[int], root: int | None, corrections: set[int] = frozenset()
+) -> set[int]:  # type: ignore[assignment]
     """The root and, transitively, the first producers of the numbers needed steps use.
 
     ``corrections`` are checks that produce a value (see :func:`_answered_doubts`).
@@ -288,8 +303,12 @@ def _needed(steps: list[Step], nums: list[set[str]], superseded: set[int], root:
 def _is_lead_in(step: Step) -> bool:
     """A computation line that announces the next one: ends with ":" (or "= ?") and holds maths."""
     text = step.text.rstrip()
-    return (step.skill in _PRODUCERS and text.endswith((":", "= ?", "=?"))
-            and "\n" not in text and bool(re.search(r"\d\s*(?:[-+*/×^=]|\\times|\\cdot)", text)))
+    return (
+        step.skill in _PRODUCERS
+        and text.endswith((":", "= ?", "=?"))
+        and "\n" not in text
+        and bool(re.search(r"\d\s*(?:[-+*/×^=]|\\times|\\cdot)", text))
+    )
 
 
 def _detours(steps: list[Step], needed: set[int]) -> list[bool]:
@@ -380,9 +399,13 @@ def _merge(steps: list[Step]) -> None:
     """
     run: list[Step] = []
     for step in steps + [None]:  # type: ignore[list-item]
-        short = (step is not None and step.action != "delete"
-                 and step.skill in ("computation", "result_consolidation", "formula_application")
-                 and len(_text(step).split()) <= _MERGE_MAX_WORDS and not _DISPLAY.search(_text(step)))
+        short = (
+            step is not None
+            and step.action != "delete"
+            and step.skill in ("computation", "result_consolidation", "formula_application")
+            and len(_text(step).split()) <= _MERGE_MAX_WORDS
+            and not _DISPLAY.search(_text(step))
+        )
         if short:
             run.append(step)
             continue

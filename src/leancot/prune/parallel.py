@@ -30,9 +30,16 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-async def ordered_map(items: Iterable[T], work: Callable[[list[T]], list[R]], *, workers: int,
-                      initializer: Callable[..., None], initargs: tuple[Any, ...],
-                      on_results: Callable[[list[T], list[R]], Awaitable[None] | None], chunk: int = CHUNK) -> None:
+async def ordered_map(
+    items: Iterable[T],
+    work: Callable[[list[T]], list[R]],
+    *,
+    workers: int,
+    initializer: Callable[..., None],
+    initargs: tuple[Any, ...],
+    on_results: Callable[[list[T], list[R]], Awaitable[None] | None],
+    chunk: int = CHUNK,
+) -> None:
     """Run ``work`` over chunks of ``items`` in ``workers`` processes; ``on_results(chunk, results)`` in order."""
     loop = asyncio.get_running_loop()
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")

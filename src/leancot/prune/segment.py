@@ -51,7 +51,7 @@ def protected_spans(text: str) -> list[tuple[int, int]]:
             closer = {"\\[": "\\]", "$$": "$$", "\\(": "\\)", "$": "$"}[opener]
             window = _WINDOW[opener]
         end = text.find(closer, m.end(), m.end() + window)
-        if end < 0 or (opener == "$" and "\n" in text[m.end():end]):
+        if end < 0 or (opener == "$" and "\n" in text[m.end() : end]):
             pos = m.end()  # unclosed: not a maths region
             continue
         spans.append((m.start(), end + len(closer)))
@@ -172,7 +172,7 @@ def _is_boundary(text: str, m: re.Match[str], nxt: int, i: int, lines: _Lines) -
     line_start = lines.start(i)
     if m.group(0) == "\n":
         return _line_break_ends_unit(text, nxt, i, line_start, lines)
-    before = text[max(line_start, i - 12):i + 1]  # a bounded window (the line start caps it)
+    before = text[max(line_start, i - 12) : i + 1]  # a bounded window (the line start caps it)
     if _ABBREV.search(before) or _NUMBER_ONLY.fullmatch(text, lines.lead(line_start), i + 1):
         return False  # "e.g." or a list number "2."
     if _LIST_MARK.match(text, lines.lead(line_start), i):
@@ -221,7 +221,7 @@ def decompose(reasoning: str, question: str = "") -> list[Step]:
         groups[-1].append((start, end, skill))
     steps = []
     for idx, (group, kind) in enumerate(zip(groups, kinds)):
-        text = reasoning[group[0][0]:group[-1][1]].strip()
+        text = reasoning[group[0][0] : group[-1][1]].strip()
         steps.append(Step(index=idx, text=text, skill=kind or _majority(group)))
     return steps
 

@@ -70,8 +70,19 @@ _SELF_CORRECTION = _Cue(
     r"|that (?:is|was) (?:wrong|incorrect)|this is wrong|was wrong|is incorrect|i messed up|my mistake"
     r"|that can'?t be right|i (?:think i )?miscalculated|miscount|should have been|i see the (?:error|mistake)"
     r"|i forgot)",
-    keys=("mistake", "error", "wrong", "not right", "incorrect", "messed up", "be right", "miscalc", "miscount",
-          "should have been", "forgot"),
+    keys=(
+        "mistake",
+        "error",
+        "wrong",
+        "not right",
+        "incorrect",
+        "messed up",
+        "be right",
+        "miscalc",
+        "miscount",
+        "should have been",
+        "forgot",
+    ),
 )
 _VERIFICATION = _Cue(
     opening=_LEAD + r"(?:(?:let me |let's |let us |i(?:'ll| will| should| can) |to |just to )?"
@@ -104,8 +115,20 @@ _CASE = _Cue(
 _FACT = _Cue(
     anywhere=r"\b(?:i remember|recall|is known as|by definition|is defined (?:as|by)|we know that|i know that"
     r"|formula for|the formula|theorem|identity|property|the rule|is given by)\b",
-    keys=("remember", "recall", "known as", "definition", "defined", "know that", "formula", "theorem", "identity",
-          "property", "the rule", "given by"),
+    keys=(
+        "remember",
+        "recall",
+        "known as",
+        "definition",
+        "defined",
+        "know that",
+        "formula",
+        "theorem",
+        "identity",
+        "property",
+        "the rule",
+        "given by",
+    ),
 )
 _FORMULA_APP = _Cue(
     anywhere=r"\b(?:substitut\w*|plug(?:ging)? in|plugging|apply(?:ing)? (?:the|this)|using (?:the|this) (?:formula"
@@ -116,8 +139,7 @@ _CONSOLIDATE = _Cue(
     anywhere=r"\b(?:in total|total(?:ly)?|altogether|adding (?:up|these|them|all)|sum(?:ming)? up|overall|combining"
     r"|putting (?:it|this|these|everything) together|so,? there (?:are|is)|that gives (?:us )?a total|therefore|thus"
     r"|hence|so the (?:total|result|value|number|sum))\b",
-    keys=("total", "altogether", "adding", "sum", "overall", "combining", "together", "there ", "therefore", "thus",
-          "hence", "so the"),
+    keys=("total", "altogether", "adding", "sum", "overall", "combining", "together", "there ", "therefore", "thus", "hence", "so the"),
 )
 _PLANNING = re.compile(
     _LEAD + r"(?:first|next|then|now|let me|let's|let us|i(?:'ll| will| should| need| can| could| might)"
@@ -159,7 +181,7 @@ def label(text: str, *, position: float = 0.5, question: str = "") -> str:
         return early
     if position < 0.2 and (restating or _overlaps_question(t, question)) and not _computes_new_value(t, question):
         return "restatement"
-    if late == "planning?" :
+    if late == "planning?":
         return "problem_setup" if position < 0.15 else "planning"
     return late
 

@@ -127,10 +127,18 @@ class AnswerPositions:
         def q(f: float) -> float:
             return round(p[min(len(p) - 1, int(f * len(p)))], 4)
 
-        return {"traces": len(p) + self.never, "derived": len(p), "never": self.never, "median": q(0.5), "q1": q(0.25),
-                "q3": q(0.75), "min": round(p[0], 4), "max": round(p[-1], 4),
-                "within_first_half": sum(x <= 0.5 for x in p),
-                "histogram": [sum(k / 10 < x <= (k + 1) / 10 or (k == 0 and x == 0) for x in p) for k in range(10)]}
+        return {
+            "traces": len(p) + self.never,
+            "derived": len(p),
+            "never": self.never,
+            "median": q(0.5),
+            "q1": q(0.25),
+            "q3": q(0.75),
+            "min": round(p[0], 4),
+            "max": round(p[-1], 4),
+            "within_first_half": sum(x <= 0.5 for x in p),
+            "histogram": [sum(k / 10 < x <= (k + 1) / 10 or (k == 0 and x == 0) for x in p) for k in range(10)],
+        }
 
 
 def answer_positions(source: str | Path, limit: int | None = None) -> AnswerPositions:

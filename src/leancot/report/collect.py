@@ -120,7 +120,9 @@ def collect(dirs: list[Path], *, max_records: int = 200, tokenizer: str | None =
     for d in dirs:
         runs = find_runs(Path(d))
         if not runs:
-            raise UsageError(f"{d}: no run found (no manifest.json, records.jsonl, summary.json or metrics.json here or up to two levels down)")
+            raise UsageError(
+                f"{d}: no run found (no manifest.json, records.jsonl, summary.json or metrics.json here or up to two levels down)"
+            )
         found.extend(runs)
     names = _names([p for p, _ in found])
     coll = Collection(dirs=[Path(d) for d in dirs])
@@ -168,14 +170,14 @@ def _names(paths: list[Path]) -> list[str]:
     parts = [p.resolve().parts for p in paths]
     depth = {i: 1 for i in range(len(paths))}
     for _ in range(max((len(p) for p in parts), default=0)):
-        labels = ["/".join(parts[i][-depth[i]:]) for i in range(len(paths))]
+        labels = ["/".join(parts[i][-depth[i] :]) for i in range(len(paths))]
         dupes = {lab for lab in labels if labels.count(lab) > 1}
         if not dupes:
             break
         for i, lab in enumerate(labels):
             if lab in dupes and depth[i] < len(parts[i]):
                 depth[i] += 1
-    names = ["/".join(parts[i][-depth[i]:]) for i in range(len(paths))]
+    names = ["/".join(parts[i][-depth[i] :]) for i in range(len(paths))]
     # a lone child dir ("prune") reads better with its parent ("demo/prune")
     return [n if "/" in n or len(parts[i]) < 2 or parts[i][-1] not in STAGES else "/".join(parts[i][-2:]) for i, n in enumerate(names)]
 
@@ -196,8 +198,9 @@ def _load(coll: Collection, name: str, path: Path, stage: str, *, max_records: i
         coll.other.append(Run(name, path, stage, manifest))
 
 
-def load_prune(name: str, path: Path, manifest: dict[str, Any], warnings: list[str], *, max_records: int = 200,
-               tokenizer: str | None = None) -> PruneRun:
+def load_prune(
+    name: str, path: Path, manifest: dict[str, Any], warnings: list[str], *, max_records: int = 200, tokenizer: str | None = None
+) -> PruneRun:
     """A prune dir: totals from its records (the manifest's may be stale mid-run), skills, viewer records."""
     records = read_rows(path / "records.jsonl", warnings)
     rejects = read_rows(path / "rejects.jsonl", warnings)
@@ -342,7 +345,9 @@ def load_eval(name: str, path: Path, manifest: dict[str, Any], warnings: list[st
         benchmarks = summarize_records(read_rows(path / "records.jsonl", warnings))
     model = (summary or {}).get("model") if isinstance(summary, dict) else None
     model = model or (manifest.get("config") or {}).get("model") or ""
-    return EvalRun(name, path, "eval", manifest, benchmarks={str(k): v for k, v in benchmarks.items() if isinstance(v, dict)}, model=str(model))
+    return EvalRun(
+        name, path, "eval", manifest, benchmarks={str(k): v for k, v in benchmarks.items() if isinstance(v, dict)}, model=str(model)
+    )
 
 
 def summarize_records(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

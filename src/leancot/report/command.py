@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,11 +17,13 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def report(
-    runs: Annotated[list[Path], typer.Argument(help="Run directories (prune/train/eval outputs), or parents holding them up to two levels down.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output directory (default: the first run directory).")] = None,
+    runs: Annotated[
+        list[Path], typer.Argument(help="Run directories (prune/train/eval outputs), or parents holding them up to two levels down.")
+    ],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output directory (default: the first run directory).")] = None,
     title: Annotated[str, typer.Option(help="Title of the report.")] = "leancot report",
     max_records: Annotated[int, typer.Option(help="Pruned records per prune run shown in the trace viewer.")] = 200,
-    tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer for per-skill token counts (default: the prune run's).")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="Tokenizer for per-skill token counts (default: the prune run's).")] = None,
 ) -> None:
     """Write a self-contained report.html (plots, tables, trace viewer) and report.md for run directories."""
     from leancot.report.stage import ReportConfig, run

@@ -28,7 +28,13 @@ SECTIONS = (("runs", "Runs"), ("pareto", "Accuracy vs tokens"), ("lsp", "LSP cur
 def script_json(obj: Any) -> str:
     """JSON that is safe inside a ``<script>`` element: no ``</script>``, no ``<!--``, no entity."""
     text = json.dumps(obj, ensure_ascii=False, allow_nan=False, default=str)
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def _version() -> str:
@@ -50,7 +56,9 @@ def table_html(t: Table, *, titled: bool = False) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in t.headers)
     body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in t.rows)
     note = f'<p class="note">{escape(t.note)}</p>' if t.note else ""
-    return f'<div class="table-wrap"><table id="table-{escape(t.key)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{note}'
+    return (
+        f'<div class="table-wrap"><table id="table-{escape(t.key)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{note}'
+    )
 
 
 _NUMERIC = re.compile(r"^(–|[-+]?[\d,]*\.?\d+(e[-+]?\d+)?\s?(%|s|min|[KMG]iB|B|[GTPE]?FLOP)?)$")
@@ -145,4 +153,3 @@ def render_markdown(coll: Collection, tables: dict[str, Table], *, title: str) -
 def _md(text: str) -> str:
     """A Markdown table cell: no raw HTML, no column breaks, one line."""
     return escape(str(text), quote=False).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
-

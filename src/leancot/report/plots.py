@@ -243,7 +243,13 @@ def token_shift(run: PruneRun) -> Figure | None:
     fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.32 * len(skills)))
     ys = range(len(skills))
     ax.barh([y - 0.2 for y in ys], [100 * before[s] / total_b for s in skills], height=0.4, color="#9e9e9e", label="before pruning")
-    ax.barh([y + 0.2 for y in ys], [100 * after[s] / total_a if total_a else 0 for s in skills], height=0.4, color="#2e7d32", label="after pruning")
+    ax.barh(
+        [y + 0.2 for y in ys],
+        [100 * after[s] / total_a if total_a else 0 for s in skills],
+        height=0.4,
+        color="#2e7d32",
+        label="after pruning",
+    )
     ax.set_yticks(list(ys), skills)
     ax.invert_yaxis()
     ax.set_xlabel("share of all reasoning tokens (%)")

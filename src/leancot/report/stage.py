@@ -28,7 +28,11 @@ class ReportConfig(BaseModel):
     runs: list[Path] = Field(description="Run directories (prune, train, eval outputs) or parents holding them up to two levels down.")
     out: Path | None = Field(None, description="Where report.html and report.md go (default: the first run directory).")
     title: str = Field("leancot report", description="The page's title.")
-    max_records: int = Field(200, ge=0, description="Pruned records per prune run embedded in the trace viewer (each adds ~20 KiB for a real R1 trace: benchmarks/report_build.py).")
+    max_records: int = Field(
+        200,
+        ge=0,
+        description="Pruned records per prune run embedded in the trace viewer (each adds ~20 KiB for a real R1 trace: benchmarks/report_build.py).",
+    )
     tokenizer: str | None = Field(None, description="Tokenizer for the per-skill token counts (default: the prune run's own).")
 
     @field_validator("runs")

@@ -80,7 +80,10 @@ def fmt_seconds(v: Any) -> str:
 
 
 def runs_table(coll: Collection) -> Table:
-    rows = [[r.name, r.stage, r.status, fmt_seconds(r.wall_seconds), str(r.manifest.get("started_at", "–")), _summary(r), str(r.path)] for r in coll.runs]
+    rows = [
+        [r.name, r.stage, r.status, fmt_seconds(r.wall_seconds), str(r.manifest.get("started_at", "–")), _summary(r), str(r.path)]
+        for r in coll.runs
+    ]
     return Table("runs", "Runs", ["run", "stage", "status", "wall time", "started", "summary", "directory"], rows)
 
 
@@ -178,4 +181,10 @@ def answer_position_table(coll: Collection) -> Table:
     note = ("Where each original trace first derives its final answer (leancot.prune.first_answer), as a share of its reasoning's "
             "characters. Lead-span truncation at X keeps a trace's derivation only when it comes before X: LSP 0.5 loses the "
             "answer of the traces outside the first half.")  # fmt: skip
-    return Table("answer-position", "Where the answer first appears", headers, rows, note=note if rows else "No prune runs with original traces among these runs.")
+    return Table(
+        "answer-position",
+        "Where the answer first appears",
+        headers,
+        rows,
+        note=note if rows else "No prune runs with original traces among these runs.",
+    )

@@ -15,9 +15,16 @@ def register(app: typer.Typer) -> None:
     from leancot.train.config import TrainConfig
     from leancot.train.stage import run
 
-    add_config_command(app, "train", TrainConfig, run=run, then=lambda config, out: _summary(out), arguments=("input",),
-                       decls={"out": ("--out", "-o"), "lora": ("--lora/--full",)},
-                       help="Distil reasoning traces into a student: SFT or logit KD, section masks, lead-span truncation.")
+    add_config_command(
+        app,
+        "train",
+        TrainConfig,
+        run=run,
+        then=lambda config, out: _summary(out),
+        arguments=("input",),
+        decls={"out": ("--out", "-o"), "lora": ("--lora/--full",)},
+        help="Distil reasoning traces into a student: SFT or logit KD, section masks, lead-span truncation.",
+    )
 
 
 def _summary(out_dir: Path) -> None:

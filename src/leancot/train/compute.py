@@ -85,8 +85,17 @@ class RunMetrics:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def build_metrics(counters: Counters, *, student_params: int, trainable_params: int, teacher_params: int, log_history: list[dict[str, Any]], steps: int,
-                  validation: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> RunMetrics:
+def build_metrics(
+    counters: Counters,
+    *,
+    student_params: int,
+    trainable_params: int,
+    teacher_params: int,
+    log_history: list[dict[str, Any]],
+    steps: int,
+    validation: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> RunMetrics:
     """Combine the counters, parameter counts and the Trainer's log history into RunMetrics."""
     curve = [{"step": int(h["step"]), "loss": float(h["loss"])} for h in log_history if "loss" in h and "step" in h]
     f_student = 6.0 * student_params * counters.tokens

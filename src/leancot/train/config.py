@@ -44,40 +44,107 @@ class TrainConfig(StageConfig):
     not_fingerprinted: ClassVar[set[str]] = {"teacher_device"}
 
     # --- data
-    input: InputPath = Field(description="Training records: a prune records.jsonl, any JSONL/JSON/CSV/Parquet of question/reasoning/answer, or chat `messages`.")
-    out: Path = Field(description="Output dir: model/ (merged, loadable), checkpoints/, metrics.json, loss.png, preflight.json, rejects.jsonl, manifest.json.")
-    reasoning_field: str | None = Field(None, description="Record field holding the reasoning to train on (e.g. pruned, original, reasoning). Default: the first of pruned, reasoning, original present.")
-    loss_on: list[Section] = Field(["cot", "answer"], description="Sections that carry the loss: a non-empty subset of prompt, cot, answer, or an Essence section_inclusion name: promptcotAns, cotAns, ans, promptAns, cot, promptCot (those count </think> as cot: pair them with --think-close cot).")
-    think_close: ThinkClose = Field("answer", description="Which section the </think> closing tag counts as for the loss: answer (default) or cot (the Essence collator). Truncation keeps it either way under lsp-cot.")
-    policy: Policy = Field("lsp", description="Length policy: lsp (the first int(L*X) tokens of each sequence, the paper), lsp-cot (truncate only the chain of thought, keep the answer), cut / drop (sequences over max_length), none.")
-    lsp: float = Field(1.0, gt=0.0, le=1.0, description="Lead-span proportion X for lsp / lsp-cot: the share of tokens kept (1.0 keeps all).")
-    max_length: int | None = Field(None, ge=8, description="Hard cap on sequence length in tokens (None: no cap). lsp/lsp-cot/cut cut to it, drop skips longer sequences.")
-    length_filter: LengthFilter = Field("cut", description="How lsp / lsp-cot apply --max-length: cut (truncate by the policy, then cut at max_length) or drop (first skip every sequence over max_length, then truncate the rest: the Essence code's drop over 4k, then LSP).")
-    limit: int | None = Field(None, ge=1, description="Use only the first N input rows (before the validation split, as LLaMA-Factory's max_samples).")
-    train_limit: int | None = Field(None, ge=1, description="Train on at most N sequences: the first N left after the validation split (Essence: n_train 8000 after n_val 1000 are set aside).")
+    input: InputPath = Field(
+        description="Training records: a prune records.jsonl, any JSONL/JSON/CSV/Parquet of question/reasoning/answer, or chat `messages`."
+    )
+    out: Path = Field(
+        description="Output dir: model/ (merged, loadable), checkpoints/, metrics.json, loss.png, preflight.json, rejects.jsonl, manifest.json."
+    )
+    reasoning_field: str | None = Field(
+        None,
+        description="Record field holding the reasoning to train on (e.g. pruned, original, reasoning). Default: the first of pruned, reasoning, original present.",
+    )
+    loss_on: list[Section] = Field(
+        ["cot", "answer"],
+        description="Sections that carry the loss: a non-empty subset of prompt, cot, answer, or an Essence section_inclusion name: promptcotAns, cotAns, ans, promptAns, cot, promptCot (those count </think> as cot: pair them with --think-close cot).",
+    )
+    think_close: ThinkClose = Field(
+        "answer",
+        description="Which section the </think> closing tag counts as for the loss: answer (default) or cot (the Essence collator). Truncation keeps it either way under lsp-cot.",
+    )
+    policy: Policy = Field(
+        "lsp",
+        description="Length policy: lsp (the first int(L*X) tokens of each sequence, the paper), lsp-cot (truncate only the chain of thought, keep the answer), cut / drop (sequences over max_length), none.",
+    )
+    lsp: float = Field(
+        1.0, gt=0.0, le=1.0, description="Lead-span proportion X for lsp / lsp-cot: the share of tokens kept (1.0 keeps all)."
+    )
+    max_length: int | None = Field(
+        None,
+        ge=8,
+        description="Hard cap on sequence length in tokens (None: no cap). lsp/lsp-cot/cut cut to it, drop skips longer sequences.",
+    )
+    length_filter: LengthFilter = Field(
+        "cut",
+        description="How lsp / lsp-cot apply --max-length: cut (truncate by the policy, then cut at max_length) or drop (first skip every sequence over max_length, then truncate the rest: the Essence code's drop over 4k, then LSP).",
+    )
+    limit: int | None = Field(
+        None, ge=1, description="Use only the first N input rows (before the validation split, as LLaMA-Factory's max_samples)."
+    )
+    train_limit: int | None = Field(
+        None,
+        ge=1,
+        description="Train on at most N sequences: the first N left after the validation split (Essence: n_train 8000 after n_val 1000 are set aside).",
+    )
     # --- validation
-    val_fraction: float | None = Field(None, gt=0.0, description="Validation split of the trainable sequences: a fraction if < 1, else a number of rows; seeded by --seed, chosen as datasets' train_test_split(test_size, seed) chooses (Essence: 1000, DRP: 0.05).")
-    val_file: InputPath | None = Field(None, description="Validation records in any training input format (instead of --val-fraction); the same rendering, policy and masks apply.")
-    eval_every: float = Field(0.1, gt=0.0, description="With validation: the evaluation loss (cross-entropy only, no KD term) every this fraction of an epoch if < 1, else every this many optimizer steps, and after the last step (Essence: 0.1; DRP: 300 steps).")
-    keep: Literal["best", "last"] = Field("last", description="Which model DIR/model holds: last (after the last step) or best (the lowest validation loss; needs validation; checkpoints are then saved at every evaluation).")
+    val_fraction: float | None = Field(
+        None,
+        gt=0.0,
+        description="Validation split of the trainable sequences: a fraction if < 1, else a number of rows; seeded by --seed, chosen as datasets' train_test_split(test_size, seed) chooses (Essence: 1000, DRP: 0.05).",
+    )
+    val_file: InputPath | None = Field(
+        None,
+        description="Validation records in any training input format (instead of --val-fraction); the same rendering, policy and masks apply.",
+    )
+    eval_every: float = Field(
+        0.1,
+        gt=0.0,
+        description="With validation: the evaluation loss (cross-entropy only, no KD term) every this fraction of an epoch if < 1, else every this many optimizer steps, and after the last step (Essence: 0.1; DRP: 300 steps).",
+    )
+    keep: Literal["best", "last"] = Field(
+        "last",
+        description="Which model DIR/model holds: last (after the last step) or best (the lowest validation loss; needs validation; checkpoints are then saved at every evaluation).",
+    )
     # --- models
-    student: str = Field("smollm2-135m", description="Student: smollm2-135m, smollm2-135m:layers=<k>, tiny:<n_layer>x<hidden>, or a local checkpoint dir.")
+    student: str = Field(
+        "smollm2-135m", description="Student: smollm2-135m, smollm2-135m:layers=<k>, tiny:<n_layer>x<hidden>, or a local checkpoint dir."
+    )
     teacher: str | None = Field(None, description="KD teacher (same forms as student; must share the student's tokenizer). None: SFT only.")
     teacher_device: str | None = Field(None, description="Device for the teacher, e.g. cuda:1 (default: the student's device).")
     lora: bool = Field(True, description="Train LoRA adapters (merged into the saved model) instead of all weights.")
     lora_r: int = Field(16, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(32, ge=1, description="LoRA alpha (scale = alpha / r).")
     lora_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the LoRA path.")
-    lora_targets: str = Field("all-linear", description="PEFT target_modules: 'all-linear' (every linear layer but the output head) or a comma-separated list of module names.")
+    lora_targets: str = Field(
+        "all-linear",
+        description="PEFT target_modules: 'all-linear' (every linear layer but the output head) or a comma-separated list of module names.",
+    )
     # --- loss
-    kd: KDKind = Field("forward_kl", description="KD divergence between teacher P and student Q: forward_kl KL(P||Q), reverse_kl KL(Q||P), jsd (generalised JSD(beta)), tvd 1/2 sum|p-q|, skew_kl KL(P||aP+(1-a)Q), srkl KL(Q||aQ+(1-a)P), combined_kl r KL(P||Q)+(1-r) KL(Q||P), tvd_log 1/2 sum|log p - log q|.")
+    kd: KDKind = Field(
+        "forward_kl",
+        description="KD divergence between teacher P and student Q: forward_kl KL(P||Q), reverse_kl KL(Q||P), jsd (generalised JSD(beta)), tvd 1/2 sum|p-q|, skew_kl KL(P||aP+(1-a)Q), srkl KL(Q||aQ+(1-a)P), combined_kl r KL(P||Q)+(1-r) KL(Q||P), tvd_log 1/2 sum|log p - log q|.",
+    )
     kd_ratio: float = Field(0.5, ge=0.0, le=1.0, description="Mix: loss = (1 - kd_ratio) * CE + kd_ratio * KD (only with a teacher).")
     temperature: float = Field(1.0, gt=0.0, description="KD softmax temperature; the KD term is scaled by T^2.")
-    jsd_beta: float = Field(0.5, gt=0.0, lt=1.0, description="beta of JSD(beta): beta*KL(P||M) + (1-beta)*KL(Q||M), M = beta*P + (1-beta)*Q.")
-    skew_alpha: float = Field(0.1, gt=0.0, lt=1.0, description="alpha of skew_kl KL(P || alpha*P + (1-alpha)*Q) and of srkl KL(Q || alpha*Q + (1-alpha)*P) (Essence: skl_alpha 0.1).")
-    kd_forward_ratio: float = Field(0.5, gt=0.0, lt=1.0, description="r of combined_kl: r*KL(P||Q) + (1-r)*KL(Q||P) (Essence: forward_ratio 0.5).")
-    fused_loss: bool = Field(True, description="Compute CE and KD from the last hidden states and output layers chunk by chunk, never building full logits (full logits instead for a head with a bias, softcapping or LoRA, and under FSDP / ZeRO-3).")
-    kd_chunk_tokens: int | None = Field(None, ge=1, description="Positions per KD chunk (default: ~4M logits per chunk, e.g. 85 positions at vocab 49,152).")
+    jsd_beta: float = Field(
+        0.5, gt=0.0, lt=1.0, description="beta of JSD(beta): beta*KL(P||M) + (1-beta)*KL(Q||M), M = beta*P + (1-beta)*Q."
+    )
+    skew_alpha: float = Field(
+        0.1,
+        gt=0.0,
+        lt=1.0,
+        description="alpha of skew_kl KL(P || alpha*P + (1-alpha)*Q) and of srkl KL(Q || alpha*Q + (1-alpha)*P) (Essence: skl_alpha 0.1).",
+    )
+    kd_forward_ratio: float = Field(
+        0.5, gt=0.0, lt=1.0, description="r of combined_kl: r*KL(P||Q) + (1-r)*KL(Q||P) (Essence: forward_ratio 0.5)."
+    )
+    fused_loss: bool = Field(
+        True,
+        description="Compute CE and KD from the last hidden states and output layers chunk by chunk, never building full logits (full logits instead for a head with a bias, softcapping or LoRA, and under FSDP / ZeRO-3).",
+    )
+    kd_chunk_tokens: int | None = Field(
+        None, ge=1, description="Positions per KD chunk (default: ~4M logits per chunk, e.g. 85 positions at vocab 49,152)."
+    )
     # --- optimisation
     epochs: float = Field(3.0, gt=0.0, description="Training epochs (DRP: 3).")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides epochs).")
@@ -143,7 +210,6 @@ class TrainConfig(StageConfig):
     @property
     def kd_enabled(self) -> bool:
         return self.teacher is not None and self.kd_ratio > 0
-
 
 
 def parse_tiny(spec: str) -> tuple[int, int] | None:

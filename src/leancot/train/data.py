@@ -47,7 +47,9 @@ def loss_sections(value: str | Iterable[str]) -> list[str]:
     if len(items) == 1 and items[0] in LOSS_PRESETS:
         return list(LOSS_PRESETS[items[0]])
     if not items or not set(items) <= set(SECTIONS):
-        raise ValueError(f"loss sections must be a non-empty subset of {', '.join(SECTIONS)} or one of {', '.join(LOSS_PRESETS)}; got {value!r}")
+        raise ValueError(
+            f"loss sections must be a non-empty subset of {', '.join(SECTIONS)} or one of {', '.join(LOSS_PRESETS)}; got {value!r}"
+        )
     return [name for name in SECTIONS if name in items]
 
 
@@ -257,8 +259,9 @@ def think_close_tokens(tokenizer: Any, answer_ids: Sequence[int]) -> int:
 # --------------------------------------------------------------------------- pre-flight
 
 
-def preflight(sections: list[Sequence[Any]], *, loss_on: str | Iterable[str], lsp: float, max_length: int | None,
-              think_close: str = "answer") -> dict[str, dict[str, int]]:
+def preflight(
+    sections: list[Sequence[Any]], *, loss_on: str | Iterable[str], lsp: float, max_length: int | None, think_close: str = "answer"
+) -> dict[str, dict[str, int]]:
     """What every policy would do to these sequences: how many it truncates or skips, tokens left.
 
     ``sections``: ``(prompt, cot, answer)`` id lists, optionally with a fourth item, the answer's

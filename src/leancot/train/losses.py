@@ -125,7 +125,9 @@ def distill_loss(
     rows, targets = loss_rows(labels, shift=shift, ignore_index=ignore_index)
     if rows.numel() == 0:
         return student_logits.sum() * 0.0  # all masked: a zero that still has a graph
-    chunk_loss = make_chunk_loss(kd=kd, kd_ratio=kd_ratio, temperature=temperature, beta=beta, alpha=alpha, forward_ratio=forward_ratio, vocab=vocab)
+    chunk_loss = make_chunk_loss(
+        kd=kd, kd_ratio=kd_ratio, temperature=temperature, beta=beta, alpha=alpha, forward_ratio=forward_ratio, vocab=vocab
+    )
     chunk = chunk_tokens or max(1, DEFAULT_CHUNK_LOGITS // vocab)
     return _ChunkedLoss.apply(student_logits, teacher_logits, rows, targets, chunk_loss, chunk)
 
@@ -147,7 +149,9 @@ def loss_rows(labels: torch.Tensor, *, shift: bool = True, ignore_index: int = I
     return rows, flat[rows]
 
 
-def make_chunk_loss(*, kd: str, kd_ratio: float, temperature: float, beta: float, alpha: float, forward_ratio: float, vocab: int) -> Callable:
+def make_chunk_loss(
+    *, kd: str, kd_ratio: float, temperature: float, beta: float, alpha: float, forward_ratio: float, vocab: int
+) -> Callable:
     """``f(s, t, y)``: the loss SUMMED over one chunk's rows. s (n, V) fp32 student logits, t (n, V_t)
     fp32 teacher logits or None, y (n,) targets. CE is on the untempered student logits."""
 
@@ -196,7 +200,9 @@ class _ChunkedLoss(torch.autograd.Function):
         return grad.view(ctx.shape), None, None, None, None, None
 
 
-def naive_distill_loss(student_logits, labels, teacher_logits=None, *, kd="forward_kl", kd_ratio=0.0, temperature=1.0, beta=0.5, alpha=0.1, forward_ratio=0.5):  # noqa: ANN001
+def naive_distill_loss(
+    student_logits, labels, teacher_logits=None, *, kd="forward_kl", kd_ratio=0.0, temperature=1.0, beta=0.5, alpha=0.1, forward_ratio=0.5
+):  # noqa: ANN001
     """The same loss without chunking, written straight from the definitions (tests, benchmarks)."""
     labels = F.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
     mask = labels != IGNORE_INDEX
@@ -206,5 +212,10 @@ def naive_distill_loss(student_logits, labels, teacher_logits=None, *, kd="forwa
     loss = (1 - kd_ratio) * F.cross_entropy(s, labels[mask], reduction="sum")
     if teacher_logits is not None and kd_ratio > 0:
         t = teacher_logits[mask][:, : s.shape[-1]].float()
-        loss = loss + kd_ratio * temperature**2 * divergence(kd, s / temperature, t / temperature, beta=beta, alpha=alpha, forward_ratio=forward_ratio).sum()
+        loss = (
+            loss
+            + kd_ratio
+            * temperature**2
+            * divergence(kd, s / temperature, t / temperature, beta=beta, alpha=alpha, forward_ratio=forward_ratio).sum()
+        )
     return loss / s.shape[0]

@@ -30,7 +30,17 @@ from leancot.train.config import TrainConfig
 from leancot.train.data import Sections, build_example, preflight, record_sections, skip_reason, think_close_tokens, tokenize_sections
 
 log = logging.getLogger(__name__)
-OUTPUTS = ("model", "adapter", "checkpoints", "metrics.json", "loss.png", "preflight.json", "rejects.jsonl", "validation.jsonl", manifest.MANIFEST)
+OUTPUTS = (
+    "model",
+    "adapter",
+    "checkpoints",
+    "metrics.json",
+    "loss.png",
+    "preflight.json",
+    "rejects.jsonl",
+    "validation.jsonl",
+    manifest.MANIFEST,
+)
 
 
 def run(config: TrainConfig) -> Path:
@@ -89,7 +99,9 @@ def prepare(config: TrainConfig) -> tuple[list[Example], list[Example], dict[str
     write_jsonl_atomic(config.out / "rejects.jsonl", rejects)
     if config.validates:
         write_jsonl_atomic(config.out / "validation.jsonl", [{"id": i} for i, _ in val])
-    report = preflight([s for _, s in kept], loss_on=config.loss_on, lsp=config.lsp, max_length=config.max_length, think_close=config.think_close)
+    report = preflight(
+        [s for _, s in kept], loss_on=config.loss_on, lsp=config.lsp, max_length=config.max_length, think_close=config.think_close
+    )
     write_json_atomic(config.out / "preflight.json", {"chosen": _chosen(config), "lsp": config.lsp, "max_length": config.max_length,
                                                       "think_close": config.think_close, "policies": report})  # fmt: skip
     _log_preflight(report, _chosen(config))
@@ -98,9 +110,13 @@ def prepare(config: TrainConfig) -> tuple[list[Example], list[Example], dict[str
     counts |= ({"validation": len(val)} if config.validates else {}) | ({"unused": unused} if unused else {})
     if not train and not (config.allow_empty and counts["input"] == 0):
         reasons = ", ".join(sorted({r["reason"] for r in rejects})) or "the input is empty"
-        raise UsageError(f"no trainable sequences in {config.input} ({len(rejects)} rejected: {reasons}); see {config.out / 'rejects.jsonl'}")
+        raise UsageError(
+            f"no trainable sequences in {config.input} ({len(rejects)} rejected: {reasons}); see {config.out / 'rejects.jsonl'}"
+        )
     if train and config.validates and not val:
-        raise UsageError(f"no validation sequences from {'--val-file ' + str(config.val_file) if config.val_file else f'--val-fraction {config.val_fraction:g}'}")
+        raise UsageError(
+            f"no validation sequences from {'--val-file ' + str(config.val_file) if config.val_file else f'--val-fraction {config.val_fraction:g}'}"
+        )
     return [ex for _, ex in train], [ex for _, ex in val], counts
 
 
@@ -118,19 +134,31 @@ def split_validation(items: list[Any], size: float, *, seed: int) -> tuple[list[
     return [items[i] for i in order[n_val:]], [items[i] for i in order[:n_val]]
 
 
-def _read_sections(config: TrainConfig, tokenizer: Any, path: Path, *, limit: int | None = None, rejects: list[dict[str, str]] | None = None):
+def _read_sections(
+    config: TrainConfig, tokenizer: Any, path: Path, *, limit: int | None = None, rejects: list[dict[str, str]] | None = None
+):
     """([(id, (prompt, cot, answer, </think> tokens))], rejects) for every row of ``path``."""
     kept: list[tuple[str, tuple[list[int], list[int], list[int], int]]] = []
     rejects = [] if rejects is None else rejects
     for n, row in enumerate(iter_rows(path), start=1):
         if limit and n > limit:
             break
-        sec = record_sections(row.data, reasoning_field=config.reasoning_field, line=row.line) if row.data is not None else (row.error or "unreadable", f"line {row.line}")
+        sec = (
+            record_sections(row.data, reasoning_field=config.reasoning_field, line=row.line)
+            if row.data is not None
+            else (row.error or "unreadable", f"line {row.line}")
+        )
         if isinstance(sec, Sections):
             p, c, a = tokenize_sections(tokenizer, sec)
             kept.append((sec.id, (p, c, a, think_close_tokens(tokenizer, a))))
         else:
-            rejects.append({"id": f"line-{row.line}" if row.data is None else str(row.data.get("id") or f"line-{row.line}"), "reason": sec[0], "detail": sec[1]})
+            rejects.append(
+                {
+                    "id": f"line-{row.line}" if row.data is None else str(row.data.get("id") or f"line-{row.line}"),
+                    "reason": sec[0],
+                    "detail": sec[1],
+                }
+            )
     return kept, rejects
 
 
@@ -253,7 +281,11 @@ def _checkpointing_args(args_cls: Any, enabled: bool) -> dict[str, Any]:
     """transformers 5 renamed gradient_checkpointing to activation_checkpointing; accept both."""
     import dataclasses
 
-    name = "activation_checkpointing" if "activation_checkpointing" in {f.name for f in dataclasses.fields(args_cls)} else "gradient_checkpointing"
+    name = (
+        "activation_checkpointing"
+        if "activation_checkpointing" in {f.name for f in dataclasses.fields(args_cls)}
+        else "gradient_checkpointing"
+    )
     return {name: enabled, f"{name}_kwargs": {"use_reentrant": False}}
 
 
@@ -263,7 +295,9 @@ def _teacher(config: TrainConfig, student_tok: Any, bf16: bool, device: Any):
     from leancot.train import trainer as tr
 
     assert config.teacher is not None
-    tr.check_same_tokenizer(student_tok, tr.load_tokenizer(config.teacher, config.out, seed=config.seed + 1), config.student, config.teacher)
+    tr.check_same_tokenizer(
+        student_tok, tr.load_tokenizer(config.teacher, config.out, seed=config.seed + 1), config.student, config.teacher
+    )
     teacher = tr.load_model(config.teacher, config.out, dtype=torch.bfloat16 if bf16 else torch.float32, seed=config.seed + 1)
     # Default: this process's own device (under DDP each rank has its own GPU).
     return teacher.to(config.teacher_device or device).eval().requires_grad_(False)

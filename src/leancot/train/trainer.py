@@ -103,7 +103,9 @@ def add_lora(model: Any, config: TrainConfig) -> Any:
     except ImportError:
         raise UsageError("LoRA needs peft: pip install 'leancot[train]' (or use --full)") from None
     targets = config.lora_targets if config.lora_targets == "all-linear" else [t.strip() for t in config.lora_targets.split(",")]
-    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, target_modules=targets, task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, target_modules=targets, task_type="CAUSAL_LM"
+    )
     return get_peft_model(model, lora)
 
 

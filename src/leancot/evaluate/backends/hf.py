@@ -14,8 +14,8 @@ import logging
 from collections.abc import Iterator, Sequence
 
 from leancot import models
-from leancot.evaluate.backends.base import Backend, BackendOptions, Generation, Prompt, Sampling, chat_prompt, think_boundary
 from leancot.errors import UsageError
+from leancot.evaluate.backends.base import Backend, BackendOptions, Generation, Prompt, Sampling, chat_prompt, think_boundary
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class HFBackend(Backend):
         ids = self.tokenizer([p.text for p in prompts], add_special_tokens=False)["input_ids"]
         order = sorted(range(len(prompts)), key=lambda i: len(ids[i]), reverse=True)  # longest first: OOM shows at once
         for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
+            batch = order[start : start + self.batch_size]
             outs = self.generate_ids([ids[i] for i in batch], sampling, seed=prompts[batch[0]].seed)
             yield list(zip(batch, outs))
 
@@ -84,7 +84,7 @@ class HFBackend(Backend):
         else:
             tokens, reason = new[:stop], "stop"
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        generated = tuple(new[:len(tokens) + 1] if reason == "stop" else tokens)  # the end token was generated too
+        generated = tuple(new[: len(tokens) + 1] if reason == "stop" else tokens)  # the end token was generated too
         return Generation(text=text, finish_reason=reason, completion_tokens=len(generated), token_ids=generated,
                           think_tokens=think_boundary(self.tokenizer, tokens))  # fmt: skip
 

@@ -21,7 +21,6 @@ from leancot.evaluate.backends.base import Backend, BackendOptions, Generation, 
 log = logging.getLogger(__name__)
 
 
-
 class OpenAIBackend(Backend):
     """Chat completions from a served model; the server applies the chat template."""
 

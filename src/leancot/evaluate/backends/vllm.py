@@ -40,7 +40,7 @@ def shard(n: int, parts: int) -> list[range]:
 def gpus_of(rank: int, tp: int, visible: str | None = None) -> str:
     """``CUDA_VISIBLE_DEVICES`` of data-parallel replica ``rank`` with ``tp`` GPUs each."""
     ids = visible.split(",") if visible else [str(i) for i in range(1 << 10)]
-    mine = ids[rank * tp:(rank + 1) * tp]
+    mine = ids[rank * tp : (rank + 1) * tp]
     if len(mine) < tp:
         raise ValueError(f"replica {rank} needs GPUs {rank * tp}..{(rank + 1) * tp - 1}, only {len(ids)} visible")
     return ",".join(mine)

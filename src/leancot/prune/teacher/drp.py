@@ -15,13 +15,22 @@ the path after ``##``, never a JSON schema; validated and re-asked the same way)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from leancot.llm.client import LLMClient, Usage
 from leancot.prune.teacher import prompts as prompting
-from leancot.prune.teacher.parse import (BOXED_ENDING, PAPER_ENDING, ParseError, parse_compression, parse_paper_compression,
-                                         parse_paper_segmentation, parse_segmentation, parse_unit_segmentation)
+from leancot.prune.teacher.parse import (
+    BOXED_ENDING,
+    PAPER_ENDING,
+    ParseError,
+    parse_compression,
+    parse_paper_compression,
+    parse_paper_segmentation,
+    parse_segmentation,
+    parse_unit_segmentation,
+)
 from leancot.prune.verify import check, invented_numbers
 from leancot.schema import Step, Trace
 
@@ -73,8 +82,15 @@ async def teach(trace: Trace, client: LLMClient, settings: DrpSettings) -> DrpRe
         if settings.prompt_style == "drp-paper":
             return await _paper_compress(trace, steps, client, settings, usage)
         comp_messages = prompting.compress_messages(trace.question, steps, trace.answer)
-        steps, pruned = await _ask(client, comp_messages, settings.params(prompting.COMPRESS_SCHEMA), usage, settings,
-                                   "llm_invalid_compression", lambda a: _verified(parse_compression(a, steps, trace.answer), trace))
+        steps, pruned = await _ask(
+            client,
+            comp_messages,
+            settings.params(prompting.COMPRESS_SCHEMA),
+            usage,
+            settings,
+            "llm_invalid_compression",
+            lambda a: _verified(parse_compression(a, steps, trace.answer), trace),
+        )
     except TeacherInvalid as e:
         e.usage = usage
         raise
@@ -83,6 +99,7 @@ async def teach(trace: Trace, client: LLMClient, settings: DrpSettings) -> DrpRe
 
 async def _paper_compress(trace: Trace, steps: list[Step], client: LLMClient, settings: DrpSettings, usage: Usage) -> DrpResult:
     """DRP's official compression call: free text, the path after ``##``."""
+
     def parse(answer: str) -> tuple[list[Step], str, list[int]]:
         out, pruned, inferred = parse_paper_compression(answer, steps, trace.answer)
         _verified((out, pruned), trace, ending=PAPER_ENDING)
@@ -97,20 +114,48 @@ async def _segment(trace: Trace, client: LLMClient, settings: DrpSettings, usage
     """DRP's first call: the trace into skill-labelled steps (by unit ids, or copied verbatim)."""
     if settings.prompt_style == "drp-paper":  # always verbatim, as the paper (TeacherConfig refuses units with it)
         messages = prompting.paper_segment_messages(trace.reasoning)
-        return await _ask(client, messages, settings.params(None), usage, settings, "llm_invalid_segmentation",
-                          lambda a: parse_paper_segmentation(a, trace.reasoning, trace.question))
+        return await _ask(
+            client,
+            messages,
+            settings.params(None),
+            usage,
+            settings,
+            "llm_invalid_segmentation",
+            lambda a: parse_paper_segmentation(a, trace.reasoning, trace.question),
+        )
     if settings.segment_output == "text":
         messages = prompting.segment_messages(trace.question, trace.reasoning)
-        return await _ask(client, messages, settings.params(prompting.SEGMENT_SCHEMA), usage, settings,
-                          "llm_invalid_segmentation", lambda a: parse_segmentation(a, trace.reasoning, trace.question))
+        return await _ask(
+            client,
+            messages,
+            settings.params(prompting.SEGMENT_SCHEMA),
+            usage,
+            settings,
+            "llm_invalid_segmentation",
+            lambda a: parse_segmentation(a, trace.reasoning, trace.question),
+        )
     spans = prompting.sentence_units(trace.reasoning)
     messages = prompting.segment_units_messages(trace.question, trace.reasoning, spans)
-    return await _ask(client, messages, settings.params(prompting.SEGMENT_UNITS_SCHEMA), usage, settings, "llm_invalid_segmentation",
-                      lambda a: parse_unit_segmentation(a, trace.reasoning, spans, trace.question))
+    return await _ask(
+        client,
+        messages,
+        settings.params(prompting.SEGMENT_UNITS_SCHEMA),
+        usage,
+        settings,
+        "llm_invalid_segmentation",
+        lambda a: parse_unit_segmentation(a, trace.reasoning, spans, trace.question),
+    )
 
 
-async def _ask(client: LLMClient, messages: list[dict[str, str]], params: dict[str, Any], usage: Usage,
-               settings: DrpSettings, reason: str, parse: Callable[[str], Any]) -> Any:
+async def _ask(
+    client: LLMClient,
+    messages: list[dict[str, str]],
+    params: dict[str, Any],
+    usage: Usage,
+    settings: DrpSettings,
+    reason: str,
+    parse: Callable[[str], Any],
+) -> Any:
     """One validated call: retried with the error fed back, then TeacherInvalid."""
     error = ""
     for _ in range(settings.validation_retries + 1):
@@ -129,14 +174,13 @@ async def _ask(client: LLMClient, messages: list[dict[str, str]], params: dict[s
 def _verified(result: tuple[list[Step], str], trace: Trace, ending: str = BOXED_ENDING) -> tuple[list[Step], str]:
     """The verification of the offline pruner, phrased as feedback for the teacher."""
     steps, pruned = result
-    failures = check(pruned, original_answer=trace.answer, gold=trace.gold_answer,
-                     original_text=trace.reasoning, question=trace.question)
+    failures = check(pruned, original_answer=trace.answer, gold=trace.gold_answer, original_text=trace.reasoning, question=trace.question)
     if not failures:
         return result
     if "invented_numbers" in failures:
         extra = invented_numbers(pruned, "\n".join((trace.reasoning, trace.question, trace.answer or "")))
-        raise ParseError(f"the path uses numbers that are not in the trace ({', '.join(extra[:10])}); "
-                         "do not introduce new numbers")
+        raise ParseError(f"the path uses numbers that are not in the trace ({', '.join(extra[:10])}); do not introduce new numbers")
     expected = f'"The answer is \\boxed{{{trace.answer}}}."' if ending == BOXED_ENDING else f'"The answer is {trace.answer}."'
-    raise ParseError(f"the path does not verify ({', '.join(failures)}): it must reach the original answer "
-                     f"{trace.answer} and end with {expected}")
+    raise ParseError(
+        f"the path does not verify ({', '.join(failures)}): it must reach the original answer {trace.answer} and end with {expected}"
+    )

@@ -37,11 +37,19 @@ _DECODER = json.JSONDecoder()
 # DRP's action names (and the spellings teachers use) -> Step.action
 ACTIONS = {
     "keep": "keep",
-    "delete": "delete", "remove": "delete", "drop": "delete",
-    "single-step compress": "compress", "single step compress": "compress", "compress": "compress",
-    "single-step compression": "compress", "single_step_compress": "compress",
-    "multi-step compress": "merge", "multi step compress": "merge", "merge": "merge",
-    "multi-step compression": "merge", "multi_step_compress": "merge",
+    "delete": "delete",
+    "remove": "delete",
+    "drop": "delete",
+    "single-step compress": "compress",
+    "single step compress": "compress",
+    "compress": "compress",
+    "single-step compression": "compress",
+    "single_step_compress": "compress",
+    "multi-step compress": "merge",
+    "multi step compress": "merge",
+    "merge": "merge",
+    "multi-step compression": "merge",
+    "multi_step_compress": "merge",
 }
 
 
@@ -109,15 +117,16 @@ def parse_segmentation(answer: str, reasoning: str, question: str = "") -> list[
         texts.append(text.strip())
     _check_coverage(texts, reasoning)
     n = len(texts)
-    return [Step(index=i, text=t, skill=normalise_skill(raw[i].get("skill"), t, i / max(n - 1, 1), question))
-            for i, t in enumerate(texts)]
+    return [Step(index=i, text=t, skill=normalise_skill(raw[i].get("skill"), t, i / max(n - 1, 1), question)) for i, t in enumerate(texts)]
 
 
 def _check_coverage(texts: list[str], reasoning: str) -> None:
     cov = coverage(texts, reasoning)
     if cov < MIN_COVERAGE:
-        raise ParseError(f"the steps copy only {cov:.1%} of the trace's text; every step must be copied verbatim "
-                         f"and together they must reproduce the whole trace in order")
+        raise ParseError(
+            f"the steps copy only {cov:.1%} of the trace's text; every step must be copied verbatim "
+            f"and together they must reproduce the whole trace in order"
+        )
 
 
 def parse_unit_segmentation(answer: str, reasoning: str, spans: list[tuple[int, int]], question: str = "") -> list[Step]:
@@ -135,14 +144,15 @@ def parse_unit_segmentation(answer: str, reasoning: str, spans: list[tuple[int, 
         raise ParseError(f"the first step starts at unit {starts[0]}; it must start at unit 1")
     for i in range(1, len(starts)):
         if starts[i] <= starts[i - 1]:
-            raise ParseError(f"step {i + 1} starts at unit {starts[i]}, not after step {i} (unit {starts[i - 1]}): "
-                             "every step must start after the one before it")
+            raise ParseError(
+                f"step {i + 1} starts at unit {starts[i]}, not after step {i} (unit {starts[i - 1]}): "
+                "every step must start after the one before it"
+            )
     _check_listed_units(raw, starts, len(spans))
     ends = [*(s - 1 for s in starts[1:]), len(spans)]
     n = len(starts)
-    texts = [reasoning[spans[a - 1][0]:spans[b - 1][1]].strip() for a, b in zip(starts, ends)]  # the original text, whitespace kept
-    return [Step(index=i, text=t, skill=normalise_skill(raw[i].get("skill"), t, i / max(n - 1, 1), question))
-            for i, t in enumerate(texts)]
+    texts = [reasoning[spans[a - 1][0] : spans[b - 1][1]].strip() for a, b in zip(starts, ends)]  # the original text, whitespace kept
+    return [Step(index=i, text=t, skill=normalise_skill(raw[i].get("skill"), t, i / max(n - 1, 1), question)) for i, t in enumerate(texts)]
 
 
 def _step_start(item: Any, i: int, n_units: int) -> int:
@@ -194,8 +204,9 @@ def _actions_by_step(actions: list[Any], n_steps: int) -> dict[int, tuple[str, s
         name = _SPACE.sub(" ", str(item.get("action", "")).strip().lower()).replace("_", " ")
         action = ACTIONS.get(name) or ACTIONS.get(name.replace(" ", "-", 1))
         if action is None:
-            raise ParseError(f"step {number} has action {item.get('action')!r}; use KEEP, DELETE, "
-                             f"SINGLE-STEP COMPRESS or MULTI-STEP COMPRESS")
+            raise ParseError(
+                f"step {number} has action {item.get('action')!r}; use KEEP, DELETE, SINGLE-STEP COMPRESS or MULTI-STEP COMPRESS"
+            )
         rewritten = item.get("rewritten")
         rewritten = rewritten if isinstance(rewritten, str) and action in ("compress", "merge") else None
         by_step[number - 1] = (action, rewritten)
@@ -217,15 +228,19 @@ def _check_ending(pruned: str, original_answer: str | None, hint: str = BOXED_EN
     if found is None:
         raise ParseError(f"the synthesised path must end with {hint}")
     if original_answer is not None and not grading.is_equivalent(found, original_answer):
-        raise ParseError(f"the synthesised path ends with the answer {found}, but the original trace's answer "
-                         f"is {original_answer}; keep the steps that reach it")
+        raise ParseError(
+            f"the synthesised path ends with the answer {found}, but the original trace's answer "
+            f"is {original_answer}; keep the steps that reach it"
+        )
 
 
 # ---------------------------------------------------------------- prompt_style drp-paper: free text
 
-PAPER_ENDING = "a last sentence starting with \"The answer is\" that gives the final answer"
-_PAPER_FORMAT = ('answer in the format asked for: for every step, "Step n: <segment of the original text>" '
-                 'and then "Skill: <skill used>" on the next line')
+PAPER_ENDING = 'a last sentence starting with "The answer is" that gives the final answer'
+_PAPER_FORMAT = (
+    'answer in the format asked for: for every step, "Step n: <segment of the original text>" '
+    'and then "Skill: <skill used>" on the next line'
+)
 # "Step 3:", "**Step 3:**", "### Step 3 -", "Step 3." at the start of a line
 _PAPER_STEP = re.compile(r"^[ \t>*_#-]*step[ \t]*(\d+)[ \t]*(?:\*\*|__)?[ \t]*[:.)\-–—][ \t]*(?:\*\*|__)?[ \t]*", re.I | re.M)
 # "Skill: addition", "**Skill used:** addition": on its own line or after the step's text
@@ -235,8 +250,11 @@ _PAPER_EVAL = re.compile(r"^[ \t>*_#\d.)-]*(steps?[ \t]*\d+(?:[ \t]*(?:-|–|to|
 _PAPER_ACTION = r"multi[- ]?step[ _-]?compress(?:ion)?|single[- ]?step[ _-]?compress(?:ion)?|keep|delete|remove|merge|compress"
 _PAPER_ACTION_UPPER = re.compile(r"MULTI[- ]?STEP[ _-]?COMPRESS|SINGLE[- ]?STEP[ _-]?COMPRESS|\b(?:KEEP|DELETE|REMOVE|MERGE|COMPRESS)\b")
 _PAPER_ACTION_ANY = re.compile(rf"\b(?:{_PAPER_ACTION})\b", re.I)
-_PAPER_REWRITE = re.compile(r"(?:rewritten|compressed|merged|combined|revised|concise)(?:[ \t]+(?:version|text|step))?"
-                            r"[*_]*[ \t]*:[*_]*[ \t]*", re.I)
+_PAPER_REWRITE = re.compile(
+    r"(?:rewritten|compressed|merged|combined|revised|concise)(?:[ \t]+(?:version|text|step))?"
+    r"[*_]*[ \t]*:[*_]*[ \t]*",
+    re.I,
+)
 _PAPER_HASHES = re.compile(r"(?<!#)##+[ \t]*")
 
 
@@ -266,7 +284,7 @@ def parse_paper_segmentation(answer: str, reasoning: str, question: str = "") ->
         _no_missing_skill(text, headers, h.end(), stop, number, source)
         if skill is None:
             raise ParseError(f'step {number} has no "Skill:" line; {_PAPER_FORMAT}')
-        body = _unwrap(text[h.end():stop].strip().rstrip("*_ \t\n"), source)
+        body = _unwrap(text[h.end() : stop].strip().rstrip("*_ \t\n"), source)
         label = skill.group(1).strip().strip("*_{}\"'` ").rstrip(".").strip()
         if not body:
             raise ParseError(f'step {number} has no text: copy its segment of the original text after "Step {number}:"')
@@ -276,8 +294,10 @@ def parse_paper_segmentation(answer: str, reasoning: str, question: str = "") ->
         pos = skill.end()
     _check_coverage([t for t, _ in pieces], reasoning)
     n = len(pieces)
-    return [Step(index=i, text=t, skill=normalise_skill(lab, t, i / max(n - 1, 1), question), atomic_skill=lab)
-            for i, (t, lab) in enumerate(pieces)]
+    return [
+        Step(index=i, text=t, skill=normalise_skill(lab, t, i / max(n - 1, 1), question), atomic_skill=lab)
+        for i, (t, lab) in enumerate(pieces)
+    ]
 
 
 def _no_missing_skill(text: str, headers: list[re.Match[str]], start: int, stop: int, number: str, source: str) -> None:
@@ -285,7 +305,7 @@ def _no_missing_skill(text: str, headers: list[re.Match[str]], start: int, stop:
     for inner in headers:
         if start <= inner.start() < stop:
             end = text.find("\n", inner.start())
-            line = _SPACE.sub("", text[inner.start():end if end >= 0 else len(text)])
+            line = _SPACE.sub("", text[inner.start() : end if end >= 0 else len(text)])
             if line not in source:
                 raise ParseError(f'step {number} has no "Skill:" line before step {inner.group(1)}; {_PAPER_FORMAT}')
 
@@ -315,7 +335,7 @@ def parse_paper_compression(answer: str, steps: list[Step], original_answer: str
     if not pruned:
         raise ParseError(f'nothing follows "##": output the integrated compressed reasoning there, ending with {PAPER_ENDING}')
     _check_ending(pruned, original_answer, hint=PAPER_ENDING)
-    named = _paper_actions(text[:found[0]], len(steps))
+    named = _paper_actions(text[: found[0]], len(steps))
     path = _SPACE.sub("", pruned)
     inferred = [i for i in range(len(steps)) if i not in named]
     for i in inferred:
@@ -327,7 +347,7 @@ def parse_paper_compression(answer: str, steps: list[Step], original_answer: str
 def _path_marker(text: str, n_steps: int) -> tuple[int, str] | None:
     """``(where the ## is, what follows it)``: the first ``##`` (as the official code reads it), unless what
     follows still holds step evaluations (after a ``### Step evaluations`` heading): then the next one."""
-    marks = [(m.start(), text[m.end():]) for m in _PAPER_HASHES.finditer(text)]
+    marks = [(m.start(), text[m.end() :]) for m in _PAPER_HASHES.finditer(text)]
     for mark in marks:
         if not _paper_actions(mark[1], n_steps):
             return mark
@@ -353,14 +373,14 @@ def _paper_actions(evaluation: str, n_steps: int) -> dict[int, tuple[str, str | 
     marks = list(_PAPER_EVAL.finditer(evaluation))
     out: dict[int, tuple[str, str | None]] = {}
     for k, m in enumerate(marks):
-        block = evaluation[m.end():marks[k + 1].start() if k + 1 < len(marks) else len(evaluation)]
+        block = evaluation[m.end() : marks[k + 1].start() if k + 1 < len(marks) else len(evaluation)]
         hit = _PAPER_ACTION_UPPER.search(block) or _PAPER_ACTION_ANY.search(block)
         if hit is None:
             continue
         word = hit.group(0).lower()
         action = "merge" if word.startswith("multi") else "compress" if word.startswith("single") else ACTIONS[word]
         rewrite = _PAPER_REWRITE.search(block, hit.end())
-        rewritten = block[rewrite.end():].strip().strip("\"'*_ ") or None if rewrite and action in ("compress", "merge") else None
+        rewritten = block[rewrite.end() :].strip().strip("\"'*_ ") or None if rewrite and action in ("compress", "merge") else None
         for j, i in enumerate(_numbers(m.group(1))):
             if 1 <= i <= n_steps and i - 1 not in out:
                 out[i - 1] = (action, rewritten if j == 0 else ("" if rewritten else None))

@@ -18,8 +18,8 @@ from typing import Any
 
 from leancot import templates
 from leancot.prune.skills import SKILLS
-from leancot.templates import render
 from leancot.schema import Step
+from leancot.templates import render
 
 SEGMENT_SCHEMA: dict[str, Any] = {
     "name": "drp_segmentation",
@@ -28,10 +28,17 @@ SEGMENT_SCHEMA: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["steps"],
-        "properties": {"steps": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["text", "skill"],
-            "properties": {"text": {"type": "string"}, "skill": {"type": "string", "enum": sorted(SKILLS)}},
-        }}},
+        "properties": {
+            "steps": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["text", "skill"],
+                    "properties": {"text": {"type": "string"}, "skill": {"type": "string", "enum": sorted(SKILLS)}},
+                },
+            }
+        },
     },
 }
 
@@ -42,10 +49,17 @@ SEGMENT_UNITS_SCHEMA: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["steps"],
-        "properties": {"steps": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["start", "skill"],
-            "properties": {"start": {"type": "integer"}, "skill": {"type": "string", "enum": sorted(SKILLS)}},
-        }}},
+        "properties": {
+            "steps": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["start", "skill"],
+                    "properties": {"start": {"type": "integer"}, "skill": {"type": "string", "enum": sorted(SKILLS)}},
+                },
+            }
+        },
     },
 }
 
@@ -57,14 +71,19 @@ COMPRESS_SCHEMA: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["actions", "pruned"],
         "properties": {
-            "actions": {"type": "array", "items": {
-                "type": "object", "additionalProperties": False, "required": ["step", "action", "rewritten"],
-                "properties": {
-                    "step": {"type": "integer"},
-                    "action": {"type": "string", "enum": ["KEEP", "DELETE", "SINGLE-STEP COMPRESS", "MULTI-STEP COMPRESS"]},
-                    "rewritten": {"type": ["string", "null"]},
+            "actions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["step", "action", "rewritten"],
+                    "properties": {
+                        "step": {"type": "integer"},
+                        "action": {"type": "string", "enum": ["KEEP", "DELETE", "SINGLE-STEP COMPRESS", "MULTI-STEP COMPRESS"]},
+                        "rewritten": {"type": ["string", "null"]},
+                    },
                 },
-            }},
+            },
             "pruned": {"type": "string"},
         },
     },
@@ -103,15 +122,16 @@ def segment_units_messages(question: str, reasoning: str, spans: list[tuple[int,
 
 def compress_messages(question: str, steps: list[Step], answer: str | None) -> list[dict[str, str]]:
     listing = "\n\n".join(f"Step {i + 1} [{s.skill}]:\n{s.text}" for i, s in enumerate(steps))
-    user = render(load_prompt("compress_user"), question=question, answer=answer or "(unknown)",
-                  n_steps=len(steps), steps=listing)
+    user = render(load_prompt("compress_user"), question=question, answer=answer or "(unknown)", n_steps=len(steps), steps=listing)
     return [{"role": "system", "content": load_prompt("compress_system")}, {"role": "user", "content": user}]
 
 
 def paper_segment_messages(reasoning: str) -> list[dict[str, str]]:
     """DRP's official segmentation request: the prompt as the system turn, the reasoning in ``<think>``."""
-    return [{"role": "system", "content": load_prompt("paper_segment_system")},
-            {"role": "user", "content": render(load_prompt("paper_segment_user"), reasoning=reasoning.strip())}]
+    return [
+        {"role": "system", "content": load_prompt("paper_segment_system")},
+        {"role": "user", "content": render(load_prompt("paper_segment_user"), reasoning=reasoning.strip())},
+    ]
 
 
 def paper_steps(steps: list[Step]) -> str:
@@ -129,8 +149,7 @@ def paper_compress_messages(question: str, steps: list[Step]) -> list[dict[str, 
 def with_feedback(messages: list[dict[str, str]], bad_answer: str, error: str, style: str = "leancot") -> list[dict[str, str]]:
     """The conversation extended by the unusable answer and what was wrong with it."""
     retry = "paper_retry_user" if style == "drp-paper" else "retry_user"
-    return [*messages, {"role": "assistant", "content": bad_answer},
-            {"role": "user", "content": render(load_prompt(retry), error=error)}]
+    return [*messages, {"role": "assistant", "content": bad_answer}, {"role": "user", "content": render(load_prompt(retry), error=error)}]
 
 
 def response_format(schema: dict[str, Any] | None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from leancot.io import write_json_atomic
 from leancot.llm import pricing
 from leancot.llm.cache import RequestCache
 from leancot.llm.client import AUTO_MAX, BudgetExceeded, LLMClient, LLMError, NotCached
-from leancot.prune.base import Deferred, Pass, Postponed, PruneFailed, Pruned, Rejected, StopRun
+from leancot.prune.base import Deferred, Pass, Postponed, Pruned, PruneFailed, Rejected, StopRun
 from leancot.prune.teacher.config import TeacherConfig
 from leancot.prune.teacher.drp import TeacherInvalid, teach
 from leancot.schema import Trace
@@ -33,8 +33,12 @@ STATE_FILE = "teacher_state.json"  # what the run learnt about the server (the r
 
 def _priced(totals: dict[str, int], model: str, batch: bool) -> dict[str, Any]:
     cost = pricing.cost_usd(model, totals["prompt_tokens"], totals["completion_tokens"], batch=batch)
-    return {"calls": totals["responses"], "prompt_tokens": totals["prompt_tokens"], "completion_tokens": totals["completion_tokens"],
-            "cost_usd": round(cost, 6)}
+    return {
+        "calls": totals["responses"],
+        "prompt_tokens": totals["prompt_tokens"],
+        "completion_tokens": totals["completion_tokens"],
+        "cost_usd": round(cost, 6),
+    }
 
 
 def _read_state(out_dir: Path) -> dict[str, Any]:
