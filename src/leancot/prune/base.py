@@ -103,6 +103,7 @@ class OfflinePruner:
 
     name = "offline"
     concurrency = 1
+    processes = True  # may run in a process pool (--workers); False for a pruner that holds a model
 
     def open(self, out_dir: Path) -> None:
         return None

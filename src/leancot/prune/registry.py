@@ -31,7 +31,14 @@ class Entry:
 
 PRUNERS: dict[str, Entry] = {
     "heuristic": Entry("leancot.prune.registry:heuristic", summary="offline DRP rules: skill-labelled steps, per-step actions"),
-    "first-answer": Entry("leancot.prune.registry:first_answer", summary="cut where the final answer is first derived; keep its derivation"),
+    "first-answer": Entry(
+        "leancot.prune.registry:first_answer", summary="cut where the final answer is first derived; keep its derivation"
+    ),
+    "perplexity": Entry(
+        "leancot.prune.registry:perplexity",
+        ("torch", "train"),
+        "drop the functional steps whose removal a scorer LM minds least (SPIRIT, PIR)",
+    ),
     "llm": Entry("leancot.prune.registry:teacher", ("openai", "api"), "DRP by a teacher LLM behind an OpenAI-compatible endpoint"),
 }
 
@@ -67,6 +74,15 @@ def first_answer(config: PruneConfig) -> Pruner:
     from leancot.prune.first_answer import FirstAnswerPruner
 
     return FirstAnswerPruner()
+
+
+def perplexity(config: PruneConfig) -> Pruner:
+    from leancot.prune.perplexity import PerplexityPruner, Settings
+
+    settings = Settings(scorer=config.scorer, ratio=config.ratio, threshold=config.threshold,
+                        batch_size=config.scorer_batch_size, max_tokens=config.scorer_max_tokens,
+                        window=config.scorer_window, tokenizer=config.tokenizer)  # fmt: skip
+    return PerplexityPruner(settings, workers=config.worker_count())
 
 
 def teacher(config: PruneConfig) -> Pruner:

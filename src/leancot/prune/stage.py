@@ -31,9 +31,9 @@ from leancot.io import MAX_LINE_BYTES, InputPath, RawRow, StageOutput, iter_rows
 from leancot.progress import progress_bar
 from leancot.prune import registry
 from leancot.prune.base import Deferred, Postponed, Pruned, PruneFailed, Pruner, Rejected, StopRun
+from leancot.prune.contained import contain
 from leancot.prune.reader import TraceReader
 from leancot.prune.teacher.config import TeacherConfig
-from leancot.prune.contained import contain
 from leancot.prune.verify import check
 from leancot.schema import PrunedTrace, Step, Trace
 from leancot.tokens import count_tokens, count_tokens_batch
@@ -45,23 +45,63 @@ class PruneConfig(StageConfig):
     """Settings of the prune stage (``leancot prune``)."""
 
     input: InputPath = Field(description="Traces: JSONL, JSON, CSV, Parquet or a saved datasets dir.")
-    method: str = Field("heuristic", description="Who prunes: a registered pruner (heuristic: offline DRP rules; first-answer: cut where the answer is first derived; llm: a teacher LLM).")
+    method: str = Field(
+        "heuristic",
+        description="Who prunes: a registered pruner (heuristic: offline DRP rules; first-answer: cut where the answer is first derived; perplexity: drop the functional steps a scorer LM finds least needed; llm: a teacher LLM).",
+    )
     teacher: TeacherConfig | None = Field(None, description="Teacher settings for method 'llm' (stages.prune.teacher in a recipe).")
-    fallback: Literal["heuristic", "reject"] = Field("heuristic", description="A trace the method cannot prune (the teacher's answers stay invalid): prune it offline, or reject it.")
+    fallback: Literal["heuristic", "reject"] = Field(
+        "heuristic", description="A trace the method cannot prune (the teacher's answers stay invalid): prune it offline, or reject it."
+    )
     tokenizer: str = Field("smollm2-135m", description="Tokenizer that counts tokens (built-in name or local dir).")
-    on_fail: Literal["reject", "keep"] = Field("reject", description="A pruned path that fails verification: reject it, or keep the original unpruned.")
+    on_fail: Literal["reject", "keep"] = Field(
+        "reject", description="A pruned path that fails verification: reject it, or keep the original unpruned."
+    )
     require_correct: bool = Field(True, description="Reject traces whose own answer is not the gold (DRP distils only correct paths).")
-    id_field: str | None = Field(None, description="Input field with the id (default: auto-detect, else the line number). Fields may be paths into nested data: messages.-2.content.")
-    question_field: str | None = Field(None, description="Input field with the question (default: the format's: a column, or the last user turn).")
-    completion_field: str | None = Field(None, description="Input field with the model's full text (default: the format's: a column, or the assistant turn).")
+    id_field: str | None = Field(
+        None,
+        description="Input field with the id (default: auto-detect, else the line number). Fields may be paths into nested data: messages.-2.content.",
+    )
+    question_field: str | None = Field(
+        None, description="Input field with the question (default: the format's: a column, or the last user turn)."
+    )
+    completion_field: str | None = Field(
+        None, description="Input field with the model's full text (default: the format's: a column, or the assistant turn)."
+    )
     answer_field: str | None = Field(None, description="Input column with the gold answer (default: auto-detect; none is fine).")
-    reasoning_field: str | None = Field(None, description="A separate reasoning column (default: reasoning_content if present); the completion is then the answer.")
-    reasoning_delimiter: str | None = Field(None, description="Text that ends the reasoning, for models that use neither </think> nor the Stratos markers.")
+    reasoning_field: str | None = Field(
+        None, description="A separate reasoning column (default: reasoning_content if present); the completion is then the answer."
+    )
+    reasoning_delimiter: str | None = Field(
+        None, description="Text that ends the reasoning, for models that use neither </think> nor the Stratos markers."
+    )
     max_reasoning_tokens: int | None = Field(65536, ge=1, description="Longer reasoning is rejected as too_long before any pruning work.")
     limit: int | None = Field(None, ge=1, description="Prune only the first N input rows.")
-    workers: int | None = Field(None, ge=1, description="Processes for an offline pruner (default: the cores available); the records are the same, in the same order.")
-    shard: tuple[int, int] | None = Field(None, description="i/N: prune only the i-th of N slices of the input (rows i, i+N, ...), for a cluster; join them with leancot merge.")
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="Processes for an offline pruner (default: the cores available); the records are the same, in the same order.",
+    )
+    shard: tuple[int, int] | None = Field(
+        None,
+        description="i/N: prune only the i-th of N slices of the input (rows i, i+N, ...), for a cluster; join them with leancot merge.",
+    )
     max_line_bytes: int = Field(MAX_LINE_BYTES, ge=1024, description="Longer input lines are rejected as line_too_long.")
+    scorer: str = Field(
+        "smollm2-135m", description="Method 'perplexity': the causal LM that scores step importance (built-in name or local dir)."
+    )
+    ratio: float = Field(0.3, gt=0, le=1, description="Method 'perplexity': remove at most this share of the reasoning's tokens.")
+    threshold: float = Field(
+        0.05,
+        description="Method 'perplexity': remove only steps whose removal raises the scorer's NLL of the next tokens by less than this (nats/token; 0.05 ~ 5% perplexity).",
+    )
+    scorer_batch_size: int = Field(8, ge=1, description="Method 'perplexity': step removals scored per forward.")
+    scorer_max_tokens: int = Field(
+        2048,
+        ge=256,
+        description="Method 'perplexity': tokens in one scoring context (question + a stretch of the path); longer traces are scored in overlapping chunks.",
+    )
+    scorer_window: int = Field(128, ge=1, description="Method 'perplexity': tokens after a step whose NLL measures its importance.")
 
     @field_validator("shard", mode="before")
     @classmethod
@@ -86,12 +126,16 @@ class PruneConfig(StageConfig):
             raise UsageError("--method llm needs a teacher model: --teacher-model NAME")
         return self
 
-    not_fingerprinted: ClassVar[set[str]] = {"workers"}
+    not_fingerprinted: ClassVar[set[str]] = {"workers", "scorer_batch_size"}
+    PERPLEXITY_FIELDS: ClassVar[tuple[str, ...]] = ("scorer", "ratio", "threshold", "scorer_max_tokens", "scorer_window")
 
     def fingerprint_config(self) -> dict[str, Any]:
         """The settings that change the output; the teacher's transport settings do not."""
         config = super().fingerprint_config()
         config["teacher"] = self.teacher.fingerprint_config() if self.teacher and self.method == "llm" else None
+        if self.method != "perplexity":  # they change nothing else's output (and old runs keep their fingerprint)
+            for name in self.PERPLEXITY_FIELDS:
+                config.pop(name, None)
         return config
 
 
@@ -126,8 +170,11 @@ def run(config: PruneConfig) -> Path:
             log.warning("prune: stopped early (%s); run the same command again to resume", stopped)
             extra["stopped"] = stopped
         if fields.without_delimiter:
-            log.warning("prune: %d rows had no reasoning delimiter (</think>, Stratos markers, --reasoning-delimiter): "
-                        "their whole text was taken as reasoning", fields.without_delimiter)
+            log.warning(
+                "prune: %d rows had no reasoning delimiter (</think>, Stratos markers, --reasoning-delimiter): "
+                "their whole text was taken as reasoning",
+                fields.without_delimiter,
+            )
         extra.update(format=fields.format, rows_without_delimiter=fields.without_delimiter)
         stage.complete(summary.pop("counts"), status="incomplete" if stopped else "complete", **extra, **summary)
     if stop is not None and stop.exit_code:
@@ -146,8 +193,9 @@ def _add_usage(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, 
 # --------------------------------------------------------------------------- the one row loop
 
 
-async def _one_pass(config: PruneConfig, pruner: Pruner, fallback: Pruner | None, fields: TraceReader,
-                    out: StageOutput, total: int) -> tuple[str | None, dict[str, dict[str, Any]]]:
+async def _one_pass(
+    config: PruneConfig, pruner: Pruner, fallback: Pruner | None, fields: TraceReader, out: StageOutput, total: int
+) -> tuple[str | None, dict[str, dict[str, Any]]]:
     """Every pending row through the pruner, ``pruner.concurrency`` at a time.
 
     Returns why it stopped early (or None) and the deferred requests (Batch API) by key. An
@@ -155,7 +203,7 @@ async def _one_pass(config: PruneConfig, pruner: Pruner, fallback: Pruner | None
     writing the same records in the same order."""
     rows = _pending(config, fields, out)
     workers = config.worker_count()
-    if pruner.concurrency == 1 and workers > 1 and total - out.resumed >= PARALLEL_MIN_ROWS:
+    if getattr(pruner, "processes", False) and workers > 1 and total - out.resumed >= PARALLEL_MIN_ROWS:
         await _pool_pass(rows, config, fields, out, total, workers)
         return None, {}
     deferred: dict[str, dict[str, Any]] = {}
@@ -211,8 +259,9 @@ def _pool_work(items: list[tuple[str, Any]]) -> tuple[list[Any], int]:
     return results, w["reader"].without_delimiter - before
 
 
-async def _pool_pass(rows: Iterator[tuple[str, Any]], config: PruneConfig, fields: TraceReader, out: StageOutput,
-                     total: int, workers: int) -> None:
+async def _pool_pass(
+    rows: Iterator[tuple[str, Any]], config: PruneConfig, fields: TraceReader, out: StageOutput, total: int, workers: int
+) -> None:
     from leancot.prune.parallel import ordered_map
 
     first = next(rows, None)  # reading it settles the format, which every process must share
@@ -253,8 +302,9 @@ def _pending(config: PruneConfig, fields: TraceReader, out: StageOutput) -> Iter
         yield item_id, ("duplicate_id", "") if duplicate else row
 
 
-async def process(item: RawRow | tuple[str, str], item_id: str, fields: TraceReader, pruner: Pruner, fallback: Pruner | None,
-                  config: PruneConfig) -> PrunedTrace | tuple[str, str]:
+async def process(
+    item: RawRow | tuple[str, str], item_id: str, fields: TraceReader, pruner: Pruner, fallback: Pruner | None, config: PruneConfig
+) -> PrunedTrace | tuple[str, str]:
     """One input row to its record or reject: read, checked, pruned, verified."""
     if isinstance(item, tuple):
         return item
@@ -287,7 +337,9 @@ async def _prune(trace: Trace, pruner: Pruner, fallback: Pruner | None, config: 
         return ("pruner_error", "recursion limit")
 
 
-async def _fall_back(trace: Trace, fallback: Pruner, failed: PruneFailed, method: str, config: PruneConfig) -> PrunedTrace | tuple[str, str]:
+async def _fall_back(
+    trace: Trace, fallback: Pruner, failed: PruneFailed, method: str, config: PruneConfig
+) -> PrunedTrace | tuple[str, str]:
     pruned = await fallback.prune(trace)
     pruned.method = f"{pruned.method}:{method}-fallback"
     pruned.usage = failed.usage  # what the failed attempts cost is this record's cost
@@ -309,7 +361,9 @@ def _verified(trace: Trace, p: Pruned, config: PruneConfig) -> PrunedTrace | tup
     if contained is not None and contained[2]:
         p = replace(p, pruned=contained[0], steps=contained[1], extra={**p.extra, "restored": contained[2]})
     failures = [] if contained is not None else ["not_self_contained"]
-    failures += check(p.pruned, original_answer=trace.answer, gold=trace.gold_answer, original_text=trace.reasoning, question=trace.question)
+    failures += check(
+        p.pruned, original_answer=trace.answer, gold=trace.gold_answer, original_text=trace.reasoning, question=trace.question
+    )
     if failures and config.on_fail == "reject":
         return (failures[0], "; ".join(failures))
     steps, pruned, method = p.steps, p.pruned, p.method
