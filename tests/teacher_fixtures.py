@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 SECRET = "sk-test-DO-NOT-LEAK-4f2a9c"
@@ -34,3 +39,18 @@ def by_id(path: Path) -> dict[str, dict]:
     out = {r["id"]: r for r in rows}
     assert len(out) == len(rows), "an id was written twice"
     return out
+
+
+def kill_9_after(inp: Path, out: Path, base_url: str, *, records: int) -> None:
+    """``prune --method llm`` in a subprocess (concurrency 2), killed with SIGKILL once it wrote ``records`` records."""
+    code = (
+        f"from leancot.prune.stage import PruneConfig, run; from leancot.prune.teacher.config import TeacherConfig; "
+        f"run(PruneConfig(input={str(inp)!r}, out={str(out)!r}, method='llm', "
+        f"teacher=TeacherConfig(model='gpt-4o-mini', base_url={base_url!r}, concurrency=2)))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and (not (out / "records.jsonl").exists() or len(by_id(out / "records.jsonl")) < records):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()

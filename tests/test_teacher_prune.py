@@ -1,14 +1,9 @@
 """``leancot prune --method llm`` end to end against the loopback server."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
-from teacher_fixtures import SECRET, by_id, write_traces
+from teacher_fixtures import SECRET, by_id, kill_9_after, write_traces
 
 from leancot.errors import Interrupted
 from leancot.prune.stage import PruneConfig, run
@@ -109,17 +104,7 @@ def test_kill_9_then_resume_gives_the_same_records(server, tmp_path, monkeypatch
     reference = prune(inp, tmp_path / "ref", server)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     out = tmp_path / "out"
-    code = (
-        f"from leancot.prune.stage import PruneConfig, run; from leancot.prune.teacher.config import TeacherConfig; "
-        f"run(PruneConfig(input={str(inp)!r}, out={str(out)!r}, method='llm', "
-        f"teacher=TeacherConfig(model='gpt-4o-mini', base_url={server.base_url!r}, concurrency=2)))"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline and (not (out / "records.jsonl").exists() or len(by_id(out / "records.jsonl")) < 5):
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_9_after(inp, out, server.base_url, records=5)
     partial = len(by_id(out / "records.jsonl"))
     assert 5 <= partial < 30
     prune(inp, out, server)

@@ -8,15 +8,10 @@ demand (a refusal of ``json_schema`` in llama.cpp's words, a context-length 400,
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 
 import pytest
-from teacher_fixtures import SECRET, by_id, write_traces
+from teacher_fixtures import SECRET, by_id, kill_9_after, write_traces
 
 from leancot.errors import StageIncomplete
 from leancot.llm.cache import RequestCache
@@ -158,17 +153,7 @@ def test_after_kill_9_the_usage_total_is_what_the_cache_holds(server, tmp_path, 
     inp = write_traces(tmp_path / "in.jsonl", 30)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     out = tmp_path / "out"
-    code = (
-        f"from leancot.prune.stage import PruneConfig, run; from leancot.prune.teacher.config import TeacherConfig; "
-        f"run(PruneConfig(input={str(inp)!r}, out={str(out)!r}, method='llm', "
-        f"teacher=TeacherConfig(model='gpt-4o-mini', base_url={server.base_url!r}, concurrency=2)))"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline and (not (out / "records.jsonl").exists() or len(by_id(out / "records.jsonl")) < 5):
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_9_after(inp, out, server.base_url, records=5)
     prune(inp, out, server.base_url, concurrency=2)
     manifest = json.loads((out / "manifest.json").read_text())
     with RequestCache(out / "teacher_cache.sqlite") as cache:
