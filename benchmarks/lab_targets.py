@@ -58,11 +58,15 @@ def main() -> None:
     report(json.loads(summary_path.read_text()), wall, load_before, os.getloadavg(), out)
 
 
-def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Path) -> None:
+def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Path, budget: float | None = None) -> None:
     st = s["settings"]
+    if st.get("student"):
+        student = f"student {st['student']} + LoRA, sequences cut at {st['max_length']} tokens"
+    else:
+        student = f"student {st['layers']}x{st['hidden']} from scratch, BPE of {st['vocab_size']} max"
     print(
-        f"leancot lab --size {st['size']}: seeds {s['seeds']}, data seed {st['data_seed']}, "
-        f"student {st['layers']}x{st['hidden']}, BPE of {st['vocab_size']} max, {st['epochs']} epochs, batch {st['batch_size']}, lr {st['lr']}, "
+        f"leancot lab --size {st['size']}: seeds {s['seeds']}, data seed {st['data_seed']}, {student}, "
+        f"{st['epochs']} epochs, batch {st['batch_size']}, lr {st['lr']}, max new tokens {s['data']['max_new_tokens']}, "
         f"{os.cpu_count()} cores, {st['workers']} workers x {st['threads']} torch threads"
     )
     d = s["data"]
@@ -92,7 +96,7 @@ def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Pat
         print(f"arm {spec} skipped: {why}")
     for name, t in s["targets"].items():
         print(f"target {name}: {t['figure']} ({t['target']}) -> {'met' if t['met'] else 'NOT met'}")
-    budget = 15 * 60 if st["size"] == "full" else 4 * 60
+    budget = budget or (15 * 60 if st["size"] == "full" else 4 * 60)
     print(
         f"total lab time: {wall:.0f} s (target <= {budget} s) -> {'met' if wall <= budget else 'NOT met'}; "
         f"load average before/after {load_before[0]:.1f}/{load_after[0]:.1f} on {os.cpu_count()} cores (shared machine: times are pessimistic)"

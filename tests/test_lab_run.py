@@ -84,3 +84,35 @@ def test_two_seeds_train_side_by_side_and_pool(tmp_path):
     # the two seeds are different students
     weights = [(tmp_path / f"seed{s}" / "pruned" / "train" / "model" / "model.safetensors").read_bytes() for s in (0, 1)]
     assert weights[0] != weights[1]
+
+
+def test_a_pretrained_student_is_fine_tuned_with_lora_in_its_own_vocabulary(tmp_path, tiny_model_dir):
+    from leancot.io import read_jsonl
+    from leancot.tokens import count_tokens
+
+    sizes = {"train_problems": 6, "test_problems": 3, "epochs": 1.0, "batch_size": 3, "max_length": 1024}
+    config = LabConfig(
+        out=tmp_path, student=str(tiny_model_dir), seeds=[0], workers=1, max_new_tokens=16, arms="verbose,heuristic", **sizes
+    )
+    summary = json.loads(run(config).read_text())
+    assert summary["settings"]["student"] == str(tiny_model_dir)
+    assert summary["settings"]["layers"] is None and summary["settings"]["lr"] == 1e-3  # the preset's, not a from-scratch shape
+    assert not (tmp_path / "tokenizer").exists() and not (tmp_path / "students").exists()  # no BPE, no random student
+    longest = max(count_tokens(t["completion"], str(tiny_model_dir)) for t in read_jsonl(tmp_path / "teacher" / "traces.jsonl"))
+    assert summary["data"]["longest_trace_tokens"] == longest  # counted by the student's own tokenizer
+    for arm in ("verbose", "heuristic"):
+        train = json.loads((tmp_path / "seed0" / arm / "train" / "manifest.json").read_text())
+        assert train["config"]["student"] == str(tiny_model_dir) and train["config"]["lora"] is True
+        assert train["config"]["max_length"] == 1024
+        assert (tmp_path / "seed0" / arm / "train" / "adapter").is_dir()  # LoRA, merged into model/ for the evaluator
+        assert (tmp_path / "seed0" / arm / "train" / "model" / "config.json").is_file()
+    assert summary["arms"]["heuristic"]["train_tokens"] < summary["arms"]["verbose"]["train_tokens"]
+
+
+def test_an_unknown_student_is_one_line_and_exit_2(tmp_path):
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    result = CliRunner().invoke(app, ["lab", "--out", str(tmp_path), "--student", "no-such-model", "--size", "small"])
+    assert result.exit_code == 2
+    assert "no-such-model" in result.output and "Traceback" not in result.output

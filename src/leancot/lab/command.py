@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         run=run,
         then=_show,
         decls={"out": ("--out", "-o")},
-        help="A miniature of DRP and lead-span truncation: students trained from scratch on CPU.",
+        help="A miniature of DRP and lead-span truncation on CPU: students trained from scratch, or a pretrained one (--student) fine-tuned with LoRA.",
     )
 
 
@@ -39,7 +39,7 @@ def print_summary(summary: dict) -> None:
     seeds = ",".join(str(s) for s in summary["seeds"])
     base = summary.get("baseline", "verbose")
     table = Table(Column("student", no_wrap=True), "accuracy [95% CI]", "by seed", "output tokens", "train s", "train tokens", f"accuracy − {base} [paired 95%]",
-                  f"tokens ÷ {base} [95%]", title=f"leancot lab ({summary['settings']['size']}, seeds {seeds}, {summary['wall_seconds']:.0f} s)")  # fmt: skip
+                  f"tokens ÷ {base} [95%]", title=f"leancot lab ({_student(summary['settings'])}, {summary['settings']['size']}, seeds {seeds}, {summary['wall_seconds']:.0f} s)")  # fmt: skip
     for arm, f in summary["arms"].items():
         lo, hi = f["accuracy_ci95"]
         by_seed = " ".join(f"{a:.0%}" for a in f["accuracy_by_seed"])
@@ -53,3 +53,8 @@ def print_summary(summary: dict) -> None:
         console.print(f"  arm {spec} skipped: {why}", highlight=False, markup=False)
     if summary.get("plot"):
         console.print(f"plot: {summary['plot']}", highlight=False, markup=False)
+
+
+def _student(settings: dict) -> str:
+    student = settings.get("student")
+    return f"{student} + LoRA" if student else f"from scratch, {settings['layers']}x{settings['hidden']}"

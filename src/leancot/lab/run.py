@@ -14,7 +14,9 @@
    pruner), (c) ``lsp``: verbose traces truncated to the first half of their reasoning
    (lead-span ``lsp-cot`` at 0.5: a student trained from scratch has no other way to learn to
    close ``</think>`` and answer); ``--arms verbose,heuristic,first-answer,lsp:0.5,lsp-cot:0.5``
-   compares any of them;
+   compares any of them. ``--student smollm2-135m`` (or a model dir) fine-tunes that pretrained
+   model with LoRA instead (merged for the evaluator), in its own vocabulary, sized by
+   ``PRETRAINED_SIZES`` (``benchmarks/lab_pretrained.py``): the papers' students are pretrained;
 5. evaluates each with the real evaluator (``leancot.evaluate.run``, hf backend, greedy) on the
    held-out problems, written as a problem file; seeds run side by side in ``workers`` processes;
 6. writes ``lab_summary.json`` (every figure, per seed and pooled, with 95% intervals, each arm's
@@ -51,6 +53,12 @@ SIZES: dict[str, dict[str, Any]] = {
     "small": {"train_problems": 300, "test_problems": 100, "layers": 2, "hidden": 128, "epochs": 5.0, "batch_size": 4, "vocab_size": 1024},
     "full": {"train_problems": 1000, "test_problems": 200, "layers": 2, "hidden": 128, "epochs": 5.0, "batch_size": 4, "vocab_size": 1024},
 }
+#: Presets of a pretrained ``--student`` (LoRA fine-tuning instead of training from scratch), sized
+#: for SmolLM2-135M on 2 CPU cores (``benchmarks/lab_pretrained.py``); ``size`` picks one as above.
+PRETRAINED_SIZES: dict[str, dict[str, Any]] = {
+    "small": {"train_problems": 48, "test_problems": 40, "epochs": 1.0, "batch_size": 4, "lr": 1e-3, "max_length": 704},
+    "full": {"train_problems": 240, "test_problems": 100, "epochs": 1.0, "batch_size": 4, "lr": 1e-3, "max_length": 704},
+}
 #: The default three students: which reasoning they are trained on, and the length policy
 #: (``--arms`` chooses others: ``leancot.lab.arms``).
 ARMS: dict[str, dict[str, Any]] = {
@@ -84,10 +92,21 @@ class LabConfig(BaseModel):
     epochs: float | None = Field(None, gt=0, description="Training epochs (the same for every student, as in DRP).")
     batch_size: int | None = Field(None, ge=1, description="Sequences per optimizer step.")
     vocab_size: int | None = Field(None, ge=300, description="Most tokens of the students' BPE (trained on the teacher's traces).")
-    lr: float = Field(1e-3, gt=0, description="Peak learning rate (from scratch: high, with warm-up and cosine decay).")
+    student: str | None = Field(
+        None,
+        description="A pretrained student to fine-tune with LoRA (e.g. smollm2-135m, or a model dir) instead of small ones trained from scratch; its tokenizer counts the tokens.",
+    )
+    max_length: int | None = Field(
+        None, ge=16, description="Cut training sequences at this many tokens (default: none from scratch, the preset's with --student)."
+    )
+    lr: float | None = Field(
+        None,
+        gt=0,
+        description="Peak learning rate (default 1e-3: from scratch with warm-up and cosine decay; LoRA on a pretrained student likewise).",
+    )
     warmup: float = Field(0.05, ge=0, description="Warm-up: a fraction of the steps if < 1, else steps.")
     lsp: float = Field(0.5, gt=0, le=1, description="Lead-span proportion of the reasoning kept for the lsp student.")
-    scorer: str | None = Field(None, description="Scorer model of the perplexity pruner's arm (default: the pruner's own).")
+    scorer: str | None = Field(None, description="Scorer model of the perplexity pruner's arm (default: --student, else the pruner's own).")
     max_new_tokens: int | None = Field(None, ge=8, description="Generation budget (default: the longest verbose trace + 64).")
     eval_batch_size: int = Field(64, ge=1, description="Prompts per generate batch.")
     workers: int = Field(2, ge=1, description="Seeds trained at once, each in its own process (2 suits 2 cores; 1: one after another).")
@@ -120,9 +139,13 @@ class LabConfig(BaseModel):
     def resolved(self) -> dict[str, Any]:
         """Every setting with the size preset filled in."""
         values = self.model_dump(mode="json")
-        for key, preset in SIZES[self.size].items():
+        presets = PRETRAINED_SIZES[self.size] if self.student else {**SIZES[self.size], "lr": 1e-3}
+        for key, preset in presets.items():
             if values[key] is None:
                 values[key] = preset
+        if self.student:  # the pretrained student's own architecture and vocabulary
+            for key in ("layers", "hidden", "vocab_size"):
+                values[key] = None
         return values
 
 
@@ -180,8 +203,11 @@ def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | 
     traces = [{"id": p.id, "question": p.question, "completion": write_trace(p, config.data_seed), "answer": str(p.answer),
                "template": p.template} for p in train]  # fmt: skip
     write_jsonl_atomic(out / "teacher" / "traces.jsonl", traces)
-    tokenizer = train_tokenizer([build_prompt(p.question, "lab") for p in train] + [t["completion"] for t in traces],
-                                out / "tokenizer", settings["vocab_size"])  # fmt: skip
+    if config.student:  # a pretrained student counts (and is trained) in its own vocabulary
+        tokenizer = Path(pretrained_student(config))
+    else:
+        tokenizer = train_tokenizer([build_prompt(p.question, "lab") for p in train] + [t["completion"] for t in traces],
+                                    out / "tokenizer", settings["vocab_size"])  # fmt: skip
     methods = pruners_of(arms)
     pruned = {m: prune_traces(config, m, tokenizer) for m in methods}  # method -> {id: verified record}
     common = [t["id"] for t in traces if all(t["id"] in recs for recs in pruned.values())]
@@ -218,11 +244,12 @@ def prune_traces(config: LabConfig, method: str, tokenizer: Path) -> dict[str, d
     from leancot.prune.stage import run as prune
 
     extra: dict[str, Any] = {}
-    if method == "perplexity" and config.scorer:
+    scorer = config.scorer or config.student  # SPIRIT scores with the student itself when there is one
+    if method == "perplexity" and scorer:
         if "scorer" in PruneConfig.model_fields:
-            extra["scorer"] = config.scorer
+            extra["scorer"] = scorer
         else:
-            log.warning("lab: the prune stage has no scorer setting; --scorer %s is not used", config.scorer)
+            log.warning("lab: the prune stage has no scorer setting; --scorer %s is not used", scorer)
     out = config.out
     prune_dir = prune(PruneConfig(input=out / "teacher" / "traces.jsonl", out=out / prune_dirname(method), method=method,
                                   tokenizer=str(tokenizer), overwrite=config.overwrite, **extra))  # fmt: skip
@@ -250,10 +277,25 @@ def _count(text: str, tokenizer: Path) -> int:
     return count_tokens(text, str(tokenizer))
 
 
+def pretrained_student(config: LabConfig) -> Path:
+    """The directory of ``--student`` (a built-in model is fetched and converted on first use)."""
+    from leancot.models import resolve
+
+    path = resolve(config.student or "")
+    if not isinstance(path, Path):
+        raise UsageError(
+            f"--student {config.student!r}: a hub model cannot be fetched here; give a built-in name or a local model directory"
+        )
+    return path
+
+
 def student_init(config: LabConfig, settings: dict[str, Any], seed: int) -> Path:
-    """The random initial student of ``seed`` (the lab's BPE vocabulary), built once and shared by the arms."""
+    """The initial student of ``seed``: the pretrained ``--student``, else a random one in the lab's
+    BPE vocabulary, built once and shared by the arms."""
     from leancot.tiny import make_tiny_model
 
+    if config.student:
+        return pretrained_student(config)
     target = config.out / "students" / f"init-{settings['layers']}x{settings['hidden']}-seed{seed}"
     if not (target / "config.json").exists():
         heads = 4 if settings["hidden"] % 4 == 0 else 1
@@ -329,7 +371,8 @@ def train_and_eval(
     tick = time.perf_counter()
     train_dir = train(TrainConfig(
         input=Path(data["files"][arm.data]), out=base / "train", reasoning_field="reasoning", policy=arm.policy, lsp=arm.lsp,
-        student=str(student_init(config, settings, seed)), lora=False, lr=config.lr, warmup=config.warmup,
+        student=str(student_init(config, settings, seed)), lora=bool(config.student), lr=settings["lr"], warmup=config.warmup,
+        max_length=settings["max_length"],
         epochs=settings["epochs"], batch_size=settings["batch_size"], save_steps=100_000, seed=seed, overwrite=config.overwrite,
     ))  # fmt: skip
     train_wall = time.perf_counter() - tick
