@@ -60,16 +60,10 @@ def test_resolve_drops_duplicates_and_needs_an_arm(monkeypatch):
 
 @pytest.fixture(scope="module")
 def pruner_lab(tmp_path_factory):
-    """Every kind of arm; ``perplexity`` stands in as the heuristic pruner under its name if it is not registered yet."""
-    mp = pytest.MonkeyPatch()
-    if "perplexity" not in registry.PRUNERS:
-        mp.setitem(registry.PRUNERS, "perplexity", registry.PRUNERS["heuristic"])
+    """Every kind of arm, the perplexity pruner's included (scored by the lab's own verbose-trained scorer)."""
     out = tmp_path_factory.mktemp("lab-arms")
     arms = ["verbose", "heuristic", "first-answer", "perplexity", "lsp:0.5", "lsp-cot:0.5"]
-    try:
-        summary = json.loads(run(LabConfig(out=out, seeds=[0], workers=1, max_new_tokens=32, arms=arms, **MICRO)).read_text())
-    finally:
-        mp.undo()
+    summary = json.loads(run(LabConfig(out=out, seeds=[0], workers=1, max_new_tokens=32, arms=arms, **MICRO)).read_text())
     return out, summary, arms
 
 
@@ -89,6 +83,9 @@ def test_pruner_arms_train_on_the_same_problems(pruner_lab):
         records = (out / "seed0" / arm / "eval" / "records.jsonl").read_text().splitlines()
         assert len(records) == MICRO["test_problems"]
     train = {a: json.loads((out / "seed0" / a / "train" / "manifest.json").read_text())["config"] for a in ("lsp-0.5", "lsp-cot-0.5")}
+    scorer = json.loads((out / "prune-perplexity" / "manifest.json").read_text())["config"]["scorer"]
+    assert scorer == str(out / "scorer" / "train" / "model")  # a student of the lab's shape, trained on every verbose trace
+    assert (out / "scorer" / "verbose.jsonl").read_text().count("\n") == MICRO["train_problems"]
     assert (train["lsp-0.5"]["policy"], train["lsp-0.5"]["lsp"]) == ("lsp", 0.5)
     assert (train["lsp-cot-0.5"]["policy"], train["lsp-cot-0.5"]["lsp"]) == ("lsp-cot", 0.5)
 

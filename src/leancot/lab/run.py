@@ -209,7 +209,8 @@ def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | 
         tokenizer = train_tokenizer([build_prompt(p.question, "lab") for p in train] + [t["completion"] for t in traces],
                                     out / "tokenizer", settings["vocab_size"])  # fmt: skip
     methods = pruners_of(arms)
-    pruned = {m: prune_traces(config, m, tokenizer) for m in methods}  # method -> {id: verified record}
+    scorer = train_scorer(config, settings, traces) if "perplexity" in methods and not (config.scorer or config.student) else None
+    pruned = {m: prune_traces(config, m, tokenizer, scorer=scorer) for m in methods}  # method -> {id: verified record}
     common = [t["id"] for t in traces if all(t["id"] in recs for recs in pruned.values())]
     if not common:
         dirs = ", ".join(str(out / prune_dirname(m) / "rejects.jsonl") for m in methods)
@@ -238,13 +239,16 @@ def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | 
     return test_file, info
 
 
-def prune_traces(config: LabConfig, method: str, tokenizer: Path) -> dict[str, dict[str, Any]]:
-    """Prune the teacher's traces with ``method`` (the real stage); its verified records by id."""
+def prune_traces(config: LabConfig, method: str, tokenizer: Path, *, scorer: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Prune the teacher's traces with ``method`` (the real stage); its verified records by id.
+
+    The perplexity pruner scores with ``--scorer``, else the student itself (SPIRIT): the
+    pretrained ``--student``, or ``scorer`` (``train_scorer``'s model) for students from scratch."""
     from leancot.prune.stage import PruneConfig
     from leancot.prune.stage import run as prune
 
     extra: dict[str, Any] = {}
-    scorer = config.scorer or config.student  # SPIRIT scores with the student itself when there is one
+    scorer = config.scorer or config.student or (str(scorer) if scorer else None)
     if method == "perplexity" and scorer:
         if "scorer" in PruneConfig.model_fields:
             extra["scorer"] = scorer
@@ -257,6 +261,30 @@ def prune_traces(config: LabConfig, method: str, tokenizer: Path) -> dict[str, d
     if not records:
         raise UsageError(f"the {method} pruner verified none of the teacher traces; see {prune_dir / 'rejects.jsonl'}")
     return records
+
+
+def train_scorer(config: LabConfig, settings: dict[str, Any], traces: list[dict[str, Any]]) -> Path:
+    """The perplexity pruner's scorer for students trained from scratch: the first seed's student
+    trained on every verbose trace, as the verbose arm is (a random student would score nothing).
+
+    A pretrained model in another vocabulary would cost ~1000x more per trace on these cores and
+    would score text the students never read; this one reads the lab's BPE, in seconds."""
+    from leancot.data.formats import split_reasoning
+    from leancot.evaluate.prompts import build_prompt
+    from leancot.train.config import TrainConfig
+    from leancot.train.stage import run as train
+
+    data = config.out / "scorer" / "verbose.jsonl"
+    rows = [{"id": t["id"], "question": build_prompt(t["question"], "lab"), "reasoning": split_reasoning(t["completion"]).reasoning,
+             "answer": t["answer"]} for t in traces]  # fmt: skip
+    write_jsonl_atomic(data, rows)
+    seed = config.seeds[0]
+    train_dir = train(TrainConfig(
+        input=data, out=config.out / "scorer" / "train", reasoning_field="reasoning", student=str(student_init(config, settings, seed)),
+        lora=False, lr=settings["lr"], warmup=config.warmup, epochs=settings["epochs"], batch_size=settings["batch_size"],
+        save_steps=100_000, seed=seed, overwrite=config.overwrite,
+    ))  # fmt: skip
+    return train_dir / "model"
 
 
 def _mean_tokens(records: dict[str, dict[str, Any]], ids: list[str], key: str) -> float:
