@@ -57,4 +57,7 @@ def print_summary(summary: dict) -> None:
 
 def _student(settings: dict) -> str:
     student = settings.get("student")
-    return f"{student} + LoRA" if student else f"from scratch, {settings['layers']}x{settings['hidden']}"
+    if student:
+        return f"{student} + LoRA"
+    shape = f", {settings['layers']}x{settings['hidden']}" if settings.get("layers") and settings.get("hidden") else ""
+    return "from scratch" + shape

@@ -106,7 +106,9 @@ class LabConfig(BaseModel):
     )
     warmup: float = Field(0.05, ge=0, description="Warm-up: a fraction of the steps if < 1, else steps.")
     lsp: float = Field(0.5, gt=0, le=1, description="Lead-span proportion of the reasoning kept for the lsp student.")
-    scorer: str | None = Field(None, description="Scorer model of the perplexity arm (default: --student, else a lab student trained on every verbose trace).")
+    scorer: str | None = Field(
+        None, description="Scorer model of the perplexity arm (default: --student, else a lab student trained on every verbose trace)."
+    )
     max_new_tokens: int | None = Field(None, ge=8, description="Generation budget (default: the longest verbose trace + 64).")
     eval_batch_size: int = Field(64, ge=1, description="Prompts per generate batch.")
     workers: int = Field(2, ge=1, description="Seeds trained at once, each in its own process (2 suits 2 cores; 1: one after another).")
