@@ -79,7 +79,28 @@ def main() -> None:
         )  # fmt: skip
     )
     wall = time.perf_counter() - started
-    report(json.loads(summary_path.read_text()), wall, load_before, os.getloadavg(), out, budget=BUDGET_S)
+    summary = json.loads(summary_path.read_text())
+    report(summary, wall, load_before, os.getloadavg(), out, budget=BUDGET_S)
+    dropped_operands(summary, out)
+
+
+def dropped_operands(summary: dict, out: Path) -> None:
+    """Per arm: how many wrong answers never use one of the question's numbers in an equation
+    of their reasoning (an operation dropped), the failure reading the outputs shows most."""
+    import re
+
+    from leancot.io import read_jsonl
+
+    questions = {p["id"]: p["question"] for p in read_jsonl(out / "problems" / "test.jsonl")}
+    equation = re.compile(r"[\d\s*+\-/×x]+=\s*\d+")
+    for seed in summary["seeds"]:
+        for arm in summary["arms"]:
+            wrong = [r for r in read_jsonl(out / f"seed{seed}" / arm.replace(":", "-") / "eval" / "records.jsonl") if not r["correct"]]
+            dropped = 0
+            for r in wrong:
+                used = set(re.findall(r"\d+", " ".join(equation.findall(r["output"].split("</think>")[0]))))
+                dropped += bool(set(re.findall(r"\d+", questions[r["problem_id"]])) - used)
+            print(f"seed {seed} {arm}: {len(wrong)} wrong answers, {dropped} of them leave a number of the question out of every equation")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,9 @@ def arms_plot(summary: dict[str, Any], path: Path) -> bool:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     seeds = ",".join(str(s) for s in summary.get("seeds", []))
-    ax.set_title(f"held-out accuracy against tokens (seeds {seeds})", fontsize=10)
+    student = summary.get("settings", {}).get("student")
+    who = f"{student} + LoRA" if student else "from scratch"
+    ax.set_title(f"held-out accuracy against tokens ({who}, seeds {seeds})", fontsize=10)
     others = [n for n in arms if n in vs]
     for y, name in enumerate(others):
         c = vs[name]
