@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from leancot import data
@@ -91,6 +92,27 @@ def test_two_evals_into_one_directory_cannot_interleave(tmp_path):
         with pytest.raises(UsageError, match=r"in use by another leancot run \(pid \d+\)"):
             with stage_run(tmp_path / "ev", "eval", {}, {}):
                 pass
+
+
+class Item(BaseModel):
+    id: str
+
+
+def test_a_resumed_run_adds_its_time_to_the_runs_before_it(tmp_path):
+    def one_record(key: str, pause: float) -> None:
+        with stage_run(tmp_path / "ev", "eval", {}, {}, skip_complete=False) as run:
+            out = run.output()
+            time.sleep(pause)
+            out.add(Item(id=key))
+            out.close()
+            run.complete({"input": 2, "records": run.done(), "rejects": 0})
+
+    one_record("a", 0.3)
+    first = json.loads((tmp_path / "ev" / "manifest.json").read_text())
+    one_record("b", 0.0)  # a resume: this run's own time is short, the total is not
+    second = json.loads((tmp_path / "ev" / "manifest.json").read_text())
+    assert first["wall_seconds_total"] == first["wall_seconds"] >= 0.3
+    assert second["wall_seconds"] < 0.3 <= first["wall_seconds"] <= second["wall_seconds_total"]
 
 
 # --------------------------------------------------------------------------- failures

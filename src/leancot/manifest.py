@@ -149,6 +149,7 @@ class Manifest:
     def __init__(self, out_dir: str | Path, stage: str, config: dict[str, Any], inputs: dict[str, str], seed: int | None = None):
         self.path = Path(out_dir) / MANIFEST
         self.started = time.time()
+        self.prior_seconds = 0.0  # the earlier runs' time, when this one resumes them
         self.enabled = True  # off on the non-zero ranks of a distributed run
         self.data: dict[str, Any] = {
             "stage": stage,
@@ -167,7 +168,8 @@ class Manifest:
 
     def write(self, status: str = "running", **fields: Any) -> None:
         self.data.update(fields, status=status)
-        self.data["wall_seconds"] = round(time.time() - self.started, 3)
+        self.data["wall_seconds"] = round(time.time() - self.started, 3)  # this run's
+        self.data["wall_seconds_total"] = round(self.prior_seconds + self.data["wall_seconds"], 3)  # with the runs it resumed
         if self.enabled:
             write_json_atomic(self.path, self.data)
 
@@ -268,6 +270,8 @@ class StageRun:
             self.previous = {}
         done = skip_complete(out_dir) if callable(skip_complete) else skip_complete
         self.state = "resume" if state == "skip" and not done else state
+        if self.state == "resume":
+            self.manifest.prior_seconds = float(self.previous.get("wall_seconds_total", self.previous.get("wall_seconds")) or 0.0)
         self.had_records = self.state == "resume" and (_has_records(out_dir) or self.kept_work(out_dir))  # an earlier run's work
         self.total: int | None = None  # input items, when the stage knows them (for the interrupt message)
         self._out: StageOutput | None = None
