@@ -249,13 +249,8 @@ def prune_traces(config: LabConfig, method: str, tokenizer: Path, *, scorer: Pat
     from leancot.prune.stage import PruneConfig
     from leancot.prune.stage import run as prune
 
-    extra: dict[str, Any] = {}
-    scorer = config.scorer or config.student or (str(scorer) if scorer else None)
-    if method == "perplexity" and scorer:
-        if "scorer" in PruneConfig.model_fields:
-            extra["scorer"] = scorer
-        else:
-            log.warning("lab: the prune stage has no scorer setting; --scorer %s is not used", scorer)
+    chosen = config.scorer or config.student or (str(scorer) if scorer else None)
+    extra = {"scorer": chosen} if method == "perplexity" and chosen else {}
     out = config.out
     prune_dir = prune(PruneConfig(input=out / "teacher" / "traces.jsonl", out=out / prune_dirname(method), method=method,
                                   tokenizer=str(tokenizer), overwrite=config.overwrite, **extra))  # fmt: skip
