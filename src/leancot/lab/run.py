@@ -268,20 +268,25 @@ def train_scorer(config: LabConfig, settings: dict[str, Any], traces: list[dict[
     SmolLM2-135M takes about a minute per real trace (``--scorer`` chooses it anyway)."""
     from leancot.data.formats import split_reasoning
     from leancot.evaluate.prompts import build_prompt
-    from leancot.train.config import TrainConfig
-    from leancot.train.stage import run as train
 
     data = config.out / "scorer" / "verbose.jsonl"
     rows = [{"id": t["id"], "question": build_prompt(t["question"], "lab"), "reasoning": split_reasoning(t["completion"]).reasoning,
              "answer": t["answer"]} for t in traces]  # fmt: skip
     write_jsonl_atomic(data, rows)
-    seed = config.seeds[0]
-    train_dir = train(TrainConfig(
-        input=data, out=config.out / "scorer" / "train", reasoning_field="reasoning", student=str(student_init(config, settings, seed)),
-        lora=False, lr=settings["lr"], warmup=config.warmup, epochs=settings["epochs"], batch_size=settings["batch_size"],
-        save_steps=100_000, seed=seed, overwrite=config.overwrite,
+    return train_student(config, settings, config.seeds[0], data, config.out / "scorer" / "train") / "model"
+
+
+def train_student(config: LabConfig, settings: dict[str, Any], seed: int, data: Path, out: Path, *, policy: str = "lsp",
+                  lsp: float = 1.0) -> Path:  # fmt: skip
+    """One student of ``seed`` trained on ``data`` by the real trainer: every arm's (and the scorer's) settings but the length policy."""
+    from leancot.train.config import TrainConfig
+    from leancot.train.stage import run as train
+
+    return train(TrainConfig(
+        input=data, out=out, reasoning_field="reasoning", policy=policy, lsp=lsp, student=str(student_init(config, settings, seed)),
+        lora=bool(config.student), lr=settings["lr"], warmup=config.warmup, max_length=settings["max_length"], epochs=settings["epochs"],
+        batch_size=settings["batch_size"], save_steps=100_000, seed=seed, overwrite=config.overwrite,
     ))  # fmt: skip
-    return train_dir / "model"
 
 
 def _mean_tokens(records: dict[str, dict[str, Any]], ids: list[str], key: str) -> float:
@@ -389,17 +394,10 @@ def train_and_eval(
     """Train the student of ``arm`` and ``seed`` and evaluate it; returns its figures and eval records."""
     from leancot.evaluate.run import EvalConfig
     from leancot.evaluate.run import run as evaluate
-    from leancot.train.config import TrainConfig
-    from leancot.train.stage import run as train
 
     base = config.out / f"seed{seed}" / arm.dirname
     tick = time.perf_counter()
-    train_dir = train(TrainConfig(
-        input=Path(data["files"][arm.data]), out=base / "train", reasoning_field="reasoning", policy=arm.policy, lsp=arm.lsp,
-        student=str(student_init(config, settings, seed)), lora=bool(config.student), lr=settings["lr"], warmup=config.warmup,
-        max_length=settings["max_length"],
-        epochs=settings["epochs"], batch_size=settings["batch_size"], save_steps=100_000, seed=seed, overwrite=config.overwrite,
-    ))  # fmt: skip
+    train_dir = train_student(config, settings, seed, Path(data["files"][arm.data]), base / "train", policy=arm.policy, lsp=arm.lsp)
     train_wall = time.perf_counter() - tick
     tick = time.perf_counter()
     eval_dir = evaluate(EvalConfig(
