@@ -23,26 +23,9 @@ from leancot.schema import Trace
 
 
 def real_traces() -> list[Trace]:
-    from leancot.data import load_traces
+    from leancot.data import correct_traces
 
-    out = []
-    for t in load_traces():
-        if t["is_correct"]:
-            reasoning, final, _ = grading.split_think(t["completion"])
-            out.append(
-                Trace(
-                    id=t["id"],
-                    problem_id=t["id"],
-                    question=t["problem"],
-                    completion=t["completion"],
-                    reasoning=reasoning,
-                    final=final,
-                    answer=grading.extract_answer(t["completion"]),
-                    gold_answer=t["gt_answer"],
-                    correct=True,
-                )
-            )
-    return out
+    return correct_traces()
 
 
 def lab_traces(n: int) -> list[Trace]:

@@ -3,7 +3,7 @@
 import pytest
 
 from leancot import grading
-from leancot.data import load_traces
+from leancot.data import bundled_trace, load_traces
 from leancot.prune.base import Pruned
 from leancot.prune.contained import contain, gaps, is_self_contained, repair
 from leancot.prune.heuristic import prune_trace
@@ -70,18 +70,7 @@ def test_repair_gives_up_without_a_deriving_step():
 
 
 def _real(suffix: str) -> Trace:
-    t = next(t for t in load_traces() if t["id"].endswith(suffix))
-    reasoning, final, _ = grading.split_think(t["completion"])
-    return Trace(
-        id=t["id"],
-        question=t["problem"],
-        completion=t["completion"],
-        reasoning=reasoning,
-        final=final,
-        answer=grading.extract_answer(t["completion"]),
-        gold_answer=t["gt_answer"],
-        correct=True,
-    )
+    return bundled_trace(next(t for t in load_traces() if t["id"].endswith(suffix)))
 
 
 def test_real_trace_gap_is_repaired_from_the_original():

@@ -4,13 +4,11 @@ import asyncio
 
 import pytest
 
-from leancot import grading
-from leancot.data import load_traces
+from leancot.data import correct_traces
 from leancot.prune.base import Rejected
 from leancot.prune.first_answer import FirstAnswerPruner, answer_position, first_derivation, prune_first_answer
 from leancot.prune.segment import decompose
 from leancot.prune.verify import check
-from leancot.schema import Trace
 
 Q = "Tom buys 4 pens at 3 dollars each and a notebook for 5 dollars. How much does he pay?"
 TRACE = """Okay, so Tom buys 4 pens at 3 dollars each and a notebook for 5 dollars.
@@ -55,23 +53,7 @@ def test_no_derivation_is_a_reject():
 
 @pytest.fixture(scope="module")
 def real():
-    out = []
-    for t in load_traces():
-        if t["is_correct"]:
-            reasoning, final, _ = grading.split_think(t["completion"])
-            out.append(
-                Trace(
-                    id=t["id"],
-                    question=t["problem"],
-                    completion=t["completion"],
-                    reasoning=reasoning,
-                    final=final,
-                    answer=grading.extract_answer(t["completion"]),
-                    gold_answer=t["gt_answer"],
-                    correct=True,
-                )
-            )
-    return out
+    return correct_traces()
 
 
 def test_real_traces_keep_their_answers(real):

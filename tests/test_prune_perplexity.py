@@ -10,8 +10,7 @@ import sys
 
 import pytest
 
-from leancot import grading
-from leancot.data import load_traces
+from leancot.data import correct_traces
 from leancot.prune.heuristic import _root, prune
 from leancot.prune.perplexity import FUNCTIONAL, PerplexityPruner, Scorer, Settings, _chunks, candidates, removal_importance, select
 from leancot.prune.segment import decompose
@@ -44,23 +43,7 @@ def test_candidates_are_only_functional_steps():
 
 @pytest.fixture(scope="module")
 def real() -> list[Trace]:
-    out = []
-    for t in load_traces():
-        if t["is_correct"]:
-            reasoning, final, _ = grading.split_think(t["completion"])
-            out.append(
-                Trace(
-                    id=t["id"],
-                    question=t["problem"],
-                    completion=t["completion"],
-                    reasoning=reasoning,
-                    final=final,
-                    answer=grading.extract_answer(t["completion"]),
-                    gold_answer=t["gt_answer"],
-                    correct=True,
-                )
-            )
-    return out
+    return correct_traces()
 
 
 def test_real_candidates_are_functional_or_past_the_answer(real):

@@ -9,6 +9,8 @@ The bundled files (under ``files/``, each with its licence beside it) are packag
 """
 
 from leancot.data.loader import (
+    bundled_trace,
+    correct_traces,
     files_dir,
     gold_from_solution,
     load,
@@ -19,6 +21,8 @@ from leancot.data.loader import (
 from leancot.data.registry import BENCHMARKS, Benchmark, find_benchmark, list_benchmarks
 
 __all__ = [
+    "bundled_trace",
+    "correct_traces",
     "BENCHMARKS",
     "Benchmark",
     "files_dir",

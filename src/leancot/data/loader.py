@@ -9,10 +9,11 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from leancot import grading
 from leancot.data.registry import BENCHMARKS, Benchmark, find_benchmark
 from leancot.errors import UsageError
 from leancot.grading import last_boxed, normalize_answer
-from leancot.schema import Problem
+from leancot.schema import Problem, Trace
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,19 @@ def traces_path() -> Path:
 def load_traces() -> list[dict[str, Any]]:
     """The raw rows of :func:`traces_path` (id, problem, completion, gt_answer, chunks...)."""
     return read_records(traces_path())
+
+
+def bundled_trace(row: dict[str, Any]) -> Trace:
+    """One row of :func:`load_traces` as a pruner's ``Trace`` (reasoning and answer split from the completion)."""
+    reasoning, final, _ = grading.split_think(row["completion"])
+    return Trace(id=row["id"], problem_id=row["id"], question=row["problem"], completion=row["completion"], reasoning=reasoning,
+                 final=final, answer=grading.extract_answer(row["completion"]), gold_answer=row["gt_answer"],
+                 correct=bool(row["is_correct"]))  # fmt: skip
+
+
+def correct_traces() -> list[Trace]:
+    """The bundled traces whose answer is correct (20 of the 40), as ``Trace``s."""
+    return [bundled_trace(row) for row in load_traces() if row["is_correct"]]
 
 
 # --------------------------------------------------------------------------- reading
