@@ -23,7 +23,7 @@ import re
 
 from leancot.prune.base import OfflinePruner, Pruned, Rejected
 from leancot.prune.heuristic import _RESULT_CONTEXT, _answer_forms, _canon, _concludes, prune
-from leancot.prune.segment import decompose
+from leancot.prune.segment import decompose, step_offsets
 from leancot.schema import Step, Trace
 
 _DERIVING = {
@@ -81,17 +81,6 @@ def first_derivation(steps: list[Step], answer: str | None) -> int | None:
                 break  # nothing re-derives it after the correction: the correction was elsewhere
             root = later
     return root
-
-
-def step_offsets(reasoning: str, steps: list[Step]) -> list[tuple[int, int]]:
-    """``(start, end)`` of every step in ``reasoning`` (steps are exact slices, in order)."""
-    out, pos = [], 0
-    for s in steps:
-        start = reasoning.find(s.text, pos)
-        start = pos if start < 0 else start
-        out.append((start, start + len(s.text)))
-        pos = start + len(s.text)
-    return out
 
 
 def answer_position(reasoning: str, answer: str | None, question: str = "", steps: list[Step] | None = None) -> float | None:

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import re
 
+from leancot.prune import derivation
 from leancot.prune.segment import decompose, units
+from leancot.prune.select import Selection, joined, retracted_only, select
 from leancot.prune.skills import label
 from leancot.prune.verify import numbers_in
 from leancot.schema import Step
@@ -78,23 +80,80 @@ _DISPLAY = re.compile(r"\\\[|\$\$|\\begin\{")
 
 def prune_trace(reasoning: str, answer: str | None, question: str = "") -> tuple[list[Step], str]:
     """Decompose ``reasoning`` into steps and prune them: ``(steps, concise reasoning)``."""
-    return prune(decompose(reasoning, question), answer, question)
+    return prune(decompose(reasoning, question), answer, question, reasoning=reasoning)
 
 
 def prune(
-    steps: list[Step], answer: str | None, question: str = "", *, root: int | None = None, compress: bool = True
+    steps: list[Step],
+    answer: str | None,
+    question: str = "",
+    *,
+    root: int | None = None,
+    compress: bool = True,
+    reasoning: str | None = None,
 ) -> tuple[list[Step], str]:
     """Set every step's action/rewritten and synthesise the concise path.
 
-    ``answer`` is the trace's final answer (``None``: the last ``\\boxed{}`` of the
-    steps, if any). ``root`` is the step where the answer is reached (default: the first
-    that states it, :func:`_root`); ``compress=False`` keeps the kept steps verbatim. Returns
-    new Step objects (the input is not modified) and the pruned reasoning, which ends with
-    ``The answer is \\boxed{X}``.
+    ``answer`` is the trace's final answer (``None``: the last ``\\boxed{}`` of the steps, if any).
+    ``reasoning`` is the text the steps were cut from (default: the steps joined by blank lines).
+    The sentences kept are those of the answer's derivation (``leancot.prune.select``); when no
+    computation derives the answer, the step rules below decide, with ``root`` the step where the
+    answer is reached (default: :func:`_root`). ``compress=False`` keeps the kept steps verbatim
+    (less what must go). Returns new Step objects (the input is not modified) and the pruned
+    reasoning, which ends with ``The answer is \\boxed{X}``.
     """
     steps = [s.model_copy(update={"action": "keep", "rewritten": None}) for s in steps]
     if answer is None:
         answer = _last_boxed(" ".join(s.text for s in steps))
+    if reasoning is None:
+        reasoning = "\n\n".join(s.text for s in steps)
+    graph = derivation.build(reasoning, question, answer)
+    chosen = select(graph, steps)
+    if chosen is None:
+        _step_rules(steps, answer, question, root, compress)
+        _without(steps, retracted_only(graph, steps), question, compress)
+    else:
+        for i, step in enumerate(steps):
+            _apply(step, chosen, i, compress)
+    _drop_repeated_headings(steps)
+    if compress:
+        _merge(steps)
+    return steps, _synthesise(steps, answer)
+
+
+def _apply(step: Step, chosen: Selection, i: int, compress: bool) -> None:
+    """A step's action from the sentences the selection keeps: delete, keep, or compress to them."""
+    graph = chosen.graph
+    ks = chosen.kept_in(i) if compress else (chosen.left_in(i) if chosen.kept_in(i) else [])
+    texts = [_shorten(graph.sentence_text(k)) if compress else graph.sentence_text(k) for k in ks]
+    text = joined(graph, ks, texts)
+    if not text:
+        step.action = "delete"
+    elif text != step.text:
+        step.action, step.rewritten = "compress", text
+
+
+def _shorten(sentence: str) -> str:
+    """A kept sentence without its lead-in and filler words (numbers and formulas untouched)."""
+    return _strip_filler(_LEAD_IN.sub("", sentence, count=1))
+
+
+def _without(steps: list[Step], chosen: Selection, question: str, compress: bool) -> None:
+    """Take the sentences that must go (retracted passages) out of the steps the rules kept."""
+    graph = chosen.graph
+    for i, step in enumerate(steps):
+        if step.action == "delete" or not set(chosen.step_sentences[i]) & chosen.drop:
+            continue
+        text = joined(graph, chosen.left_in(i))
+        step.action, step.rewritten = ("compress", text) if text else ("delete", None)
+        if text and compress:
+            rest = step.model_copy(update={"text": text, "action": "keep", "rewritten": None})
+            _compress(rest, question)
+            step.action, step.rewritten = ("compress", rest.rewritten or text) if rest.action != "delete" else ("delete", None)
+
+
+def _step_rules(steps: list[Step], answer: str | None, question: str, root: int | None, compress: bool) -> None:
+    """The step rules for a trace whose answer no computation derives (tracking numbers, module docstring)."""
     q_numbers = numbers_in(question)
     nums = [_significant(numbers_in(s.text)) - q_numbers for s in steps]
     doubts = _answered_doubts(steps)
@@ -111,10 +170,6 @@ def prune(
             step.action = "delete"
         elif compress:
             _compress(step, question)
-    _drop_repeated_headings(steps)
-    if compress:
-        _merge(steps)
-    return steps, _synthesise(steps, answer)
 
 
 def _decide(i: int, step: Step, root: int | None, needed: set[int], superseded: set[int], live: bool, in_detour: bool) -> bool:

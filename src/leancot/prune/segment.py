@@ -237,3 +237,14 @@ def _majority(group: list[tuple[int, int, str]]) -> str:
 def sentences(text: str) -> list[str]:
     """The units of ``text`` as stripped strings (used to compress a step sentence by sentence)."""
     return [text[s:e].strip() for s, e, _ in units(text)]
+
+
+def step_offsets(reasoning: str, steps: list[Step]) -> list[tuple[int, int]]:
+    """``(start, end)`` of every step in ``reasoning`` (steps are exact slices, in order)."""
+    out, pos = [], 0
+    for s in steps:
+        start = reasoning.find(s.text, pos)
+        start = pos if start < 0 else start
+        out.append((start, start + len(s.text)))
+        pos = start + len(s.text)
+    return out

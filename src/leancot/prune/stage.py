@@ -18,7 +18,6 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -31,10 +30,9 @@ from leancot.io import MAX_LINE_BYTES, InputPath, RawRow, StageOutput, iter_rows
 from leancot.progress import progress_bar
 from leancot.prune import registry
 from leancot.prune.base import Deferred, Postponed, Pruned, PruneFailed, Pruner, Rejected, StopRun
-from leancot.prune.contained import contain
 from leancot.prune.reader import TraceReader
 from leancot.prune.teacher.config import TeacherConfig
-from leancot.prune.verify import check
+from leancot.prune.verify import verify_path
 from leancot.schema import PrunedTrace, Step, Trace
 from leancot.tokens import count_tokens, count_tokens_batch
 
@@ -351,31 +349,28 @@ async def _fall_back(
 
 
 def _verified(trace: Trace, p: Pruned, config: PruneConfig) -> PrunedTrace | tuple[str, str]:
-    """The pruned path must reach the original answer (and the gold) and invent no number.
-
-    It must also be self-contained (``leancot.prune.contained``): a computation that uses a number
-    from nowhere gets the step that derives it back from the original, else the path fails with
-    ``not_self_contained``. A failing path is a reject, or with ``--on-fail keep`` the trace
-    passes through unpruned."""
-    contained = contain(p.pruned, p.steps, trace.question)
-    if contained is not None and contained[2]:
-        p = replace(p, pruned=contained[0], steps=contained[1], extra={**p.extra, "restored": contained[2]})
-    failures = [] if contained is not None else ["not_self_contained"]
-    failures += check(
-        p.pruned, original_answer=trace.answer, gold=trace.gold_answer, original_text=trace.reasoning, question=trace.question
-    )
+    """The pruned path must be a complete derivation of the original answer (and the gold) that
+    invents no number (``leancot.prune.verify.verify_path``: a path missing a computation gets the
+    original's sentence back when that completes it). A failing path is a reject, or with
+    ``--on-fail keep`` the trace passes through unpruned."""
+    verdict = verify_path(p.pruned, p.steps, reasoning=trace.reasoning, question=trace.question, answer=trace.answer,
+                          gold=trace.gold_answer)  # fmt: skip
+    failures = verdict.failures
     if failures and config.on_fail == "reject":
-        return (failures[0], "; ".join(failures))
-    steps, pruned, method = p.steps, p.pruned, p.method
+        return (failures[0], verdict.detail)
+    extra = {**p.extra, "derivation": verdict.derivation}
+    if verdict.restored:
+        extra["restored"] = verdict.restored
+    steps, pruned, method = verdict.steps, verdict.pruned, p.method
     if failures:
-        steps = [s.model_copy(update={"action": "keep", "rewritten": None}) for s in steps]
+        steps = [s.model_copy(update={"action": "keep", "rewritten": None}) for s in p.steps]
         pruned, method = trace.reasoning, f"{method}:unpruned"
     steps = _counted(steps, config.tokenizer)
     return PrunedTrace(
         id=trace.id, question=trace.question, gold_answer=trace.gold_answer, original=trace.reasoning, pruned=pruned,
         steps=steps, answer=trace.answer, tokens_before=count_tokens(trace.reasoning, config.tokenizer),
         tokens_after=count_tokens(pruned, config.tokenizer), verified=not failures, method=method, failures=failures,
-        **({"usage": p.usage} if p.usage is not None else {}), **p.extra,
+        **({"usage": p.usage} if p.usage is not None else {}), **extra,
     )  # fmt: skip
 
 

@@ -1,6 +1,13 @@
-"""Checks on a pruned reasoning path: does it still reach the answer, and invent nothing?
+"""Checks on a pruned reasoning path: is it a complete derivation of the answer, inventing nothing?
 
-``check`` returns the reasons a pruned path fails (an empty list means verified):
+:func:`verify_path` is the one verification every pruner's path goes through (the prune stage
+calls it): the derivation check of ``leancot.prune.derivation`` (every number a kept computation
+uses was derived before it, the answer is derived, nothing the trace retracted is kept), with
+the missing sentences put back when that makes the path complete, then :func:`check`:
+
+- ``incomplete_derivation``: a computation the path keeps (or the answer) needs one it lacks, or
+  it comes after the computation that uses it, and no repair can put it back;
+- ``retracted_kept``: the path keeps a computation the trace itself took back;
 
 - ``no_answer``: no answer can be extracted from the pruned text;
 - ``answer_mismatch``: its answer is not equivalent to the original trace's answer;
@@ -8,16 +15,18 @@
 - ``invented_numbers``: it holds a number that is in none of the original reasoning,
   the question and the answer (the pruner may delete and shorten, never make up).
 
-Before these, the prune stage makes the path self-contained (``leancot.prune.contained``:
-every number a computation uses stands earlier, else its deriving step is put back) or
-fails it with ``not_self_contained``.
+``check`` returns the rest (an empty list means verified):
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from typing import Any
 
 from leancot import grading
+from leancot.prune import derivation
+from leancot.schema import Step
 
 # Integers (optionally with thousands separators) and decimals; a leading "." only
 # when it is not part of an ellipsis or another number ("...484" is 484, not 0.484).
@@ -103,3 +112,45 @@ def check(
     if invented_numbers(pruned_text, source):
         failures.append("invented_numbers")
     return failures
+
+
+@dataclass
+class Verdict:
+    """What :func:`verify_path` found: the path (repaired when it could be) and its failures."""
+
+    pruned: str
+    steps: list[Step]
+    failures: list[str] = field(default_factory=list)  # reject reasons; [] means verified
+    detail: str = ""  # what the first failure is about, in words
+    restored: list[int] = field(default_factory=list)  # sentences of the original put back
+    derivation: dict[str, Any] = field(default_factory=dict)  # the derivation check, for the record
+
+    @property
+    def verified(self) -> bool:
+        return not self.failures
+
+
+def verify_path(
+    pruned: str, steps: list[Step], *, reasoning: str, question: str, answer: str | None, gold: str | None = None
+) -> Verdict:
+    """Check ``pruned`` (made of ``steps`` of ``reasoning``) as a derivation of ``answer``, repairing
+    it when putting back sentences of the original makes it complete (module docstring)."""
+    graph = derivation.build(reasoning, question, answer)
+    result = derivation.check_path(graph, pruned)
+    restored: list[int] = []
+    if not result.complete:
+        repaired = derivation.repair(graph, pruned)
+        if repaired is not None:
+            pruned, restored = repaired
+            steps = derivation.restore_steps(graph, steps, restored)
+            result = derivation.check_path(graph, pruned)
+    failures, detail = [], ""
+    if not result.complete:
+        detail = result.reason(graph)
+        failures.append(detail.split(":", 1)[0])
+    rest = check(pruned, original_answer=answer, gold=gold, original_text=reasoning, question=question)
+    failures += rest
+    if rest and not detail:
+        detail = "; ".join(rest)
+    summary = {**result.summary(), "needed": len(graph.needed), "restored": len(restored)}
+    return Verdict(pruned, steps, failures, detail, restored, summary)

@@ -1,0 +1,442 @@
+"""The arithmetic a sentence states, read as computations: operands, operation, result.
+
+``computations(text)`` finds every chain ``side = side = ... = side`` in ``text`` whose first
+side holds an operation between numbers, and reads it as one :class:`Computation`:
+
+- ``55 − 10 = 45``, ``$120 \\times \\frac{3}{4} = $90``, ``15 × 3/5 = 9 liters``, ``25% of 80 = 20``,
+  ``4 divided by 2 is 2``, ``2 hours × 60 = 120 minutes`` (unit words after a number are
+  allowed inside an expression and dropped), ``1 + 3(1 + 3) = 13``;
+- a chain ``9 × 3/4 = 27/4 = 6.75`` is one computation: its operands are the numbers of the
+  first side (and any number a later side brings in, such as a carry), its result is the last
+  side, and every number a later side writes out (27) is produced by it too;
+- ``correct`` says whether every side has the same value (to the decimals a side shows, or
+  within 2% after ``≈``): a slip such as ``7 × 8 = 54`` reads as a computation that is wrong.
+
+Numbers are read by :mod:`leancot.numbers` (``$14,400`` is 14400) and expressions by a small
+recursive-descent parser over exact fractions: model text is never ``eval``-ed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from leancot import numbers
+
+# LaTeX spelled as plain arithmetic, so that one tokeniser reads both.
+_LATEX = (
+    (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"(\1)/(\2)"),
+    (re.compile(r"\\(?:times|cdot|ast)(?![A-Za-z])"), " × "),
+    (re.compile(r"\\div(?![A-Za-z])"), " ÷ "),
+    (re.compile(r"\\approx(?![A-Za-z])"), " ≈ "),
+    (re.compile(r"\\text\s*\{([^{}]*)\}|\\mathrm\s*\{([^{}]*)\}"), r" \1\2 "),
+    (re.compile(r"\\(?:left|right|displaystyle|quad|qquad)(?![A-Za-z])|\\[,;!: ]|\\\(|\\\)|\\\[|\\\]"), " "),
+    (re.compile(r"\*\*"), " "),  # markdown bold, not a power
+)
+
+_NUMBER = re.sub(r"\(\?P<\w+>", "(?:", numbers.TOKEN.pattern)  # the number pattern without its group names
+_TOKEN = re.compile(
+    rf"(?P<num>{_NUMBER})"
+    r"|(?P<op>[-−+*×·÷/^])"
+    r"|(?P<lp>[(\[{])|(?P<rp>[)\]}])"
+    r"|(?P<eq>=|≈)"
+    r"|(?P<word>[A-Za-z]+(?:'[a-z]+)?)"
+    r"|(?P<sep>\S)"
+)
+_OPS = {"-": "-", "−": "-", "+": "+", "*": "*", "×": "*", "·": "*", "÷": "/", "/": "/", "^": "^"}
+_WORD_OPS = {"times": "*", "plus": "+", "minus": "-", "x": "*"}
+_TWO_WORD_OPS = {("multiplied", "by"): "*", ("divided", "by"): "/"}
+_WEAK_EQ = {"is", "equals", "gives", "makes", "are"}
+_MAX_SIDE = 40  # tokens: a side longer than this is prose, not arithmetic (and bounds the work)
+_MAX_UNIT_WORDS = 3  # "2 hours × 60", "9 liters of water + 6": words after a number inside an expression
+_LABEL_WORDS = 4
+_LABEL_STOP = {"and", "so", "which", "that", "then", "but", "because", "since", "for", "in", "is", "are", "the", "a", "an"}
+
+
+@dataclass(frozen=True)
+class Tok:
+    kind: str  # num, op, lp, rp, eq, word, sep
+    text: str
+    start: int
+    number: numbers.Number | None = None
+    approx: bool = False
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A number a computation uses, with the words written right after it ("liters of water")."""
+
+    value: Fraction
+    forms: frozenset[Fraction]  # 25% is 25 and 0.25
+    text: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Computation:
+    """One chain of equal sides whose first side computes: ``left = ... = result``."""
+
+    start: int  # offsets in the text given to :func:`computations`
+    end: int
+    text: str  # the chain as written
+    operands: tuple[Operand, ...]
+    ops: frozenset[str]  # "+", "-", "*", "/", "^"
+    result: Fraction
+    produced: frozenset[Fraction]  # the result, every side's value and every number a later side writes
+    label: str  # the words after the result ("goats left")
+    correct: bool
+
+    @property
+    def key(self) -> tuple:
+        """What makes two computations the same one: operands, operations and result (order aside)."""
+        return (tuple(sorted(o.value for o in self.operands)), tuple(sorted(self.ops)), self.result)
+
+
+def normalise(text: str) -> str:
+    """LaTeX spelled as plain arithmetic: ``\\frac{a}{b}`` -> ``(a)/(b)``, ``\\times`` -> ``×``."""
+    for pattern, repl in _LATEX:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def computations(text: str) -> list[Computation]:
+    """Every computation stated in ``text``, in order (see the module docstring)."""
+    if "=" not in text and "≈" not in text and "approx" not in text and not any(w in text for w in _WEAK_EQ):
+        return []
+    plain = normalise(text)
+    toks = _tokens(plain)
+    out = []
+    for chain in _chains(toks):
+        comp = _computation(plain, toks, chain)
+        if comp is not None:
+            out.append(comp)
+    return out
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def _tokens(text: str) -> list[Tok]:
+    raw = []
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup or "sep"
+        if kind == "num":
+            group = m.group("num")
+            found = numbers.tokens(group)
+            if not found:
+                continue
+            raw.append(Tok("num", group, m.start(), number=found[0]))
+        else:
+            raw.append(Tok(kind, m.group(0), m.start(), approx=m.group(0) == "≈"))
+    return _word_operators(raw)
+
+
+def _word_operators(raw: list[Tok]) -> list[Tok]:
+    """Words that are operators where they stand between numbers: "3 times 4", "25% of 80", "4 divided by 2 is 2"."""
+    out: list[Tok] = []
+    i = 0
+    while i < len(raw):
+        t = raw[i]
+        if t.kind == "word":
+            low = t.text.lower()
+            prev = out[-1] if out else None
+            nxt = raw[i + 1] if i + 1 < len(raw) else None
+            after_value = prev is not None and prev.kind in ("num", "rp")
+            if after_value and nxt is not None and nxt.kind == "word" and (low, nxt.text.lower()) in _TWO_WORD_OPS:
+                out.append(Tok("op", _TWO_WORD_OPS[(low, nxt.text.lower())], t.start))
+                i += 2
+                continue
+            before_value = nxt is not None and nxt.kind in ("num", "lp")
+            if after_value and before_value and low in _WORD_OPS and (low != "x" or t.text == "x"):
+                out.append(Tok("op", _WORD_OPS[low], t.start))
+                i += 1
+                continue
+            if low == "of" and before_value and _is_share(out):
+                out.append(Tok("op", "*", t.start))
+                i += 1
+                continue
+        out.append(t)
+        i += 1
+    return out
+
+
+def _is_share(before: list[Tok]) -> bool:
+    """Whether the tokens before "of" end with a percent or a fraction ("25% of", "3/4 of")."""
+    if not before or before[-1].kind not in ("num", "rp"):
+        return False
+    last = before[-1]
+    if last.kind == "num" and last.number is not None and last.number.percent:
+        return True
+    return len(before) >= 3 and before[-2].kind == "op" and before[-2].text == "/"
+
+
+# --------------------------------------------------------------------------- chains of sides
+
+
+def _is_eq(toks: list[Tok], i: int) -> bool:
+    t = toks[i]
+    return t.kind == "eq" or (t.kind == "word" and t.text.lower() in _WEAK_EQ)
+
+
+def _chains(toks: list[Tok]) -> list[list[tuple[int, int]]]:
+    """Chains as lists of side spans ``(i, j)`` (token indices, ``j`` exclusive), first side first."""
+    chains: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
+    for e in (i for i in range(len(toks)) if _is_eq(toks, i)):
+        strong = toks[e].kind == "eq"
+        right = _right_side(toks, e + 1)
+        if current and current[-1][1] == e:  # the last side ends at this "=": the chain goes on
+            if right is None:
+                chains.append(current)
+                current = []
+            else:
+                current.append(right)
+            continue
+        if current:
+            chains.append(current)
+            current = []
+        left = _left_side(toks, e)
+        if left is None or right is None or not _has_operation(toks, left):
+            continue
+        if not strong and toks[right[0]].kind != "num":
+            continue  # "the total is ...": a weak "is" needs an operation before it and a number after
+        current = [left, right]
+    if current:
+        chains.append(current)
+    return chains
+
+
+def _has_operation(toks: list[Tok], span: tuple[int, int]) -> bool:
+    i, j = span
+    return any(toks[k].kind == "op" and k > i for k in range(i, j))
+
+
+def _value_end(t: Tok) -> bool:
+    return t.kind in ("num", "rp")
+
+
+def _left_side(toks: list[Tok], e: int) -> tuple[int, int] | None:
+    """The longest expression that ends just before ``toks[e]`` (unit words after a number allowed)."""
+    i = e
+    words = 0
+    while i > 0 and e - i < _MAX_SIDE:
+        t = toks[i - 1]
+        if t.kind in ("num", "op", "lp", "rp"):
+            words = 0
+        elif t.kind == "word" and words < _MAX_UNIT_WORDS and i - 2 >= 0 and _unit_word_fits(toks, i - 1):
+            words += 1
+        else:
+            break
+        i -= 1
+    return _parsable(toks, i, e, from_left=True)
+
+
+def _unit_word_fits(toks: list[Tok], k: int) -> bool:
+    """A word at ``k`` inside an expression: after a number (or other unit words after one), before an operator."""
+    j = k
+    while j > 0 and toks[j - 1].kind == "word" and k - j < _MAX_UNIT_WORDS:
+        j -= 1
+    if j == 0 or not _value_end(toks[j - 1]):
+        return False
+    n = k + 1
+    while n < len(toks) and toks[n].kind == "word" and n - k <= _MAX_UNIT_WORDS:
+        n += 1
+    return n < len(toks) and (toks[n].kind in ("op", "rp") or _is_eq(toks, n))
+
+
+def _right_side(toks: list[Tok], s: int) -> tuple[int, int] | None:
+    """The longest expression that starts at ``toks[s]`` (unit words inside it allowed)."""
+    j = s
+    while j < len(toks) and j - s < _MAX_SIDE:
+        t = toks[j]
+        if t.kind in ("num", "op", "lp", "rp"):
+            j += 1
+        elif t.kind == "word" and j > s and _unit_word_fits(toks, j):
+            j += 1
+        else:
+            break
+    return _parsable(toks, s, j, from_left=False)
+
+
+def _parsable(toks: list[Tok], i: int, j: int, *, from_left: bool) -> tuple[int, int] | None:
+    """The longest sub-span of ``toks[i:j]`` that parses as an expression, trimmed from the far end."""
+    while i < j:
+        if _Parser(toks[i:j]).value() is not None:
+            return i, j
+        if from_left:
+            i += 1
+        else:
+            j -= 1
+    return None
+
+
+# --------------------------------------------------------------------------- a chain as a computation
+
+
+def _computation(text: str, toks: list[Tok], sides: list[tuple[int, int]]) -> Computation | None:
+    parsed = [_Parser(toks[i:j]) for i, j in sides]
+    vals = [p.value() for p in parsed]
+    if any(v is None for v in vals):
+        return None
+    first_i, first_j = sides[0]
+    operands = [_operand(toks, k, first_j) for k in range(first_i, first_j) if toks[k].kind == "num"]
+    written = set().union(*(o.forms for o in operands))  # numbers the chain has written so far
+    computed = set(parsed[0].subvalues) | {vals[0]}  # values it has computed so far
+    produced: set[Fraction] = set()
+    ops = set(parsed[0].ops)
+    correct = True
+    for (i, j), p, prev, v in zip(sides[1:], parsed[1:], vals, vals[1:]):
+        nums = [k for k in range(i, j) if toks[k].kind == "num"]
+        single = len(nums) == 1 and j - i == 1
+        brought = [k for k in nums if not single and not toks[k].number.forms() & (written | computed)]  # type: ignore[union-attr]
+        operands += [_operand(toks, k, j) for k in brought]  # a number a later side brings in (a carry: "2 * 3 = 6 + 1 = 7")
+        ops |= p.ops if brought else set()
+        produced |= {x for k in nums if k not in brought for x in toks[k].number.forms() if x not in written}  # type: ignore[union-attr]
+        if not brought:  # a side with a number of its own continues the work rather than restating the value
+            correct &= _same(prev, v, toks[i:j], toks[i - 1].approx or any(toks[s - 1].approx for s, _ in sides[1:]))
+        written |= {x for k in nums for x in toks[k].number.forms()}  # type: ignore[union-attr]
+        computed |= p.subvalues | {v}
+        produced.add(v)
+    start, end = toks[first_i].start, _end(toks[sides[-1][1] - 1])
+    return Computation(
+        start=start, end=end, text=text[start:end], operands=tuple(operands), ops=frozenset(ops), result=vals[-1],
+        produced=frozenset(produced), label=_label(toks, sides[-1][1]), correct=correct,
+    )  # fmt: skip
+
+
+def _end(t: Tok) -> int:
+    return t.start + len(t.text)
+
+
+def _operand(toks: list[Tok], k: int, stop: int) -> Operand:
+    n = toks[k].number
+    assert n is not None
+    words = []
+    for t in toks[k + 1 : stop]:
+        if t.kind != "word":
+            break
+        words.append(t.text.lower())
+    return Operand(n.value, n.forms(), n.text, " ".join(words))
+
+
+def _label(toks: list[Tok], k: int) -> str:
+    """The words right after a result, up to a stop word: ``= 45 goats left, so`` -> ``goats left``."""
+    words = []
+    for t in toks[k : k + _LABEL_WORDS]:
+        if t.kind != "word" or t.text.lower() in _LABEL_STOP and words:
+            break
+        if t.text.lower() not in _LABEL_STOP:
+            words.append(t.text.lower())
+    return " ".join(words)
+
+
+def _same(a: Fraction, b: Fraction, side: list[Tok], approx: bool) -> bool:
+    """Whether two sides agree: exactly, to the decimals a single-number side shows, or within 2% after ``≈``."""
+    if a == b:
+        return True
+    if approx:
+        return abs(a - b) <= abs(b) * Fraction(2, 100) + Fraction(1, 100)
+    nums = [t for t in side if t.kind == "num"]
+    if len(nums) == 1 and len(side) == 1 and "." in nums[0].text:
+        decimals = len(nums[0].text.rstrip("%").split(".")[1])
+        return abs(a - b) <= Fraction(1, 2 * 10**decimals)
+    return False
+
+
+class _Parser:
+    """Recursive descent over tokens: ``expr := term (+|- term)*``, ``term := power ((*|/|implicit) power)*``,
+    ``power := unary (^ power)?``, ``unary := - unary | atom``, ``atom := number | ( expr )``.
+
+    Unit words are skipped. ``value()`` is the exact value, or None when the tokens are not one
+    expression (or divide by zero, or raise to a huge power); ``subvalues`` are the values of
+    every sub-expression (so that ``1 + 12`` is seen to follow from ``1 + 3*4``); ``ops`` the
+    operators used."""
+
+    def __init__(self, toks: list[Tok]):
+        self.toks = [t for t in toks if t.kind != "word"]
+        self.i = 0
+        self.subvalues: set[Fraction] = set()
+        self.ops: set[str] = set()
+        self._value: Fraction | None = None
+        self._done = False
+
+    def value(self) -> Fraction | None:
+        if not self._done:
+            self._done = True
+            try:
+                v = self._expr()
+                self._value = v if self.i == len(self.toks) and self.toks else None
+            except (_NoParse, ZeroDivisionError, OverflowError):
+                self._value = None
+        return self._value
+
+    def _peek(self) -> Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def _op(self, *ops: str) -> str | None:
+        t = self._peek()
+        if t is not None and t.kind == "op" and _OPS.get(t.text, t.text) in ops:
+            self.i += 1
+            return _OPS.get(t.text, t.text)
+        return None
+
+    def _expr(self) -> Fraction:
+        v = self._term()
+        while (op := self._op("+", "-")) is not None:
+            w = self._term()
+            v = v + w if op == "+" else v - w
+            self._note(op, v)
+        return v
+
+    def _term(self) -> Fraction:
+        v = self._power()
+        while True:
+            op = self._op("*", "/")
+            t = self._peek()
+            if op is None and t is not None and t.kind == "lp":
+                op = "*"  # 3(1 + 3)
+            if op is None:
+                return v
+            w = self._power()
+            v = v * w if op == "*" else v / w
+            self._note(op, v)
+
+    def _power(self) -> Fraction:
+        v = self._unary()
+        if self._op("^") is not None:
+            e = self._power()
+            if e.denominator != 1 or abs(e) > 64 or abs(v) > 10**6:
+                raise _NoParse
+            v = v ** int(e)
+            self._note("^", v)
+        return v
+
+    def _unary(self) -> Fraction:
+        if self._op("-") is not None:
+            return -self._unary()
+        return self._atom()
+
+    def _atom(self) -> Fraction:
+        t = self._peek()
+        if t is None:
+            raise _NoParse
+        self.i += 1
+        if t.kind == "num" and t.number is not None:
+            return t.number.value / 100 if t.number.percent else t.number.value
+        if t.kind == "lp":
+            v = self._expr()
+            close = self._peek()
+            if close is None or close.kind != "rp":
+                raise _NoParse
+            self.i += 1
+            return v
+        raise _NoParse
+
+    def _note(self, op: str, v: Fraction) -> None:
+        self.ops.add(op)
+        self.subvalues.add(v)
+
+
+class _NoParse(Exception):
+    pass
