@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from leancot.data import correct_traces
-from leancot.prune.heuristic import _root, prune
+from leancot.prune.heuristic import prune
 from leancot.prune.perplexity import FUNCTIONAL, PerplexityPruner, Scorer, Settings, _chunks, candidates, removal_importance, select
 from leancot.prune.segment import decompose
 from leancot.schema import Trace
@@ -49,13 +49,12 @@ def real() -> list[Trace]:
 def test_real_candidates_are_functional_or_past_the_answer(real):
     for trace in real:
         steps = decompose(trace.reasoning, trace.question)
-        root = _root(steps, trace.answer)
-        cands = candidates(steps, trace.answer, trace.question)
-        assert cands and root not in cands, trace.id
-        content = [i for i in cands if steps[i].skill not in FUNCTIONAL and (root is None or i < root)]
-        # a content step before the answer is a candidate only as an abandoned detour or a replaced slip:
+        cands = candidates(steps, trace.answer, trace.question, trace.reasoning)
+        assert cands, trace.id
+        content = [i for i in cands if steps[i].skill not in FUNCTIONAL]
+        # a content step is a candidate only as an abandoned detour, a replaced slip or a step past the answer:
         # a step the heuristic pruner drops too (nothing the derivation uses)
-        dropped = {s.index for s in prune(steps, trace.answer, trace.question)[0] if s.action == "delete"}
+        dropped = {s.index for s in prune(steps, trace.answer, trace.question, reasoning=trace.reasoning)[0] if s.action == "delete"}
         assert set(content) <= dropped, trace.id
 
 

@@ -42,7 +42,7 @@ _TOKEN = re.compile(
     r"|(?P<lp>[(\[{])|(?P<rp>[)\]}])"
     r"|(?P<eq>=|≈)"
     r"|(?P<word>[A-Za-z]+(?:'[a-z]+)?)"
-    r"|(?P<sep>\S)"
+    r"|(?P<sep>\S|\n)"
 )
 _OPS = {"-": "-", "−": "-", "+": "+", "*": "*", "×": "*", "·": "*", "÷": "/", "/": "/", "^": "^"}
 _WORD_OPS = {"times": "*", "plus": "+", "minus": "-", "x": "*"}
@@ -224,7 +224,7 @@ def _left_side(toks: list[Tok], e: int) -> tuple[int, int] | None:
         t = toks[i - 1]
         if t.kind in ("num", "op", "lp", "rp"):
             words = 0
-        elif t.kind == "word" and words < _MAX_UNIT_WORDS and i - 2 >= 0 and _unit_word_fits(toks, i - 1):
+        elif t.kind == "word" and words < _MAX_UNIT_WORDS and i - 2 >= 0 and _unit_word_fits(toks, i - 1) and len(t.text) > 1:
             words += 1
         else:
             break
@@ -252,7 +252,7 @@ def _right_side(toks: list[Tok], s: int) -> tuple[int, int] | None:
         t = toks[j]
         if t.kind in ("num", "op", "lp", "rp"):
             j += 1
-        elif t.kind == "word" and j > s and _unit_word_fits(toks, j):
+        elif t.kind == "word" and j > s and _unit_word_fits(toks, j) and len(t.text) > 1:
             j += 1
         else:
             break
@@ -288,13 +288,17 @@ def _computation(text: str, toks: list[Tok], sides: list[tuple[int, int]]) -> Co
     correct = True
     for (i, j), p, prev, v in zip(sides[1:], parsed[1:], vals, vals[1:]):
         nums = [k for k in range(i, j) if toks[k].kind == "num"]
-        single = len(nums) == 1 and j - i == 1
-        brought = [k for k in nums if not single and not toks[k].number.forms() & (written | computed)]  # type: ignore[union-attr]
-        operands += [_operand(toks, k, j) for k in brought]  # a number a later side brings in (a carry: "2 * 3 = 6 + 1 = 7")
-        ops |= p.ops if brought else set()
-        produced |= {x for k in nums if k not in brought for x in toks[k].number.forms() if x not in written}  # type: ignore[union-attr]
-        if not brought:  # a side with a number of its own continues the work rather than restating the value
-            correct &= _same(prev, v, toks[i:j], toks[i - 1].approx or any(toks[s - 1].approx for s, _ in sides[1:]))
+        approx = toks[i - 1].approx or any(toks[s - 1].approx for s, _ in sides[1:])
+        fresh = [k for k in nums if not toks[k].number.forms() & written]  # type: ignore[union-attr]
+        new = [k for k in fresh if not toks[k].number.forms() & computed]  # type: ignore[union-attr]
+        if new and not (j - i == 1) and not _same(prev, v, toks[i:j], approx):
+            operands += [_operand(toks, k, j) for k in new]  # a side that brings a number in: "2 * 3 = 6 + 1 = 7"
+            ops |= p.ops
+            fresh = [k for k in fresh if k not in new]
+        else:
+            correct &= _same(prev, v, toks[i:j], approx)
+        # the numbers a side writes out are results: "= 1 + 12 = 13", "= 27/4 = 6.75", "= 10/24 - 875/288"
+        produced |= {x for k in fresh for x in toks[k].number.forms()}  # type: ignore[union-attr]
         written |= {x for k in nums for x in toks[k].number.forms()}  # type: ignore[union-attr]
         computed |= p.subvalues | {v}
         produced.add(v)

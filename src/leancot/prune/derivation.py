@@ -148,7 +148,8 @@ class Graph:
                 if b.kind == "derived":
                     stack.extend(b.sources)
                 elif b.kind == "mention" and b.mention is not None:
-                    mentions.add(b.mention)
+                    mentions.add(b.mention)  # a sentence kept for a value it states: its own computations come along
+                    stack.extend(i for i in self.by_sentence.get(b.mention, []) if i not in self.retracted)
         return stmts, mentions
 
     @cached_property
@@ -424,7 +425,9 @@ def _retracted_passages(reasoning: str, graph: Graph) -> set[int]:
     for k in taken_sentences:
         if k in out:
             continue
-        u = next((j for j in range(k, min(len(graph.sentences), k + _WINDOW_SENTENCES + 1)) if _is_cue(reasoning, graph.sentences[j])), None)
+        u = next(
+            (j for j in range(k, min(len(graph.sentences), k + _WINDOW_SENTENCES + 1)) if _is_cue(reasoning, graph.sentences[j])), None
+        )
         end = u if u is not None else k
         for j in range(k, end + 1):
             if all(s in graph.retracted for s in by_sentence.get(j, [])):
@@ -528,8 +531,9 @@ def check_path(graph: Graph, path: str) -> PathCheck:
             continue
         at.setdefault(rep, pos)
         gaps += _operand_gaps(graph, path, pc, at)
+    novel = any(pc.original is None and pc.comp.result == graph.answer for pc in comps)  # a new computation of the answer
     for s in graph.answer_sources:
-        if graph.first[s] not in at:
+        if graph.first[s] not in at and not novel:
             gaps.append(Gap("answer", s, graph.answer))
     # an operand whose source comes later in the path: the order is wrong, not only the content
     gaps = [Gap("order", *_fields(g)[1:]) if g.kind == "missing" and g.statement is not None and graph.first[g.statement] in at else g
@@ -562,6 +566,7 @@ def _novel_gaps(graph: Graph, path: str, comps: list[_PathComp], pos: int) -> li
     for earlier in comps[:pos]:
         known |= earlier.comp.produced
     return [Gap("unsupported", None, op.value, pc.comp.text.strip()) for op in pc.comp.operands if not op.forms & known]
+    # (an unsupported novel computation of the answer also fails here, so "novel" in check_path needs no check of its own)
 
 
 def _fields(g: Gap) -> tuple:

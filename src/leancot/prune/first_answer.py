@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import re
 
+from leancot.prune import derivation
 from leancot.prune.base import OfflinePruner, Pruned, Rejected
-from leancot.prune.heuristic import _RESULT_CONTEXT, _answer_forms, _canon, _concludes, prune
+from leancot.prune.heuristic import _RESULT_CONTEXT, _answer_forms, _canon, _concludes, _is_plain, prune
 from leancot.prune.segment import decompose, step_offsets
 from leancot.schema import Step, Trace
 
@@ -50,7 +51,7 @@ def _states(step: Step, forms: list[str], numeric: bool) -> bool:
     text = step.text if numeric else _canon(step.text)
     for form in forms:
         pattern = re.compile(
-            r"(?<![\d.])" + re.escape(form) + (r"(?![\d]|\.\d)(?!\s*(?:[-–+*/×^]|\\times|\\cdot)\s*\d)" if numeric else "")
+            r"(?<![\d.,])" + re.escape(form) + (r"(?![\d]|[.,]\d)(?!\s*(?:[-–+*/×^]|\\times|\\cdot)\s*\d)" if numeric else "")
         )
         for m in pattern.finditer(text):
             before = text[max(0, m.start() - 12) : m.start()]
@@ -69,7 +70,7 @@ def first_derivation(steps: list[Step], answer: str | None) -> int | None:
     if not answer:
         return None
     forms = _answer_forms(answer)
-    numeric = all(re.fullmatch(r"-?\d+(?:\.\d+)?", f) for f in forms)
+    numeric = all(_is_plain(f) for f in forms)
     candidates = [i for i, s in enumerate(steps) if _states(s, forms, numeric)]
     if not candidates:
         return None
@@ -83,25 +84,37 @@ def first_derivation(steps: list[Step], answer: str | None) -> int | None:
     return root
 
 
+def cut_step(reasoning: str, steps: list[Step], answer: str | None, question: str = "") -> int | None:
+    """The step where the path ends: the one that derives the answer last among the distinct derivations
+    the derivation graph finds (``leancot.prune.derivation``), else :func:`first_derivation`."""
+    graph = derivation.build(reasoning, question, answer)
+    root = graph.root_sentence
+    if root is None:
+        return first_derivation(steps, answer)
+    start = graph.sentences[root].start
+    bounds = step_offsets(reasoning, steps)
+    return next((i for i, (a, b) in enumerate(bounds) if a <= start < b), first_derivation(steps, answer))
+
+
 def answer_position(reasoning: str, answer: str | None, question: str = "", steps: list[Step] | None = None) -> float | None:
-    """Where the answer is first derived, as the share of ``reasoning``'s characters up to the
-    end of that step (None when it never is)."""
+    """Where the answer is derived, as the share of ``reasoning``'s characters up to the end of that step
+    (None when it never is)."""
     steps = decompose(reasoning, question) if steps is None else steps
-    root = first_derivation(steps, answer)
+    root = cut_step(reasoning, steps, answer, question)
     if root is None or not reasoning:
         return None
     return step_offsets(reasoning, steps)[root][1] / len(reasoning)
 
 
 def prune_first_answer(reasoning: str, answer: str | None, question: str = "") -> tuple[list[Step], str, float]:
-    """``(steps, pruned path, cut position)``: the derivation up to the first answer, verbatim.
+    """``(steps, pruned path, cut position)``: the derivation up to the answer, verbatim.
 
     Raises ``Rejected("no_first_answer")`` when the trace never derives its answer."""
     steps = decompose(reasoning, question)
-    root = first_derivation(steps, answer)
+    root = cut_step(reasoning, steps, answer, question)
     if root is None:
         raise Rejected("no_first_answer", f"no step derives the answer {answer!r}")
-    out, pruned = prune(steps, answer, question, root=root, compress=False)
+    out, pruned = prune(steps, answer, question, root=root, compress=False, reasoning=reasoning)
     return out, pruned, step_offsets(reasoning, steps)[root][1] / max(len(reasoning), 1)
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 
+from leancot import numbers
 from leancot.prune import derivation
 from leancot.prune.segment import decompose, units
 from leancot.prune.select import Selection, joined, retracted_only, select
@@ -267,9 +268,21 @@ def _answer_forms(answer: str) -> list[str]:
     if m:
         sign, num, den = m.groups()
         forms |= {f"\\frac{{{sign}{num}}}{{{den}}}", f"{sign}{num}/{den}", f"{sign}\\frac{{{num}}}{{{den}}}"}
-    if re.fullmatch(r"-?\d+(?:\.\d+)?", a):
-        forms.add(a.rstrip("0").rstrip(".") if "." in a else a)
+    v = numbers.value(answer)
+    if v is not None and v.denominator != 1 and _is_plain(numbers.spell(v)):
+        forms = {numbers.spell(v)}
+    elif v is not None and v.denominator == 1:  # 14400 is also written 14,400, $14,400.00, 14400.0
+        n = v.numerator
+        forms = {str(n), f"{n:,}", f"{n}.00", f"{n:,}.00", f"{n}.0"}
     return [f for f in forms if f]
+
+
+def _is_plain(form: str) -> bool:
+    """A number spelled with digits only (a sign, thousands separators and a decimal part allowed)."""
+    return bool(_PLAIN.fullmatch(form))
+
+
+_PLAIN = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
 
 
 _RESULT_CONTEXT = re.compile(r"(?:=|\bis|\bbe|\bget|\bgives?|\bare|:|\bof|total|\bto|\bequals|boxed\{|'s|\bhas)\W{0,3}$", re.I)
@@ -289,13 +302,13 @@ def _root(steps: list[Step], answer: str | None) -> int | None:
     if not answer:
         return None
     forms = _answer_forms(answer)
-    numeric = all(re.fullmatch(r"-?\d+(?:\.\d+)?", f) for f in forms)
+    numeric = all(_is_plain(f) for f in forms)
     tail = _NOT_A_RESULT if numeric else ""
-    patterns = [re.compile(r"(?<![\d.])" + re.escape(f) + r"(?![\d]|\.\d)" + tail) for f in forms]
-    digits = max(re.findall(r"\d+", answer), key=len, default="")  # a cheap pre-filter
+    patterns = [re.compile(r"(?<![\d.,])" + re.escape(f) + r"(?![\d]|[.,]\d)" + tail) for f in forms]
+    keys = {max(re.findall(r"\d+", f), key=len, default="") for f in forms}  # a cheap pre-filter
     stated = mentioned = None
     for i, step in enumerate(steps):
-        if step.skill in ("hesitation", "restatement") or digits not in step.text:
+        if step.skill in ("hesitation", "restatement") or not any(k in step.text for k in keys):
             continue
         text = _canon(step.text) if not numeric else step.text
         for m in (m for pattern in patterns for m in pattern.finditer(text)):

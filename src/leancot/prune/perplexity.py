@@ -51,9 +51,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from leancot.prune import derivation
 from leancot.prune.base import OfflinePruner, Pruned
-from leancot.prune.heuristic import _answered_doubts, _detours, _needed, _root, _significant, _superseded, _synthesise
+from leancot.prune.heuristic import _answered_doubts, _detours, _needed, _root, _significant, _superseded, _synthesise, _without
 from leancot.prune.segment import decompose
+from leancot.prune.select import retracted_only
+from leancot.prune.select import select as choose
 from leancot.prune.verify import numbers_in
 from leancot.schema import Step, Trace
 
@@ -66,8 +69,22 @@ Cut = tuple[int, int, int]  # (a, b, e): remove base[a:b], score base[b:e]
 # --------------------------------------------------------------------------- which steps may go
 
 
-def candidates(steps: list[Step], answer: str | None, question: str = "") -> list[int]:
-    """Indices of the functional steps that nothing the answer needs depends on (module docstring)."""
+def candidates(steps: list[Step], answer: str | None, question: str = "", reasoning: str | None = None) -> list[int]:
+    """Indices of the functional steps that nothing the answer needs depends on (module docstring).
+
+    The answer's derivation comes from the derivation graph (``leancot.prune.select``): a step
+    that holds a sentence the path keeps is never a candidate; one that holds a computation the
+    answer does not need, or that comes after the answer, is. A trace whose answer no computation
+    derives falls back to the heuristic pruner's number tracking."""
+    reasoning = reasoning if reasoning is not None else "\n\n".join(s.text for s in steps)
+    chosen = choose(derivation.build(reasoning, question, answer), steps)
+    if chosen is not None:
+        after = chosen.root_step if chosen.root_step is not None else len(steps)
+        return [
+            i
+            for i, s in enumerate(steps)
+            if not chosen.kept_in(i) and (s.skill in FUNCTIONAL or set(chosen.step_sentences[i]) & chosen.drop or i > after)
+        ]
     q_numbers = numbers_in(question)
     nums = [_significant(numbers_in(s.text)) - q_numbers for s in steps]
     doubts = _answered_doubts(steps)
@@ -75,8 +92,8 @@ def candidates(steps: list[Step], answer: str | None, question: str = "") -> lis
     root = _root(steps, answer)
     needed = _needed(steps, nums, superseded, root, corrections=set(doubts.values()))
     detour = _detours(steps, needed)
-    after = (lambda i: i > root) if root is not None else (lambda i: False)
-    return [i for i, s in enumerate(steps) if i not in needed and (s.skill in FUNCTIONAL or i in superseded or detour[i] or after(i))]
+    after_root = (lambda i: i > root) if root is not None else (lambda i: False)
+    return [i for i, s in enumerate(steps) if i not in needed and (s.skill in FUNCTIONAL or i in superseded or detour[i] or after_root(i))]
 
 
 def select(importance: dict[int, float], tokens: Sequence[int], ratio: float, threshold: float) -> set[int]:
@@ -337,7 +354,7 @@ def prune_perplexity(
     from leancot.tokens import count_tokens_batch
 
     steps = [s.model_copy(update={"action": "keep", "rewritten": None}) for s in decompose(reasoning, question)]
-    cands = candidates(steps, answer, question)
+    cands = candidates(steps, answer, question, reasoning)
     importance: dict[int, float] = {}
     if cands:
         pieces = [("\n" if i else "") + s.text for i, s in enumerate(steps)]
@@ -347,6 +364,8 @@ def prune_perplexity(
     tokens = count_tokens_batch([s.text for s in steps], settings.tokenizer) if steps else []
     for i in select(importance, tokens, settings.ratio, settings.threshold):
         steps[i].action = "delete"
+    graph = derivation.build(reasoning, question, answer)
+    _without(steps, retracted_only(graph, steps), question, compress=False)  # a retracted passage never stays
     scores = [None if i not in importance or math.isinf(importance[i]) else round(importance[i], 4) for i in range(len(steps))]
     return steps, _synthesise(steps, answer), scores
 

@@ -172,6 +172,8 @@ def _is_boundary(text: str, m: re.Match[str], nxt: int, i: int, lines: _Lines) -
     line_start = lines.start(i)
     if m.group(0) == "\n":
         return _line_break_ends_unit(text, nxt, i, line_start, lines)
+    if text[i] == "!" and i and (text[i - 1].isdigit() or text[i - 1] in ")}"):
+        return False  # a factorial: "9! / (5! 2!)", "5! is 120"
     before = text[max(line_start, i - 12) : i + 1]  # a bounded window (the line start caps it)
     if _ABBREV.search(before) or _NUMBER_ONLY.fullmatch(text, lines.lead(line_start), i + 1):
         return False  # "e.g." or a list number "2."

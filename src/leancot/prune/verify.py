@@ -130,9 +130,7 @@ class Verdict:
         return not self.failures
 
 
-def verify_path(
-    pruned: str, steps: list[Step], *, reasoning: str, question: str, answer: str | None, gold: str | None = None
-) -> Verdict:
+def verify_path(pruned: str, steps: list[Step], *, reasoning: str, question: str, answer: str | None, gold: str | None = None) -> Verdict:
     """Check ``pruned`` (made of ``steps`` of ``reasoning``) as a derivation of ``answer``, repairing
     it when putting back sentences of the original makes it complete (module docstring)."""
     graph = derivation.build(reasoning, question, answer)
