@@ -52,6 +52,10 @@ class PruneConfig(StageConfig):
         "heuristic", description="A trace the method cannot prune (the teacher's answers stay invalid): prune it offline, or reject it."
     )
     tokenizer: str = Field("smollm2-135m", description="Tokenizer that counts tokens (built-in name or local dir).")
+    derivation_check: bool = Field(
+        True,
+        description="Check every path as a derivation of the answer (each number from the question or an earlier kept computation; nothing the trace retracted) and repair it from the original. Off only for ablations: the paths as the pruner made them.",
+    )
     on_fail: Literal["reject", "keep"] = Field(
         "reject", description="A pruned path that fails verification: reject it, or keep the original unpruned."
     )
@@ -354,7 +358,7 @@ def _verified(trace: Trace, p: Pruned, config: PruneConfig) -> PrunedTrace | tup
     original's sentence back when that completes it). A failing path is a reject, or with
     ``--on-fail keep`` the trace passes through unpruned."""
     verdict = verify_path(p.pruned, p.steps, reasoning=trace.reasoning, question=trace.question, answer=trace.answer,
-                          gold=trace.gold_answer)  # fmt: skip
+                          gold=trace.gold_answer, derivation_check=config.derivation_check)  # fmt: skip
     failures = verdict.failures
     if failures and config.on_fail == "reject":
         return (failures[0], verdict.detail)

@@ -130,20 +130,32 @@ class Verdict:
         return not self.failures
 
 
-def verify_path(pruned: str, steps: list[Step], *, reasoning: str, question: str, answer: str | None, gold: str | None = None) -> Verdict:
+def verify_path(
+    pruned: str,
+    steps: list[Step],
+    *,
+    reasoning: str,
+    question: str,
+    answer: str | None,
+    gold: str | None = None,
+    derivation_check: bool = True,
+) -> Verdict:
     """Check ``pruned`` (made of ``steps`` of ``reasoning``) as a derivation of ``answer``, repairing
-    it when putting back sentences of the original makes it complete (module docstring)."""
+    it when putting back sentences of the original makes it complete (module docstring).
+
+    ``derivation_check=False`` (an ablation) still reports the derivation check in ``derivation``
+    but neither repairs nor fails the path on it."""
     graph = derivation.build(reasoning, question, answer)
     result = derivation.check_path(graph, pruned)
     restored: list[int] = []
-    if not result.complete:
+    if not result.complete and derivation_check:
         repaired = derivation.repair(graph, pruned)
         if repaired is not None:
             pruned, restored = repaired
             steps = derivation.restore_steps(graph, steps, restored)
             result = derivation.check_path(graph, pruned)
     failures, detail = [], ""
-    if not result.complete:
+    if not result.complete and derivation_check:
         detail = result.reason(graph)
         failures.append(detail.split(":", 1)[0])
     rest = check(pruned, original_answer=answer, gold=gold, original_text=reasoning, question=question)
