@@ -26,33 +26,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from leancot import data
 from leancot.io import read_jsonl, write_jsonl_atomic
+from leancot.prune.annotations import complete
 from leancot.prune.arithmetic import computations
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text)
-
-
 def annotated_complete(path: str, trap: dict[str, Any]) -> tuple[bool, str]:
-    """Whether ``path`` holds every required computation after its dependencies, and nothing retracted."""
-    text = _squash(path)
-    where = {r["id"]: text.find(_squash(r["expr"])) for r in trap["required"]}
-    missing = [r["expr"] for r in trap["required"] if where[r["id"]] < 0]
-    if missing:
-        return False, f"missing {missing[0]!r}"
-    for r in trap["required"]:
-        for dep in r.get("after", []):
-            if where[dep] > where[r["id"]]:
-                return False, f"{r['expr']!r} before {dep!r}"
-    kept = [x for x in trap.get("retracted", []) if _squash(x) in text]
-    return (False, f"retracted {kept[0]!r} kept") if kept else (True, "")
+    return complete(path, trap["required"], trap.get("retracted", []))
 
 
 def _run(rows: list[dict[str, Any]], method: str, tmp: Path, **settings: Any) -> tuple[list[dict], list[dict]]:
