@@ -1,0 +1,60 @@
+"""Path traps: hand-written GSM8K-style R1 traces annotated with the computations a
+faithful pruned path must keep, the ones it must drop, and the traps that mislead a pruner.
+
+>>> from leancot.data.traps import load_traps
+>>> trap = load_traps()[0]
+>>> sorted(trap)[:4]
+['asides', 'classes', 'completion', 'correct']
+
+Each ``required`` item is ``{"id", "expr", "after"}``: ``expr`` is the computation exactly
+as the reasoning first writes it, ``after`` the ids of the computations it uses. The fields
+and the trap classes are described in ``files/path_traps/README.md``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from leancot.data.loader import files_dir, read_records
+
+TRAPS_FILE = "gsm8k_traps.jsonl"
+
+# The trap classes a trace may be tagged with: what would mislead a pruner (first nine),
+# then the kinds of arithmetic a path must carry over intact.
+CLASSES = (
+    "shared_value",
+    "answer_equals_given",
+    "retracted",
+    "slip",
+    "aside",
+    "use_before_derive",
+    "number_forms",
+    "final_pass",
+    "dangling",
+    "percent",
+    "fraction",
+    "money",
+    "unit_change",
+)
+
+
+def traps_path() -> Path:
+    """The bundled file of path-trap traces (``files/path_traps/gsm8k_traps.jsonl``)."""
+    return files_dir() / "path_traps" / TRAPS_FILE
+
+
+def load_traps() -> list[dict[str, Any]]:
+    """The rows of :func:`traps_path`: id, question, gold_answer, completion, classes,
+    required, retracted, asides, correct."""
+    return read_records(traps_path())
+
+
+def class_table(traps: list[dict[str, Any]]) -> str:
+    """A Markdown table of how many traces (and how many correct ones) carry each class."""
+    every = Counter(tag for trap in traps for tag in trap["classes"])
+    right = Counter(tag for trap in traps if trap["correct"] for tag in trap["classes"])
+    rows = [f"| `{tag}` | {every[tag]} | {right[tag]} |" for tag in CLASSES]
+    total = f"| all traces | {len(traps)} | {sum(trap['correct'] for trap in traps)} |"
+    return "\n".join(["| class | traces | correct traces |", "|---|---|---|", *rows, total])
