@@ -60,7 +60,7 @@ def _raw_paths(rows: list[dict[str, Any]], method: str, scorer: str) -> dict[str
                                                      scorer_max_tokens=2048, scorer_window=128, tokenizer="smollm2-135m", workers=1))  # fmt: skip
     out = {}
     for row in rows:
-        trace = data.bundled_trace({**row, "problem": row["question"], "is_correct": True, "gt_answer": row["gold_answer"]})
+        trace = data.bundled_trace({**row, "problem": row["question"], "is_correct": True, "gt_answer": row["answer"]})
         try:
             out[row["id"]] = asyncio.run(pruner.prune(trace)).pruned
         except Exception as e:  # noqa: BLE001 - a reject is no path

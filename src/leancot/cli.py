@@ -101,6 +101,11 @@ def print_prune_stats(out_dir: Path, tokenizer: str | None) -> None:
         f"[bold]{out_dir}[/bold]: {s.records + s.rejects} in = {s.records} records ({s.verified} verified) + {s.rejects} rejects; "
         f"tokens {s.tokens_before:,} → {s.tokens_after:,} ([green]{reduction} fewer[/green])"
     )
+    checked = s.records - s.unchecked
+    if checked:
+        console.print(
+            f"complete derivations: {s.complete} of {checked} records ({s.repaired} completed from the original)", highlight=False
+        )
     if s.reject_reasons:
         console.print("rejects: " + ", ".join(f"{k} {v}" for k, v in sorted(s.reject_reasons.items())))
     if len(s.methods) > 1 or any(m != "heuristic" for m in s.methods):

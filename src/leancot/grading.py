@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from leancot import numbers
+
 logger = logging.getLogger(__name__)
 
 THINK_OPEN = "<think>"
@@ -215,13 +217,8 @@ _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
 
 
 def _canonical_number(s: str) -> str:
-    """``"025"`` -> ``"25"``, ``"27.0"`` -> ``"27"``, ``"-.50"`` -> ``"-0.5"``, ``"-0"`` -> ``"0"``."""
-    sign = "-" if s.startswith("-") else ""
-    s = s.lstrip("+-")
-    whole, _, frac = s.partition(".")
-    whole, frac = whole.lstrip("0") or "0", frac.rstrip("0")
-    out = f"{whole}.{frac}" if frac else whole
-    return "0" if out == "0" else sign + out
+    """``"025"`` -> ``"25"``, ``"27.0"`` -> ``"27"``, ``"-.50"`` -> ``"-0.5"``, ``"-0"`` -> ``"0"`` (``leancot.numbers``)."""
+    return numbers.canonical(s)
 
 
 def _strip_unit(s: str) -> str:

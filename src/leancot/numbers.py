@@ -30,6 +30,9 @@ _WHOLE = re.compile(rf"\s*(?P<sign>[-−]?)\s*(?:\\?\$\s?)?(?P<num>{_DIGITS})\s*
 _FRACTION = re.compile(r"\s*(?P<sign>[-−]?)\s*\(?(?P<a>\d+)\)?\s*/\s*\(?(?P<b>\d+)\)?\s*")
 _LATEX_FRACTION = re.compile(r"\s*(?P<sign>[-−]?)\s*\\[dt]?frac\s*\{\s*(?P<a>\d+)\s*\}\s*\{\s*(?P<b>\d+)\s*\}\s*")
 _WRAPPERS = re.compile(r"^\s*(?:\\boxed\s*\{(.*)\}|\\text\s*\{(.*)\}|\$(.*)\$)\s*$", re.S)
+# LaTeX around a number that does not change it: "84{,}000", "10\,000", "10 \text{ hours}", "90^\circ", "5 dollars"
+_NOISE = ((re.compile(r"\{,\}"), ","), (re.compile(r"\\[,;:! ]|\\q?quad|\^\s*\{?\\circ\}?|°"), ""))
+_UNIT_AFTER = re.compile(r"^(.*?\d%?)\s*(?:\\(?:text|mathrm|mbox)\s*\{\s*[A-Za-z][A-Za-z .]*\}|[A-Za-z]{2,}(?:\s+[A-Za-z]+)*)\.?\s*$", re.S)
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,16 @@ def value(text: str | int | float | None) -> Fraction | None:
     if isinstance(text, float):
         return Fraction(str(text))
     s = text
+    for pattern, repl in _NOISE:
+        s = pattern.sub(repl, s)
     for _ in range(3):
         m = _WRAPPERS.match(s)
         if not m:
             break
         s = next(g for g in m.groups() if g is not None)
+    unit = _UNIT_AFTER.match(s)
+    if unit:
+        s = unit.group(1)
     for pattern in (_WHOLE, _FRACTION, _LATEX_FRACTION):
         m = pattern.fullmatch(s)
         if m is None:

@@ -274,7 +274,19 @@ def _parsable(toks: list[Tok], i: int, j: int, *, from_left: bool) -> tuple[int,
 # --------------------------------------------------------------------------- a chain as a computation
 
 
+def _written_value(toks: list[Tok]) -> bool:
+    """Whether a side writes a value out: ``45``, ``-3``, ``27/4``, ``(-5)/12`` (not ``45 × 3 ÷ 4``)."""
+    core = [t for t in toks if t.kind != "word"]
+    nums = sum(t.kind == "num" for t in core)
+    ops = [_OPS.get(t.text, t.text) for t in core if t.kind == "op"]
+    return 1 <= nums <= 2 and len(core) <= 7 and all(o in ("-", "/") for o in ops) and ops.count("/") == nums - 1
+
+
 def _computation(text: str, toks: list[Tok], sides: list[tuple[int, int]]) -> Computation | None:
+    while len(sides) > 1 and not _written_value(toks[sides[-1][0] : sides[-1][1]]):
+        sides = sides[:-1]  # "45 × 0.75 is 45 × 3 ÷ 4": a rewriting, with no result written out
+    if len(sides) < 2:
+        return None
     parsed = [_Parser(toks[i:j]) for i, j in sides]
     vals = [p.value() for p in parsed]
     if any(v is None for v in vals):

@@ -64,7 +64,8 @@ _RETRACT = re.compile(
     r"\b(?:(?:does ?n[o']t|doesn'?t) make (?:any )?sense|can'?t be right|cannot be right|(?:i )?see (?:my|the) (?:mistake|error)"
     r"|i misread|misread (?:it|the)|i misunderstood|that'?s not (?:right|correct|it)|that (?:is|was) (?:wrong|incorrect)"
     r"|i made (?:a|an) (?:mistake|error)|wait,? no\b|no,? wait\b|oops|scratch that|that'?s wrong|was wrong|i messed up"
-    r"|my mistake|i miscalculated|miscalculat\w*)",
+    r"|my mistake|i miscalculated|miscalculat\w*|(?:is|are|was|were) (?:wrong|incorrect|backwards)"
+    r"|i (?:flipped|mixed up|swapped|confused) (?:it|them|the)|should have (?:multiplied|divided|added|subtracted|used))",
     re.I,
 )
 # Passages that re-derive what is known: they are sources only when nothing else derived the value.
@@ -73,7 +74,7 @@ _CHECK_OPEN = re.compile(
     r"|let me try (?:another|a different)|(?:to|let me|let's|i'll) (?:re)?(?:cap|summari[sz]e|go (?:through|over))"
     r"|(?:so,? )?to recap|in summary|(?:let me|let's|i'll) (?:double[- ]?check|check|verify|recompute|re-?calculate|confirm)"
     r"|(?:let me|let's) (?:go|run) (?:through|over) (?:it|this|everything|the steps|each step)"
-    r"|one more (?:time|check|pass)|final (?:check|pass))",
+    r"|one more (?:time|check|pass)|final (?:check|pass)|(?:let me |let's )?sanity[- ]check|(?:with|using|try) (?:a|another) different (?:method|way))",
     re.I,
 )
 _WINDOW_SENTENCES = 8  # how far back a correction can reach
@@ -214,8 +215,8 @@ def _build(reasoning: str, question: str, answer: str | None) -> Graph:
             statements.append(Statement(len(statements), k, comp, k in checks))
     first = _first_of_each(statements)
     value = _answer_value(answer)
-    retracted = _retracted(reasoning, sentences, statements, value)
     qvalues = frozenset(numbers.values(_plain(question)))
+    retracted = _retracted(reasoning, sentences, statements, value, qvalues)
     bindings, uses = _bind(reasoning, sentences, statements, first, retracted, qvalues)
     graph = Graph(reasoning=reasoning, question=question, sentences=sentences, statements=statements, bindings=bindings,
                   first=first, retracted=frozenset(retracted), retracted_sentences=frozenset(), answer=value,
@@ -356,7 +357,12 @@ def _is_cue(reasoning: str, s: Sentence) -> bool:
     return s.skill != "verification" and (s.skill == "self_correction" or bool(_RETRACT.search(reasoning[s.start : s.end])))
 
 
-def _retracted(reasoning: str, sentences: list[Sentence], statements: list[Statement], answer: Fraction | None) -> set[int]:
+_NAMED_LOOKBACK = 16  # sentences: how far back a correction that names a value ("the count of 4 is wrong") reaches
+
+
+def _retracted(
+    reasoning: str, sentences: list[Sentence], statements: list[Statement], answer: Fraction | None, qvalues: frozenset[Fraction]
+) -> set[int]:
     """The statements a later self-correction takes back (module docstring)."""
     by_sentence: dict[int, list[int]] = {}
     for st in statements:
@@ -367,14 +373,24 @@ def _retracted(reasoning: str, sentences: list[Sentence], statements: list[State
         if not _is_cue(reasoning, s):
             continue
         window = _window(sentences, by_sentence, u, last_cue)
-        last_cue = u
         taken = [i for i in window if _taken_back(statements, statements[i], u, answer)]
         taken += [i for i in by_sentence.get(u, []) if not statements[i].comp.correct]  # "7 × 8 = 54, no wait"
-        out |= _with_dependants(statements, window, set(taken))
+        named = _named(reasoning, sentences[u], [statements[i] for i in by_sentence.get(u, [])]) - qvalues - {answer}
+        earlier = [i for k in range(max(0, u - _NAMED_LOOKBACK), u) for i in by_sentence.get(k, [])]
+        taken += [i for i in earlier if statements[i].comp.result in named and not statements[i].check]  # "the count of 4 is wrong"
+        out |= _with_dependants(statements, sorted(set(window) | set(earlier)), set(taken), u)
+        last_cue = u
     for st in statements:  # a slip done right later: "7 × 8 = 54 ... 7 × 8 = 56"
         if not st.comp.correct and any(_same_question(st, later) and later.comp.correct for later in statements[st.id + 1 :]):
             out.add(st.id)
     return out
+
+
+def _named(reasoning: str, s: Sentence, own: list[Statement]) -> set[Fraction]:
+    """The values a correction names ("the chicken count of 4 and everything built on it is wrong"), less
+    those of the computations it makes itself ("that's wrong, 7 × 8 = 56")."""
+    said = {n.value for n in numbers.tokens(_plain(reasoning[s.start : s.end]))}
+    return said - {v for st in own for v in (*st.comp.produced, *(op.value for op in st.comp.operands))}
 
 
 def _window(sentences: list[Sentence], by_sentence: dict[int, list[int]], u: int, last_cue: int) -> list[int]:
@@ -390,28 +406,34 @@ def _window(sentences: list[Sentence], by_sentence: dict[int, list[int]], u: int
     return found
 
 
+def _used_after(statements: list[Statement], st: Statement, u: int) -> bool:
+    """Whether a computation after sentence ``u`` (not a re-check) uses ``st``'s result."""
+    result = st.comp.result
+    return any(result in op.forms for later in statements if later.sentence > u and not later.check for op in later.comp.operands)
+
+
 def _taken_back(statements: list[Statement], st: Statement, u: int, answer: Fraction | None) -> bool:
     """Whether the correction at sentence ``u`` takes ``st`` back: it is wrong, or nothing after uses its result."""
     if not st.comp.correct:
         return True
     if answer is not None and st.comp.result == answer:
         return False
-    result = st.comp.result
-    return not any(result in op.forms for later in statements if later.sentence > u for op in later.comp.operands)
+    return not _used_after(statements, st, u)
 
 
 def _same_question(a: Statement, b: Statement) -> bool:
     return a.comp.key[:2] == b.comp.key[:2]
 
 
-def _with_dependants(statements: list[Statement], window: list[int], taken: set[int]) -> set[int]:
-    """``taken`` and the statements of the window built on them."""
+def _with_dependants(statements: list[Statement], window: list[int], taken: set[int], u: int) -> set[int]:
+    """``taken`` and the statements of the window built on them whose results nothing after the correction uses."""
     out = set(taken)
     for i in window:
         if i in out:
             continue
         made = set().union(*(statements[t].comp.produced for t in out)) if out else set()
-        if any(op.forms & made for op in statements[i].comp.operands) and any(t < i for t in out):
+        built_on = any(op.forms & made for op in statements[i].comp.operands) and any(t < i for t in out)
+        if built_on and not _used_after(statements, statements[i], u):
             out.add(i)
     return out
 

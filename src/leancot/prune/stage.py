@@ -407,11 +407,13 @@ def summarise(out_dir: Path) -> dict[str, Any]:
     """Counts and token totals of a prune output directory (for the manifest and stats).
 
     Streams the files a line at a time: a run of any size fits in memory."""
-    records = verified = before = after = 0
+    records = verified = complete = repaired = before = after = 0
     methods: dict[str, int] = {}
     for r in _lines(out_dir / "records.jsonl"):
         records += 1
         verified += bool(r["verified"])
+        complete += bool((r.get("derivation") or {}).get("complete"))
+        repaired += bool(r.get("restored"))
         before += r["tokens_before"]
         after += r["tokens_after"]
         methods[r["method"]] = methods.get(r["method"], 0) + 1
@@ -420,7 +422,14 @@ def summarise(out_dir: Path) -> dict[str, Any]:
         reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
     rejects = sum(reasons.values())
     return {
-        "counts": {"input": records + rejects, "records": records, "rejects": rejects, "verified": verified},
+        "counts": {
+            "input": records + rejects,
+            "records": records,
+            "rejects": rejects,
+            "verified": verified,
+            "complete_derivations": complete,
+            "repaired": repaired,
+        },  # fmt: skip
         "reject_reasons": reasons,
         "methods": methods,  # which pruner made each record (teacher, fallback, unpruned)
         "tokens": {"before": before, "after": after, "ratio": round(after / before, 4) if before else None},

@@ -32,6 +32,9 @@ class PruneStats:
     reject_reasons: dict[str, int]
     skills: dict[str, dict[str, int]] = field(default_factory=dict)  # skill -> {action: tokens, "steps": n}
     methods: dict[str, int] = field(default_factory=dict)  # which pruner made the records: llm:<model>, heuristic:llm-fallback ...
+    complete: int = 0  # records whose path is a complete derivation (the stage's derivation check)
+    repaired: int = 0  # of them, paths the stage completed by putting sentences of the original back
+    unchecked: int = 0  # records written by an older leancot, with no derivation check
 
     @property
     def reduction(self) -> float | None:
@@ -61,6 +64,10 @@ def load_stats(out_dir: str | Path, tokenizer: str | None = None) -> PruneStats:
             raise UsageError(f"stats: {out_dir} does not hold prune records (no 'tokens_before')")
         s.records += 1
         s.verified += bool(r.get("verified"))
+        check = r.get("derivation")
+        s.unchecked += not isinstance(check, dict)
+        s.complete += isinstance(check, dict) and bool(check.get("complete"))
+        s.repaired += bool(r.get("restored"))
         s.tokens_before += r["tokens_before"]
         s.tokens_after += r["tokens_after"]
         methods[r.get("method", "?")] += 1

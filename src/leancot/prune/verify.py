@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from leancot import grading
+from leancot import grading, numbers
 from leancot.prune import derivation
 from leancot.schema import Step
 
@@ -36,16 +36,10 @@ _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?![\d])(?:\.\d+)?|\d+(?:\.\d+)?|\.(?<!
 
 
 def normalise_number(token: str) -> str:
-    """Canonical spelling of a number token: "1,000" -> "1000", "3.50" -> "3.5", "025" -> "25"."""
+    """Canonical spelling of a number token: "1,000" -> "1000", "3.50" -> "3.5", "025" -> "25" (``leancot.numbers``)."""
     if token.isdigit() and token[0] != "0":
         return token  # the common case, fast
-    s = token.replace(",", "")
-    if "." in s:
-        whole, frac = s.split(".", 1)
-        frac = frac.rstrip("0")
-        whole = whole.lstrip("0") or "0"
-        return f"{whole}.{frac}" if frac else whole
-    return s.lstrip("0") or "0"
+    return numbers.canonical(token)
 
 
 def number_tokens(text: str) -> list[tuple[str, tuple[str, ...]]]:

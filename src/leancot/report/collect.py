@@ -52,6 +52,7 @@ class PruneRun(Run):
     records: int = 0
     rejects: int = 0
     verified: int = 0
+    complete: int = 0  # paths that are complete derivations (the stage's derivation check)
     tokens_before: int = 0
     tokens_after: int = 0
     reject_reasons: dict[str, int] = field(default_factory=dict)
@@ -210,6 +211,7 @@ def load_prune(
     run = PruneRun(
         name, path, "prune", manifest, records=len(records), rejects=len(rejects),
         verified=sum(bool(r.get("verified")) for r in records),
+        complete=sum(bool((r.get("derivation") or {}).get("complete")) for r in records if isinstance(r.get("derivation"), dict)),
         tokens_before=sum(int(num(r.get("tokens_before")) or 0) for r in records),
         tokens_after=sum(int(num(r.get("tokens_after")) or 0) for r in records),
         reject_reasons=reasons,

@@ -132,11 +132,12 @@ def compute_table(coll: Collection) -> Table:
 
 
 def prune_table(coll: Collection) -> Table:
-    headers = ["run", "input", "records", "verified", "rejects", "tokens before", "tokens after", "tokens left", "reject reasons"]
+    headers = ["run", "input", "records", "verified", "complete derivations", "rejects", "tokens before", "tokens after", "tokens left",
+               "reject reasons"]  # fmt: skip
     rows = []
     for p in coll.prune:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(p.reject_reasons.items(), key=lambda kv: -kv[1])) or "–"
-        rows.append([p.name, fmt_int(p.records + p.rejects), fmt_int(p.records), fmt_int(p.verified), fmt_int(p.rejects),
+        rows.append([p.name, fmt_int(p.records + p.rejects), fmt_int(p.records), fmt_int(p.verified), fmt_int(p.complete), fmt_int(p.rejects),
                      fmt_int(p.tokens_before), fmt_int(p.tokens_after), fmt_pct(p.ratio), reasons])  # fmt: skip
     return Table("prune", "Pruned data", headers, rows, note="" if rows else "No prune runs among these runs.")
 
