@@ -216,13 +216,13 @@ def test_answer_position_is_shown_next_to_the_lsp_curve(sweep_report):
     assert 'id="fig-answer-position-' in lsp_section and 'id="table-answer-position"' in lsp_section
     coll = collect([root / "prune"])
     a = coll.prune[0].answer_positions
-    # apples derives 7 at ~69% of its reasoning, evil-3 at its end, trains never states 120 as a result
-    assert (a["traces"], a["derived"], a["never"], a["within_first_half"]) == (3, 2, 1, 0)
+    # apples derives 7 at ~69% of its reasoning, evil-3 at its end, trains 120 by 60 * 2 = 120 before its check
+    assert (a["traces"], a["derived"], a["never"]) == (3, 3, 0)
     assert a["positions"] == sorted(a["positions"]) and 0.6 < a["positions"][0] < 0.75
     row = answer_position_table(coll).rows[0]
-    assert row[0].endswith("prune") and row[1:3] == ["3", "2"] and row[5] == "0% (0 of 2)"
+    assert row[0].endswith("prune") and row[1:3] == ["3", "3"] and row[5] == f"{a['within_first_half'] / 3:.0%} ({a['within_first_half']} of 3)"
     md = (root / "report" / "report.md").read_text()
-    assert "## Where the answer first appears" in md and f"| {row[0]} | 3 | 2 | {row[3]} |" in md
+    assert "## Where the answer first appears" in md and f"| {row[0]} | 3 | 3 | {row[3]} |" in md
 
 
 def test_answer_position_table_escapes_run_names(tmp_path):
