@@ -2,10 +2,17 @@
 
 It speaks ``POST /v1/chat/completions`` and the Batch API's ``/v1/files`` and
 ``/v1/batches`` endpoints, answering DRP's prompts like a (simple, honest) teacher:
-the segmentation copies the trace sentence by sentence, the compression deletes the
-hesitation steps and ends with "The answer is \\boxed{X}". Tests start it in a
+the segmentation takes the trace sentence by sentence (one step per unit, or copied),
+the compression names the hesitation steps DELETE and the others KEEP. Tests start it in a
 background thread (``FakeOpenAI().start()`` returns its base URL); the throughput
 benchmark runs it as a separate process (``python tests/fake_openai_server.py``).
+
+Prompt caching: with ``server.prompt_cache = "openai"`` (or ``"deepseek"``) it plays a provider's
+automatic prompt caching: a request whose prompt (the response_format, which OpenAI puts first,
+then the messages) begins like an earlier one reports that shared prefix as cached tokens
+(4 characters a token, as its ``prompt_tokens`` are counted), in ``cache_block`` steps once it
+reaches ``cache_min_tokens`` (OpenAI's 1024 and 128 by default), as
+``usage.prompt_tokens_details.cached_tokens`` (or DeepSeek's ``prompt_cache_hit_tokens``).
 
 Faults, to check the client's retries and the stage's validation:
 
@@ -13,7 +20,8 @@ Faults, to check the client's retries and the stage's validation:
   ``Retry-After``), ``"500"``, ``"hang"`` (sleeps ``hang_s``, past the client timeout),
   ``"malformed_body"`` (truncated JSON with status 200), ``"drop"`` (connection closed),
   ``"bad_json"``, ``"not_schema"``, ``"no_cover"`` (steps that skip most of the trace),
-  ``"wrong_answer"`` (a synthesised path with another answer), ``"fenced"`` (valid JSON
+  ``"invented_number"`` (a rewrite with a number the trace does not have), ``"omit_steps"`` (no
+  action for the first step), ``"all_deleted"`` (every step DELETE), ``"fenced"`` (valid JSON
   inside a code fence with prose around it), ``"ok"``;
 - ``"context_length"`` (HTTP 400 "maximum context length"), ``"empty_choices"`` (200 with no
   choice), ``"length_cut"`` (``finish_reason: length`` mid-JSON), ``"content_null"`` (the answer
@@ -35,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import hashlib
 import json
 import random
@@ -172,6 +181,18 @@ def _wrap(obj: dict[str, Any], fault: str) -> str:
     return json.dumps(obj)
 
 
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix of two strings (binary search over slices, fast in C)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def completion_body(content: str, model: str, prompt_chars: int) -> dict[str, Any]:
     prompt_tokens, completion_tokens = max(1, prompt_chars // 4), max(1, len(content) // 4)
     return {
@@ -207,6 +228,11 @@ class FakeOpenAI:
         self.batch_lines = 0
         self.refuse_formats: set[str] = set()  # response_format types answered with HTTP 500, as llama.cpp's server does
         self.refused_formats = 0
+        self.prompt_cache: str | None = None  # "openai" / "deepseek": report cached prompt tokens in that provider's field
+        self.cache_min_tokens = 1024  # OpenAI caches prompts from 1024 tokens ...
+        self.cache_block = 128  # ... in steps of 128 tokens
+        self.cached_tokens_reported = 0
+        self._prompts: collections.deque[str] = collections.deque(maxlen=256)
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self._failed_once: set[str] = set()
@@ -265,7 +291,22 @@ class FakeOpenAI:
             return refused
         content = self.answer(body, fault)
         reply = completion_body(content, body["model"], len(json.dumps(body["messages"])))
+        if self.prompt_cache:
+            self._report_cached(reply["usage"], json.dumps(body.get("response_format")), json.dumps(body["messages"]))
         return web.json_response(self._shape(reply, fault))
+
+    def _report_cached(self, usage: dict[str, Any], schema: str, messages: str) -> None:
+        """The prefix this prompt shares with an earlier one, as a provider's prompt cache reports it: the
+        schema comes first (a changed schema shares nothing), then the messages, whose shared part is counted."""
+        prompt = schema + messages
+        shared = max(0, max((_common_prefix(prompt, seen) for seen in self._prompts), default=0) - len(schema)) // 4
+        self._prompts.append(prompt)
+        cached = min(usage["prompt_tokens"], shared // self.cache_block * self.cache_block if shared >= self.cache_min_tokens else 0)
+        self.cached_tokens_reported += cached
+        if self.prompt_cache == "deepseek":
+            usage.update(prompt_cache_hit_tokens=cached, prompt_cache_miss_tokens=usage["prompt_tokens"] - cached)
+        else:
+            usage["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
 
     def _refusal(self, body: dict[str, Any], fault: str) -> web.Response | None:
         """What a real server says to a request it will not take (llama.cpp's and OpenAI's wording)."""

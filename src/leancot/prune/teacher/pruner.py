@@ -32,11 +32,13 @@ STATE_FILE = "teacher_state.json"  # what the run learnt about the server (the r
 
 
 def _priced(totals: dict[str, int], model: str, batch: bool) -> dict[str, Any]:
-    cost = pricing.cost_usd(model, totals["prompt_tokens"], totals["completion_tokens"], batch=batch)
+    cached = totals.get("cached_prompt_tokens", 0)
+    cost = pricing.cost_usd(model, totals["prompt_tokens"], totals["completion_tokens"], cached_prompt_tokens=cached, batch=batch)
     return {
         "calls": totals["responses"],
         "prompt_tokens": totals["prompt_tokens"],
         "completion_tokens": totals["completion_tokens"],
+        "cached_prompt_tokens": cached,
         "cost_usd": round(cost, 6),
     }
 
