@@ -31,7 +31,8 @@ Faults, to check the client's retries and the stage's validation:
   with atomic mathematical skills ("addition", ...); their faults: ``"paper_no_skill"`` (the
   ``Skill:`` lines left out), ``"paper_loose"`` (bold, odd numbering, skill on the text's line,
   no trailing newline), ``"paper_no_hashes"`` (the path without ``##``), ``"paper_silent"`` (no
-  per-step evaluations), and ``"no_cover"`` / ``"wrong_answer"`` as above;
+  per-step evaluations), ``"wrong_answer"`` (the path after ``##`` with another answer) and
+  ``"no_cover"`` as above;
 - ``server.refuse_formats``: response_format types refused with HTTP 500 (llama.cpp's wording);
 - ``server.rates``: random faults per request, e.g. ``{"500": 0.2, "429": 0.1}``;
 - ``server.content_fault_rate``: a share of traces (chosen by a hash of the trace, so the
@@ -70,31 +71,32 @@ def drp_answer(body: dict[str, Any], fault: str = "ok") -> str:
         return _paper_segment(user, fault)
     if "mathematical reasoning compression" in system:
         return _paper_compress(user, fault)
-    if "split a long chain-of-thought" in system and "numbered sentence units" in system:
-        return _segment_units(user, fault)
-    if "split a long chain-of-thought" in system:
-        return _segment(user, fault)
-    if "prune a reasoning trace" in system:
-        return _compress(user, fault)
+    if "Distilled Reasoning Pruning" in system and user.startswith("Do TASK 1"):  # leancot's: one system, the task in the user turn
+        return _segment_units(system, fault) if "<units>" in system else _segment(system, fault)
+    if "Distilled Reasoning Pruning" in system and user.startswith("Do TASK 2"):
+        return _compress(system, user, fault)
     return _solve(user)
 
 
-def _segment(user: str, fault: str) -> str:
-    trace = user.split("<trace>\n", 1)[1].rsplit("\n</trace>", 1)[0]
+def _segment(system: str, fault: str) -> str:
+    trace = system.split("<trace>\n", 1)[1].rsplit("\n</trace>", 1)[0]
     parts = [p.strip() for p in _SENTENCE.split(trace) if p and p.strip()]
     if fault == "no_cover":
         parts = parts[:1]
     steps = [{"text": p, "skill": "hesitation" if _HESITANT.match(p) else "computation"} for p in parts]
-    return _wrap({"steps": steps}, fault)
+    return _wrap({"steps": steps, "actions": None}, fault)
 
 
 _UNIT = re.compile(r"^\[(\d+)\] (.*)$", re.M)
 
 
-def _segment_units(user: str, fault: str) -> str:
+def _units(system: str) -> list[tuple[int, str]]:
+    return [(int(n), text) for n, text in _UNIT.findall(system.split("<units>\n", 1)[1].rsplit("\n</units>", 1)[0])]
+
+
+def _segment_units(system: str, fault: str) -> str:
     """Segmentation by unit ids: one step per unit, hesitation labelled as such."""
-    listing = user.split("<units>\n", 1)[1].rsplit("\n</units>", 1)[0]
-    units = [(int(n), text) for n, text in _UNIT.findall(listing)]
+    units = _units(system)
     if fault == "unit_out_of_range":
         units = [*units, (len(units) + 5, "")]
     if fault == "unit_repeated":
@@ -104,20 +106,33 @@ def _segment_units(user: str, fault: str) -> str:
     if fault == "no_cover":
         units = units[1:]  # the first step starts at unit 2
     steps = [{"start": n, "skill": "hesitation" if _HESITANT.match(text) else "computation"} for n, text in units]
-    return _wrap({"steps": steps}, fault)
+    return _wrap({"steps": steps, "actions": None}, fault)
 
 
-def _compress(user: str, fault: str) -> str:
-    answer = re.search(r"Final answer of the original trace: (.*)", user).group(1).strip()
-    steps = [(int(n), skill, text.strip()) for n, skill, text in _STEP.findall(user)]
-    actions, kept = [], []
-    for n, skill, text in steps:
+_STEP_UNITS = re.compile(r"^Step (\d+) \[(\w+)\]: units? (\d+)(?:-(\d+))?$", re.M)
+
+
+def _listed_steps(system: str, user: str) -> list[tuple[int, str, str]]:
+    """(number, skill, text) of the steps a compression request lists: by their units, or with their text."""
+    by_units = _STEP_UNITS.findall(user)
+    if not by_units:
+        return [(int(n), skill, text.strip()) for n, skill, text in _STEP.findall(user.split("\n\nGive one action", 1)[0])]
+    units = dict(_units(system))
+    return [(int(n), skill, " ".join(units[u] for u in range(int(a), int(b or a) + 1))) for n, skill, a, b in by_units]
+
+
+def _compress(system: str, user: str, fault: str) -> str:
+    """Names each step's action: hesitation and the answer's own statement DELETE, the rest KEEP."""
+    actions: list[dict[str, Any]] = []
+    for n, skill, text in _listed_steps(system, user):
         delete = skill == "hesitation" or "\\boxed" in text
-        actions.append({"step": n, "action": "DELETE" if delete else "KEEP", "rewritten": None})
-        if not delete:
-            kept.append(text)
-    final = "999" if fault == "wrong_answer" else answer
-    return _wrap({"actions": actions, "pruned": " ".join(kept) + f" The answer is \\boxed{{{final}}}."}, fault)
+        actions.append({"step": n, "action": "DELETE" if delete or fault == "all_deleted" else "KEEP"})
+    if fault == "invented_number":
+        kept = next(a for a in actions if a["action"] == "KEEP")
+        kept.update(action="SINGLE-STEP COMPRESS", rewritten="So the total is 98765.")
+    if fault == "omit_steps":
+        actions = actions[1:]
+    return _wrap({"steps": None, "actions": actions}, fault)
 
 
 def _atomic_skill(text: str) -> str:
@@ -254,8 +269,8 @@ class FakeOpenAI:
     def _content_fault(self, body: dict[str, Any]) -> str:
         if not self.content_fault_rate:
             return "ok"
-        first_user = body["messages"][1 if len(body["messages"]) > 1 else 0]["content"]  # the same on a re-ask
-        h = int(hashlib.sha256(first_user.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        first = "".join(m["content"] for m in body["messages"][:2])  # the trace's request, the same on a re-ask
+        h = int(hashlib.sha256(first.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         retried = len(body["messages"]) > 2
         if h < self.content_fault_rate / 2 or (h < self.content_fault_rate and not retried):
             return "not_schema"
