@@ -71,9 +71,9 @@ def drp_answer(body: dict[str, Any], fault: str = "ok") -> str:
         return _paper_segment(user, fault)
     if "mathematical reasoning compression" in system:
         return _paper_compress(user, fault)
-    if "Distilled Reasoning Pruning" in system and user.startswith("Do TASK 1"):  # leancot's: one system, the task in the user turn
+    if "Distilled Reasoning Pruning" in system and user.startswith("TASK 1"):  # leancot's: one system, the task in the user turn
         return _segment_units(system, fault) if "<units>" in system else _segment(system, fault)
-    if "Distilled Reasoning Pruning" in system and user.startswith("Do TASK 2"):
+    if "Distilled Reasoning Pruning" in system and user.startswith("TASK 2"):
         return _compress(system, user, fault)
     return _solve(user)
 
@@ -116,7 +116,7 @@ def _listed_steps(system: str, user: str) -> list[tuple[int, str, str]]:
     """(number, skill, text) of the steps a compression request lists: by their units, or with their text."""
     by_units = _STEP_UNITS.findall(user)
     if not by_units:
-        return [(int(n), skill, text.strip()) for n, skill, text in _STEP.findall(user.split("\n\nGive one action", 1)[0])]
+        return [(int(n), skill, text.strip()) for n, skill, text in _STEP.findall(user.split("\n\nFor EVERY step", 1)[0])]
     units = dict(_units(system))
     return [(int(n), skill, " ".join(units[u] for u in range(int(a), int(b or a) + 1))) for n, skill, a, b in by_units]
 

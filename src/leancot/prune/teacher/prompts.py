@@ -3,11 +3,11 @@
 The prompts are data (``prompts/*.txt``, shipped as package data) with ``{{name}}``
 slots. Two styles (``TeacherConfig.prompt_style``):
 
-``leancot``: both calls of a trace begin with the same system message (``teacher_system``: both
-tasks' instructions, the skills, the problem, its final answer and the trace, as numbered
-sentence units or verbatim), and differ only in the user turn that asks for task 1
-(``segment_units_user`` / ``segment_user``) or task 2 (``compress_user``, the steps by their
-units). That shared first message is a prefix that OpenAI's and DeepSeek's automatic prompt
+``leancot``: both calls of a trace begin with the same system message (``teacher_system``: the
+two tasks in brief, the skills, the problem, its final answer and the trace, as numbered
+sentence units or verbatim), and differ only in the user turn that asks for task 1 with its
+rules (``segment_units_user`` / ``segment_user``) or task 2 with its rules (``compress_user``,
+the steps by their units). That shared first message is a prefix that OpenAI's and DeepSeek's automatic prompt
 caching serve from cache in the second call, billed at the cached rate (vLLM's and llama.cpp's
 prefix caches skip recomputing it), so the trace is billed in full once. Both
 calls ask for the same JSON schema (``teacher_schema``), for the same reason. The teacher
@@ -82,17 +82,17 @@ def sentence_units(reasoning: str) -> list[tuple[int, int]]:
 
 
 def teacher_system(question: str, reasoning: str, answer: str | None, spans: list[tuple[int, int]] | None) -> dict[str, str]:
-    """The system message both calls of a trace begin with: both tasks' instructions, then the trace
+    """The system message both calls of a trace begin with: the tasks in brief, the skills, then the trace
     (as numbered sentence units with ``spans``, else verbatim). The same first message in both calls is
-    a shared prefix that providers' automatic prompt caching bills at the cached rate in the second call."""
+    a shared prefix that providers' automatic prompt caching bills at the cached rate in the second call.
+    (Each task's own rules go in its user turn: in the system message each call would pay for both.)"""
     skills = "\n".join(f"- {name}: {desc}" for name, desc in SKILLS.items())
     if spans is None:
-        rules, trace = load_prompt("segment_text_rules"), render(load_prompt("text_trace"), reasoning=reasoning)
+        trace = render(load_prompt("text_trace"), reasoning=reasoning)
     else:
         listing = "\n".join(f"[{i}] {' '.join(reasoning[a:b].split())}" for i, (a, b) in enumerate(spans, start=1))
-        rules, trace = load_prompt("segment_units_rules"), render(load_prompt("units_trace"), n_units=len(spans), units=listing)
-    content = render(load_prompt("teacher_system"), segment_rules=rules.strip(), skills=skills, question=question,
-                     answer=answer or "(unknown)", trace=trace.strip())  # fmt: skip
+        trace = render(load_prompt("units_trace"), n_units=len(spans), units=listing)
+    content = render(load_prompt("teacher_system"), skills=skills, question=question, answer=answer or "(unknown)", trace=trace.strip())
     return {"role": "system", "content": content}
 
 
