@@ -14,7 +14,7 @@ verification is fed back the same way. When the teacher cannot produce a valid a
   sentence units (or copies steps verbatim, ``segment_output: text``), task 2 gives each step's
   number and action and writes text only for a rewrite; leancot assembles the path from the kept
   steps' own text (exact slices of the trace) and the rewrites, in order, closed by
-  ``The answer is \boxed{X}`` as the offline pruner closes its paths. Both calls begin with the
+  ``The answer is \\boxed{X}`` as the offline pruner closes its paths. Both calls begin with the
   same system message holding the trace and ask for the same schema, so the second call's copy
   of the trace is a cached prefix for providers' automatic prompt caching.
 - ``drp-paper``: the official prompts, free text: verbatim ``Step n / Skill`` segmentation and the
