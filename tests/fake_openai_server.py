@@ -2,10 +2,17 @@
 
 It speaks ``POST /v1/chat/completions`` and the Batch API's ``/v1/files`` and
 ``/v1/batches`` endpoints, answering DRP's prompts like a (simple, honest) teacher:
-the segmentation copies the trace sentence by sentence, the compression deletes the
-hesitation steps and ends with "The answer is \\boxed{X}". Tests start it in a
+the segmentation takes the trace sentence by sentence (one step per unit, or copied),
+the compression names the hesitation steps DELETE and the others KEEP. Tests start it in a
 background thread (``FakeOpenAI().start()`` returns its base URL); the throughput
 benchmark runs it as a separate process (``python tests/fake_openai_server.py``).
+
+Prompt caching: with ``server.prompt_cache = "openai"`` (or ``"deepseek"``) it plays a provider's
+automatic prompt caching: a request whose prompt (the response_format, which OpenAI puts first,
+then the messages) begins like an earlier one reports that shared prefix as cached tokens
+(4 characters a token, as its ``prompt_tokens`` are counted), in ``cache_block`` steps once it
+reaches ``cache_min_tokens`` (OpenAI's 1024 and 128 by default), as
+``usage.prompt_tokens_details.cached_tokens`` (or DeepSeek's ``prompt_cache_hit_tokens``).
 
 Faults, to check the client's retries and the stage's validation:
 
@@ -13,7 +20,8 @@ Faults, to check the client's retries and the stage's validation:
   ``Retry-After``), ``"500"``, ``"hang"`` (sleeps ``hang_s``, past the client timeout),
   ``"malformed_body"`` (truncated JSON with status 200), ``"drop"`` (connection closed),
   ``"bad_json"``, ``"not_schema"``, ``"no_cover"`` (steps that skip most of the trace),
-  ``"wrong_answer"`` (a synthesised path with another answer), ``"fenced"`` (valid JSON
+  ``"invented_number"`` (a rewrite with a number the trace does not have), ``"omit_steps"`` (no
+  action for the first step), ``"all_deleted"`` (every step DELETE), ``"fenced"`` (valid JSON
   inside a code fence with prose around it), ``"ok"``;
 - ``"context_length"`` (HTTP 400 "maximum context length"), ``"empty_choices"`` (200 with no
   choice), ``"length_cut"`` (``finish_reason: length`` mid-JSON), ``"content_null"`` (the answer
@@ -23,7 +31,8 @@ Faults, to check the client's retries and the stage's validation:
   with atomic mathematical skills ("addition", ...); their faults: ``"paper_no_skill"`` (the
   ``Skill:`` lines left out), ``"paper_loose"`` (bold, odd numbering, skill on the text's line,
   no trailing newline), ``"paper_no_hashes"`` (the path without ``##``), ``"paper_silent"`` (no
-  per-step evaluations), and ``"no_cover"`` / ``"wrong_answer"`` as above;
+  per-step evaluations), ``"wrong_answer"`` (the path after ``##`` with another answer) and
+  ``"no_cover"`` as above;
 - ``server.refuse_formats``: response_format types refused with HTTP 500 (llama.cpp's wording);
 - ``server.rates``: random faults per request, e.g. ``{"500": 0.2, "429": 0.1}``;
 - ``server.content_fault_rate``: a share of traces (chosen by a hash of the trace, so the
@@ -35,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import hashlib
 import json
 import random
@@ -61,31 +71,32 @@ def drp_answer(body: dict[str, Any], fault: str = "ok") -> str:
         return _paper_segment(user, fault)
     if "mathematical reasoning compression" in system:
         return _paper_compress(user, fault)
-    if "split a long chain-of-thought" in system and "numbered sentence units" in system:
-        return _segment_units(user, fault)
-    if "split a long chain-of-thought" in system:
-        return _segment(user, fault)
-    if "prune a reasoning trace" in system:
-        return _compress(user, fault)
+    if "Distilled Reasoning Pruning" in system and user.startswith("TASK 1"):  # leancot's: one system, the task in the user turn
+        return _segment_units(system, fault) if "<units>" in system else _segment(system, fault)
+    if "Distilled Reasoning Pruning" in system and user.startswith("TASK 2"):
+        return _compress(system, user, fault)
     return _solve(user)
 
 
-def _segment(user: str, fault: str) -> str:
-    trace = user.split("<trace>\n", 1)[1].rsplit("\n</trace>", 1)[0]
+def _segment(system: str, fault: str) -> str:
+    trace = system.split("<trace>\n", 1)[1].rsplit("\n</trace>", 1)[0]
     parts = [p.strip() for p in _SENTENCE.split(trace) if p and p.strip()]
     if fault == "no_cover":
         parts = parts[:1]
     steps = [{"text": p, "skill": "hesitation" if _HESITANT.match(p) else "computation"} for p in parts]
-    return _wrap({"steps": steps}, fault)
+    return _wrap({"steps": steps, "actions": None}, fault)
 
 
 _UNIT = re.compile(r"^\[(\d+)\] (.*)$", re.M)
 
 
-def _segment_units(user: str, fault: str) -> str:
+def _units(system: str) -> list[tuple[int, str]]:
+    return [(int(n), text) for n, text in _UNIT.findall(system.split("<units>\n", 1)[1].rsplit("\n</units>", 1)[0])]
+
+
+def _segment_units(system: str, fault: str) -> str:
     """Segmentation by unit ids: one step per unit, hesitation labelled as such."""
-    listing = user.split("<units>\n", 1)[1].rsplit("\n</units>", 1)[0]
-    units = [(int(n), text) for n, text in _UNIT.findall(listing)]
+    units = _units(system)
     if fault == "unit_out_of_range":
         units = [*units, (len(units) + 5, "")]
     if fault == "unit_repeated":
@@ -95,20 +106,33 @@ def _segment_units(user: str, fault: str) -> str:
     if fault == "no_cover":
         units = units[1:]  # the first step starts at unit 2
     steps = [{"start": n, "skill": "hesitation" if _HESITANT.match(text) else "computation"} for n, text in units]
-    return _wrap({"steps": steps}, fault)
+    return _wrap({"steps": steps, "actions": None}, fault)
 
 
-def _compress(user: str, fault: str) -> str:
-    answer = re.search(r"Final answer of the original trace: (.*)", user).group(1).strip()
-    steps = [(int(n), skill, text.strip()) for n, skill, text in _STEP.findall(user)]
-    actions, kept = [], []
-    for n, skill, text in steps:
+_STEP_UNITS = re.compile(r"^Step (\d+) \[(\w+)\]: units? (\d+)(?:-(\d+))?$", re.M)
+
+
+def _listed_steps(system: str, user: str) -> list[tuple[int, str, str]]:
+    """(number, skill, text) of the steps a compression request lists: by their units, or with their text."""
+    by_units = _STEP_UNITS.findall(user)
+    if not by_units:
+        return [(int(n), skill, text.strip()) for n, skill, text in _STEP.findall(user.split("\n\nFor EVERY step", 1)[0])]
+    units = dict(_units(system))
+    return [(int(n), skill, " ".join(units[u] for u in range(int(a), int(b or a) + 1))) for n, skill, a, b in by_units]
+
+
+def _compress(system: str, user: str, fault: str) -> str:
+    """Names each step's action: hesitation and the answer's own statement DELETE, the rest KEEP."""
+    actions: list[dict[str, Any]] = []
+    for n, skill, text in _listed_steps(system, user):
         delete = skill == "hesitation" or "\\boxed" in text
-        actions.append({"step": n, "action": "DELETE" if delete else "KEEP", "rewritten": None})
-        if not delete:
-            kept.append(text)
-    final = "999" if fault == "wrong_answer" else answer
-    return _wrap({"actions": actions, "pruned": " ".join(kept) + f" The answer is \\boxed{{{final}}}."}, fault)
+        actions.append({"step": n, "action": "DELETE" if delete or fault == "all_deleted" else "KEEP"})
+    if fault == "invented_number":
+        kept = next(a for a in actions if a["action"] == "KEEP")
+        kept.update(action="SINGLE-STEP COMPRESS", rewritten="So the total is 98765.")
+    if fault == "omit_steps":
+        actions = actions[1:]
+    return _wrap({"steps": None, "actions": actions}, fault)
 
 
 def _atomic_skill(text: str) -> str:
@@ -172,6 +196,18 @@ def _wrap(obj: dict[str, Any], fault: str) -> str:
     return json.dumps(obj)
 
 
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix of two strings (binary search over slices, fast in C)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def completion_body(content: str, model: str, prompt_chars: int) -> dict[str, Any]:
     prompt_tokens, completion_tokens = max(1, prompt_chars // 4), max(1, len(content) // 4)
     return {
@@ -207,6 +243,11 @@ class FakeOpenAI:
         self.batch_lines = 0
         self.refuse_formats: set[str] = set()  # response_format types answered with HTTP 500, as llama.cpp's server does
         self.refused_formats = 0
+        self.prompt_cache: str | None = None  # "openai" / "deepseek": report cached prompt tokens in that provider's field
+        self.cache_min_tokens = 1024  # OpenAI caches prompts from 1024 tokens ...
+        self.cache_block = 128  # ... in steps of 128 tokens
+        self.cached_tokens_reported = 0
+        self._prompts: collections.deque[str] = collections.deque(maxlen=256)
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self._failed_once: set[str] = set()
@@ -228,8 +269,8 @@ class FakeOpenAI:
     def _content_fault(self, body: dict[str, Any]) -> str:
         if not self.content_fault_rate:
             return "ok"
-        first_user = body["messages"][1 if len(body["messages"]) > 1 else 0]["content"]  # the same on a re-ask
-        h = int(hashlib.sha256(first_user.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        first = "".join(m["content"] for m in body["messages"][:2])  # the trace's request, the same on a re-ask
+        h = int(hashlib.sha256(first.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         retried = len(body["messages"]) > 2
         if h < self.content_fault_rate / 2 or (h < self.content_fault_rate and not retried):
             return "not_schema"
@@ -265,7 +306,22 @@ class FakeOpenAI:
             return refused
         content = self.answer(body, fault)
         reply = completion_body(content, body["model"], len(json.dumps(body["messages"])))
+        if self.prompt_cache:
+            self._report_cached(reply["usage"], json.dumps(body.get("response_format")), json.dumps(body["messages"]))
         return web.json_response(self._shape(reply, fault))
+
+    def _report_cached(self, usage: dict[str, Any], schema: str, messages: str) -> None:
+        """The prefix this prompt shares with an earlier one, as a provider's prompt cache reports it: the
+        schema comes first (a changed schema shares nothing), then the messages, whose shared part is counted."""
+        prompt = schema + messages
+        shared = max(0, max((_common_prefix(prompt, seen) for seen in self._prompts), default=0) - len(schema)) // 4
+        self._prompts.append(prompt)
+        cached = min(usage["prompt_tokens"], shared // self.cache_block * self.cache_block if shared >= self.cache_min_tokens else 0)
+        self.cached_tokens_reported += cached
+        if self.prompt_cache == "deepseek":
+            usage.update(prompt_cache_hit_tokens=cached, prompt_cache_miss_tokens=usage["prompt_tokens"] - cached)
+        else:
+            usage["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
 
     def _refusal(self, body: dict[str, Any], fault: str) -> web.Response | None:
         """What a real server says to a request it will not take (llama.cpp's and OpenAI's wording)."""

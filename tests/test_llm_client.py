@@ -130,3 +130,37 @@ def test_concurrency_is_bounded(server):
             await client.aclose()
 
     assert asyncio.run(many()) >= 0.2  # 8 calls of 0.1 s, 4 at a time: at least two rounds
+
+
+@pytest.mark.parametrize("field", ["openai", "deepseek"])
+def test_cached_prompt_tokens_are_read_counted_and_priced_at_the_cached_rate(server, tmp_path, field):
+    from leancot.llm import pricing
+
+    server.prompt_cache, server.cache_min_tokens, server.cache_block = field, 64, 16
+    long = [{"role": "system", "content": "Shared instructions and a long trace. " * 40}]
+    first = ask(make(server, tmp_path), [*long, {"role": "user", "content": "task 1"}])
+    client = make(server, tmp_path)
+    second = ask(client, [*long, {"role": "user", "content": "task 2"}])
+    assert first.usage.cached_prompt_tokens == 0  # nothing seen before it
+    cached = second.usage.cached_prompt_tokens
+    assert cached == server.cached_tokens_reported and cached % 16 == 0  # whole blocks of the shared prefix
+    assert len(long[0]["content"]) // 4 - 16 <= cached < second.usage.prompt_tokens
+    full = pricing.cost_usd("gpt-4o-mini", second.usage.prompt_tokens, second.usage.completion_tokens)
+    fresh = second.usage.prompt_tokens - cached
+    assert second.usage.cost_usd == pytest.approx((fresh * 0.15 + cached * 0.075 + second.usage.completion_tokens * 0.60) / 1e6)
+    assert second.usage.cost_usd < full and client.usage.cached_prompt_tokens == cached
+    with RequestCache(tmp_path / "cache.sqlite") as cache:  # what the cache holds: the usage totals of a run
+        assert cache.totals("gpt-4o-mini")["cached_prompt_tokens"] == cached
+    again = ask(make(server, tmp_path), [*long, {"role": "user", "content": "task 2"}])  # from leancot's own cache
+    assert again.cached and again.usage.cached_prompt_tokens == cached and again.usage.cost_usd == second.usage.cost_usd
+
+
+def test_a_price_without_a_cached_rate_bills_cached_tokens_as_input(tmp_path):
+    from leancot.llm import pricing
+
+    (tmp_path / "p.json").write_text('{"my-a": {"input": 1.0, "output": 2.0}, "my-b": {"input": 1.0, "output": 2.0, "cached_input": 0.1}}')
+    pricing.load_prices(tmp_path / "p.json")
+    assert pricing.cost_usd("my-a", 1_000_000, 0, cached_prompt_tokens=500_000) == 1.0
+    assert pricing.cost_usd("my-b", 1_000_000, 0, cached_prompt_tokens=500_000) == pytest.approx(0.55)
+    assert pricing.cost_usd("my-b", 1_000_000, 0, cached_prompt_tokens=500_000, batch=True) == pytest.approx(0.275)
+    assert pricing.price_of("gpt-4o").cached_input == 1.25 and pricing.price_of("gpt-4o-mini").cached_input == 0.075

@@ -101,8 +101,8 @@ def test_the_leancot_style_is_unchanged_in_shape_and_asks_to_keep_the_speakers_s
     seen = spy_on(server)
     record = by_id(prune(write_traces(tmp_path / "in.jsonl", 1), tmp_path / "out", server, prompt_style="leancot") / "records.jsonl")["t0"]
     assert record["verified"] and all(s["atomic_skill"] is None for s in record["steps"])
-    assert "matches the original speaker's style" in seen[1]["messages"][0]["content"]
-    assert "matches the original speaker's style" in prompts.load_prompt("compress_system")
+    assert "matches the original speaker's style" in seen[1]["messages"][1]["content"]
+    assert "matches the original speaker's style" in prompts.load_prompt("compress_user")
 
 
 # ---------------------------------------------------------------- config

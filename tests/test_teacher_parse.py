@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from leancot.prune.heuristic import _synthesise as synthesise  # what the teacher's steps are assembled with
 from leancot.prune.teacher.parse import ParseError, coverage, extract_json, parse_compression, parse_segmentation
 from leancot.schema import Step
 
@@ -55,36 +56,58 @@ def test_segmentation_is_validated_and_unknown_skills_are_relabelled():
         parse_segmentation('{"result": 3}', REASONING)
 
 
-def _steps():
-    return [Step(index=i, text=t, skill="computation") for i, t in enumerate(["Tom has 3 apples.", "Hmm.", "3 + 4 = 7."])]
+def _steps(texts=("Tom has 3 apples.", "Hmm.", "3 + 4 = 7.")):
+    return [Step(index=i, text=t, skill="computation") for i, t in enumerate(texts)]
 
 
-def test_compression_maps_drp_actions_and_checks_the_ending():
+def test_compression_names_steps_and_writes_text_only_for_rewrites():
     answer = json.dumps(
         {
+            "steps": None,
             "actions": [
-                {"step": 1, "action": "KEEP", "rewritten": None},
-                {"step": 2, "action": "delete"},
-                {"step": 3, "action": "SINGLE-STEP COMPRESS", "rewritten": "3+4=7."},
+                {"step": 1, "action": "KEEP"},
+                {"step": 2, "action": "delete", "rewritten": "ignored"},
+                {"step": 3, "action": "SINGLE-STEP COMPRESS", "rewritten": " 3+4=7. "},
             ],
-            "pruned": "Tom has 3 apples; 3 + 4 = 7. The answer is \\boxed{7}.",
         }
     )
-    steps, pruned = parse_compression(answer, _steps(), "7")
-    assert [s.action for s in steps] == ["keep", "delete", "compress"] and steps[2].rewritten == "3+4=7."
-    assert pruned.endswith("\\boxed{7}.")
+    steps, inferred = parse_compression(answer, _steps())
+    assert [s.action for s in steps] == ["keep", "delete", "compress"] and inferred == []
+    assert [s.rewritten for s in steps] == [None, None, "3+4=7."]
+    assert synthesise(steps, "7") == "Tom has 3 apples.\n3+4=7.\nThe answer is \\boxed{7}"  # the kept text as it is, then the rewrite
+
+
+def test_a_merge_run_has_its_text_on_the_first_step_and_may_skip_deleted_steps():
+    steps = _steps(("Tom has 3 apples.", "He buys 4.", "Hmm.", "So 3 + 4 = 7.", "Done."))
+    actions = [
+        {"step": 1, "action": "KEEP"},
+        {"step": 2, "action": "MULTI-STEP COMPRESS", "rewritten": "He buys 4, so 3 + 4 = 7."},
+        {"step": 3, "action": "DELETE"},
+        {"step": 4, "action": "MULTI-STEP COMPRESS"},
+        {"step": 5, "action": "DELETE"},
+    ]
+    out, _ = parse_compression(json.dumps({"actions": actions}), steps)
+    assert [(s.action, s.rewritten) for s in out][1:4] == [("merge", "He buys 4, so 3 + 4 = 7."), ("delete", None), ("merge", "")]
+    assert synthesise(out, "7") == "Tom has 3 apples.\nHe buys 4, so 3 + 4 = 7.\nThe answer is \\boxed{7}"
+
+
+def test_steps_the_answer_leaves_out_are_kept_and_reported():
+    steps, inferred = parse_compression(json.dumps({"actions": [{"step": 2, "action": "DELETE"}]}), _steps())
+    assert [s.action for s in steps] == ["keep", "delete", "keep"] and inferred == [0, 2]
 
 
 @pytest.mark.parametrize(
-    "actions, pruned, error",
+    "actions, error",
     [
-        ([{"step": 1, "action": "KEEP"}, {"step": 2, "action": "SHRINK"}, {"step": 3, "action": "KEEP"}], "x. The answer is 7.", "SHRINK"),
-        ([{"step": 1, "action": "KEEP"}], "x. The answer is 7.", "no action for step"),
-        ([{"step": 9, "action": "KEEP"}], "x. The answer is 7.", "numbered 1 to 3"),
-        ([{"step": i, "action": "KEEP"} for i in (1, 2, 3)], "3 + 4 = 7.", "must end with"),
-        ([{"step": i, "action": "KEEP"} for i in (1, 2, 3)], "The answer is \\boxed{8}.", "original trace's answer is 7"),
+        ([{"step": 1, "action": "KEEP"}, {"step": 2, "action": "SHRINK"}], "SHRINK"),
+        ([{"step": 9, "action": "KEEP"}], "numbered 1 to 3"),
+        ([], '"actions" list'),
+        ([{"step": 1, "action": "SINGLE-STEP COMPRESS"}], 'step 1 is SINGLE-STEP COMPRESS without "rewritten"'),
+        ([{"step": 1, "action": "KEEP"}, {"step": 2, "action": "MULTI-STEP COMPRESS"}], "no run before it to join"),
+        ([{"step": 1, "action": "KEEP"}, {"step": 1, "action": "DELETE"}], "two different actions"),
+        ([{"step": i, "action": "DELETE"} for i in (1, 2, 3)], "every step is DELETE"),
     ],
 )
-def test_compression_errors_say_what_to_fix(actions, pruned, error):
+def test_compression_errors_say_what_to_fix(actions, error):
     with pytest.raises(ParseError, match=error):
-        parse_compression(json.dumps({"actions": actions, "pruned": pruned}), _steps(), "7")
+        parse_compression(json.dumps({"actions": actions}), _steps())

@@ -24,8 +24,9 @@ def test_records_are_pruned_by_the_teacher_and_every_input_is_accounted_for(serv
     records, rejects = by_id(out / "records.jsonl"), by_id(out / "rejects.jsonl")
     assert len(records) + len(rejects) == 7 and rejects["wrong"]["reason"] == "incorrect_trace"
     r = records["t0"]
-    assert r["method"] == "llm:gpt-4o-mini" and r["verified"] and r["pruned"].endswith("\\boxed{13}.")
-    assert "Hmm" not in r["pruned"] and r["tokens_after"] < r["tokens_before"]
+    assert r["method"] == "llm:gpt-4o-mini" and r["verified"] and "actions_inferred" not in r
+    # the teacher named the steps; the path is the kept step's own text, then the answer
+    assert r["pruned"] == "He buys 3 more, so 10 + 3 = 13.\nThe answer is \\boxed{13}" and r["tokens_after"] < r["tokens_before"]
     assert {s["action"] for s in r["steps"]} == {"keep", "delete"} and r["usage"]["prompt_tokens"] > 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["usage"]["calls"] == 12 and manifest["usage"]["cost_usd"] > 0
@@ -39,8 +40,9 @@ def test_records_are_pruned_by_the_teacher_and_every_input_is_accounted_for(serv
         (["bad_json"], "llm:gpt-4o-mini", 3),  # retried with the error fed back, then fine
         (["no_cover", "no_cover"], "heuristic:llm-fallback", 2),  # segmentation never covers the text
         (["not_schema", "not_schema"], "heuristic:llm-fallback", 2),
-        (["ok", "wrong_answer", "wrong_answer"], "heuristic:llm-fallback", 3),  # synthesised path with another answer
-        (["ok", "wrong_answer"], "llm:gpt-4o-mini", 3),  # ... fixed after the feedback
+        (["ok", "invented_number", "invented_number"], "heuristic:llm-fallback", 3),  # a rewrite with a number from nowhere
+        (["ok", "invented_number"], "llm:gpt-4o-mini", 3),  # ... fixed after the feedback
+        (["ok", "all_deleted", "all_deleted"], "heuristic:llm-fallback", 3),  # nothing left of the reasoning
     ],
 )
 def test_invalid_answers_are_retried_then_fall_back_to_the_offline_pruner(server, tmp_path, faults, method, calls):
@@ -197,3 +199,55 @@ def test_the_cli_wants_a_teacher_model_for_method_llm(tmp_path):
     inp = write_traces(tmp_path / "in.jsonl", 1)
     result = CliRunner().invoke(app, ["prune", str(inp), "--out", str(tmp_path / "out"), "--method", "llm"])
     assert result.exit_code == 2 and "--teacher-model" in result.output
+
+
+def spy_on(server):
+    seen = []
+    original = server.responder
+
+    def spy(body, fault):
+        seen.append(body)
+        return original(body, fault)
+
+    server.responder = spy
+    return seen
+
+
+@pytest.mark.parametrize("mode", ["units", "text"])
+def test_both_calls_share_the_trace_as_a_prefix_and_the_compression_names_steps(server, tmp_path, mode):
+    seen = spy_on(server)
+    out = prune(write_traces(tmp_path / "in.jsonl", 1), tmp_path / "out", server, segment_output=mode)
+    segment, compress = seen
+    assert segment["messages"][0] == compress["messages"][0]  # one system message: instructions, then the trace
+    assert "Okay, so Tom has 10 apples." in segment["messages"][0]["content"]
+    assert segment["response_format"] == compress["response_format"]  # OpenAI caches the schema as part of the prefix
+    user = compress["messages"][1]["content"]
+    if mode == "units":  # the steps by their units: the trace is not copied again
+        assert "Step 3 [computation]: unit 3" in user and "apples" not in user
+    assert '"pruned"' not in user and "rewritten" in user
+    record = by_id(out / "records.jsonl")["t0"]
+    assert record["verified"] and record["pruned"].endswith("The answer is \\boxed{13}")
+
+
+def test_cached_prompt_tokens_are_counted_and_priced_in_records_and_manifest(server, tmp_path):
+    from leancot.llm import pricing
+
+    server.prompt_cache, server.cache_min_tokens, server.cache_block = "openai", 256, 16  # the test traces are short
+    out = prune(write_traces(tmp_path / "in.jsonl", 3), tmp_path / "out", server, concurrency=1)
+    records = by_id(out / "records.jsonl")
+    for r in records.values():  # the compression call found the system message (with the trace) cached
+        u = r["usage"]
+        assert u["cached_prompt_tokens"] >= 256 and u["cached_prompt_tokens"] < u["prompt_tokens"]
+        full = pricing.cost_usd("gpt-4o-mini", u["prompt_tokens"], u["completion_tokens"])
+        assert u["cost_usd"] == pytest.approx(full - u["cached_prompt_tokens"] * (0.15 - 0.075) / 1e6, abs=2e-6)
+    manifest = json.loads((out / "manifest.json").read_text())
+    total = sum(r["usage"]["cached_prompt_tokens"] for r in records.values())
+    assert manifest["usage"]["cached_prompt_tokens"] == manifest["usage_total"]["cached_prompt_tokens"] == total
+    assert total == server.cached_tokens_reported
+
+
+def test_steps_the_teacher_leaves_out_are_kept_and_the_record_says_which(server, tmp_path):
+    server.script = ["ok", "omit_steps"]
+    record = by_id(prune(write_traces(tmp_path / "in.jsonl", 1), tmp_path / "out", server) / "records.jsonl")["t0"]
+    assert record["verified"] and record["actions_inferred"] == [0] and record["steps"][0]["action"] == "keep"
+    assert record["pruned"].startswith("Okay, so Tom has 10 apples.")

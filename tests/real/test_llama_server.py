@@ -16,6 +16,7 @@ from real_server import DUMMY_KEY, MODEL_ALIAS, assert_key_written_nowhere, lean
 from teacher_fixtures import by_id, write_traces
 
 from leancot.llm.cache import RequestCache
+from leancot.llm.client import cached_prompt_tokens
 
 pytestmark = pytest.mark.real
 
@@ -61,10 +62,12 @@ def test_prune_negotiates_json_object_accounts_for_every_trace_and_every_call(ll
     assert usage["calls"] == len(answered) == llama_server.answered() - answered_before
     assert usage["prompt_tokens"] == sum(e.response["usage"]["prompt_tokens"] for e in answered)
     assert usage["completion_tokens"] == sum(e.response["usage"]["completion_tokens"] for e in answered)
+    # cached prompt tokens as the server reports them (llama-cpp-python's server reports none: 0)
+    assert usage["cached_prompt_tokens"] == sum(cached_prompt_tokens(e.response["usage"]) for e in answered)
     with RequestCache(out / "teacher_cache.sqlite") as cache:
         held = cache.totals(MODEL_ALIAS)
     assert held == {"responses": usage["calls"], "prompt_tokens": usage["prompt_tokens"],
-                    "completion_tokens": usage["completion_tokens"]}  # fmt: skip
+                    "completion_tokens": usage["completion_tokens"], "cached_prompt_tokens": usage["cached_prompt_tokens"]}  # fmt: skip
 
     # the key went to the server and nowhere else
     assert {e.authorization for e in proxy.exchanges if e.path.endswith("/chat/completions")} == {f"Bearer {DUMMY_KEY}"}

@@ -74,14 +74,16 @@ class RequestCache:
             )
 
     def totals(self, model: str) -> dict[str, int]:
-        """Responses held for ``model`` and their tokens: what the calls that filled the cache cost."""
+        """Responses held for ``model`` and their tokens: what the calls that filled the cache cost
+        (``cached_prompt_tokens``: of the prompt tokens, those the provider's prompt cache served)."""
         with self._lock:
             row = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(json_extract(response, '$.prompt_tokens')), 0), "
-                "COALESCE(SUM(json_extract(response, '$.completion_tokens')), 0) FROM responses WHERE model = ?",
+                "COALESCE(SUM(json_extract(response, '$.completion_tokens')), 0), "
+                "COALESCE(SUM(json_extract(response, '$.cached_prompt_tokens')), 0) FROM responses WHERE model = ?",
                 (model,),
             ).fetchone()
-        return {"responses": row[0], "prompt_tokens": int(row[1]), "completion_tokens": int(row[2])}
+        return {"responses": row[0], "prompt_tokens": int(row[1]), "completion_tokens": int(row[2]), "cached_prompt_tokens": int(row[3])}
 
     def __contains__(self, key: str) -> bool:
         with self._lock:

@@ -12,6 +12,10 @@
   so that every retry is counted here and the total is bounded by ``max_retries``;
 - usage and cost accounting (``Usage``), and a budget: once ``max_cost`` USD is spent,
   further uncached calls raise ``BudgetExceeded`` so the stage can stop cleanly and resume.
+  Prompt tokens the provider's automatic prompt caching served (``cached_prompt_tokens``,
+  read from ``usage.prompt_tokens_details.cached_tokens``, as OpenAI, llama.cpp's
+  ``llama-server`` and vLLM with ``--enable-prompt-tokens-details`` report them, or DeepSeek's
+  ``usage.prompt_cache_hit_tokens``) are counted apart and priced at the cached-input rate.
 
 The API key is read from the environment variable named by ``api_key_env`` and handed
 to the SDK only; it is never logged, cached or written anywhere.
@@ -71,6 +75,7 @@ class Usage:
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0  # of prompt_tokens, those the provider's prompt cache served (billed cheaper)
     cost_usd: float = 0.0
     calls: int = 0  # responses received from the server
     cached_calls: int = 0  # answered from the cache
@@ -357,22 +362,25 @@ class LLMClient:
         usage = Usage(
             prompt_tokens=int(data.get("prompt_tokens", 0)),
             completion_tokens=int(data.get("completion_tokens", 0)),
+            cached_prompt_tokens=int(data.get("cached_prompt_tokens", 0)),  # absent from responses cached before it was kept
             calls=int(not cached),
             cached_calls=int(cached),
         )
-        usage.cost_usd = pricing.cost_usd(self.model, usage.prompt_tokens, usage.completion_tokens, batch=self.batch_pricing)
+        usage.cost_usd = pricing.cost_usd(self.model, usage.prompt_tokens, usage.completion_tokens,
+                                          cached_prompt_tokens=usage.cached_prompt_tokens, batch=self.batch_pricing)  # fmt: skip
         return usage
 
     def _spent_in_cache(self) -> float:
         if self.cache is None:
             return 0.0
         t = self.cache.totals(self.model)
-        return pricing.cost_usd(self.model, t["prompt_tokens"], t["completion_tokens"], batch=self.batch_pricing)
+        return pricing.cost_usd(self.model, t["prompt_tokens"], t["completion_tokens"],
+                                cached_prompt_tokens=t["cached_prompt_tokens"], batch=self.batch_pricing)  # fmt: skip
 
     def record_usage(self, usage: Usage) -> dict[str, Any]:
         """A record's usage: its tokens and their cost, the same whether answered live or from the cache."""
         d = usage.as_dict()
-        return {"prompt_tokens": d["prompt_tokens"], "completion_tokens": d["completion_tokens"], "cost_usd": d["cost_usd"]}
+        return {k: d[k] for k in ("prompt_tokens", "completion_tokens", "cached_prompt_tokens", "cost_usd")}
 
     def _negotiated(self, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` with the response_format this server accepts (json_schema -> json_object -> none)."""
@@ -477,4 +485,16 @@ def normalise_body(body: Any) -> dict[str, Any]:
         "finish_reason": choice.get("finish_reason") or "",
         "prompt_tokens": int(usage.get("prompt_tokens") or 0),
         "completion_tokens": int(usage.get("completion_tokens") or 0),
+        "cached_prompt_tokens": cached_prompt_tokens(usage),
     }
+
+
+def cached_prompt_tokens(usage: dict[str, Any]) -> int:
+    """Prompt tokens the server's prompt cache served: ``prompt_tokens_details.cached_tokens`` (OpenAI, llama.cpp's
+    ``llama-server``, vLLM with ``--enable-prompt-tokens-details``), else DeepSeek's ``prompt_cache_hit_tokens``;
+    0 when the server says neither (llama-cpp-python's server, vLLM by default)."""
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if cached is None:
+        cached = usage.get("prompt_cache_hit_tokens")
+    return int(cached) if isinstance(cached, (int, float)) and not isinstance(cached, bool) and cached > 0 else 0

@@ -53,7 +53,9 @@ class TeacherConfig(BaseModel):
     )
     validation_retries: int = Field(1, ge=0, le=5, description="Re-asks with the error fed back before falling back to the offline pruner.")
     cache: Path | None = Field(None, description="SQLite request cache (default: <out>/teacher_cache.sqlite).")
-    prices: Path | None = Field(None, description='JSON prices to add: {"model": {"input": USD/M, "output": USD/M}}.')
+    prices: Path | None = Field(
+        None, description='JSON prices to add: {"model": {"input": USD/M, "output": USD/M, "cached_input": USD/M (optional)}}.'
+    )
     batch_poll_s: float = Field(30.0, gt=0, description="Seconds between Batch API status polls.")
     backoff_base: float = Field(0.5, gt=0, description="First retry waits about this long (doubling each time, with jitter).")
     backoff_cap: float = Field(30.0, gt=0, description="Longest wait between retries (a Retry-After header may ask for more).")

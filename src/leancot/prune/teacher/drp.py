@@ -1,16 +1,24 @@
 """DRP with a teacher LLM, for one trace: decompose, act per step, synthesise, verify.
 
 ``teach(trace, client, settings)`` makes DRP's two calls — segmentation, then
-compression/synthesis — each validated (``leancot.prune.teacher.parse``) and, when invalid,
+compression — each validated (``leancot.prune.teacher.parse``) and, when invalid,
 asked again with the error fed back (``settings.validation_retries`` times). The
-synthesised path is verified like the offline pruner's (``leancot.prune.verify.check``:
+path is verified like the offline pruner's (``leancot.prune.verify.check``:
 the same answer as the original trace and the gold, no invented numbers); a failed
 verification is fed back the same way. When the teacher cannot produce a valid answer,
 ``TeacherInvalid`` says why and the caller falls back to the offline pruner.
 
-``settings.prompt_style`` picks the conversations: ``leancot`` (JSON, by unit ids or verbatim)
-or ``drp-paper`` (the official prompts, free text: verbatim ``Step n / Skill`` segmentation and
-the path after ``##``, never a JSON schema; validated and re-asked the same way).
+``settings.prompt_style`` picks the conversations:
+
+- ``leancot``: JSON. The teacher names steps, it does not copy them: task 1 groups numbered
+  sentence units (or copies steps verbatim, ``segment_output: text``), task 2 gives each step's
+  number and action and writes text only for a rewrite; leancot assembles the path from the kept
+  steps' own text (exact slices of the trace) and the rewrites, in order, closed by
+  ``The answer is \\boxed{X}`` as the offline pruner closes its paths. Both calls begin with the
+  same system message holding the trace and ask for the same schema, so the second call's copy
+  of the trace is a cached prefix for providers' automatic prompt caching.
+- ``drp-paper``: the official prompts, free text: verbatim ``Step n / Skill`` segmentation and the
+  path the teacher writes after ``##``, never a JSON schema; validated and re-asked the same way.
 """
 
 from __future__ import annotations
@@ -20,10 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leancot.llm.client import LLMClient, Usage
+from leancot.prune.heuristic import _synthesise as synthesise  # the offline pruner's assembly: kept texts, then the answer
 from leancot.prune.teacher import prompts as prompting
 from leancot.prune.teacher.parse import (
-    BOXED_ENDING,
-    PAPER_ENDING,
     ParseError,
     parse_compression,
     parse_paper_compression,
@@ -70,7 +77,7 @@ class DrpResult:
     steps: list[Step]
     pruned: str
     usage: Usage
-    inferred_actions: list[int] = field(default_factory=list)  # drp-paper: steps the teacher gave no action (inferred)
+    inferred_actions: list[int] = field(default_factory=list)  # steps the teacher gave no action (inferred: see parse)
 
 
 async def teach(trace: Trace, client: LLMClient, settings: DrpSettings) -> DrpResult:
@@ -78,73 +85,54 @@ async def teach(trace: Trace, client: LLMClient, settings: DrpSettings) -> DrpRe
     or the client's LLMError / BudgetExceeded / NotCached."""
     usage = Usage()
     try:
-        steps = await _segment(trace, client, settings, usage)
         if settings.prompt_style == "drp-paper":
-            return await _paper_compress(trace, steps, client, settings, usage)
-        comp_messages = prompting.compress_messages(trace.question, steps, trace.answer)
-        steps, pruned = await _ask(
-            client,
-            comp_messages,
-            settings.params(prompting.COMPRESS_SCHEMA),
-            usage,
-            settings,
-            "llm_invalid_compression",
-            lambda a: _verified(parse_compression(a, steps, trace.answer), trace),
-        )
+            return await _paper(trace, client, settings, usage)
+        return await _leancot(trace, client, settings, usage)
     except TeacherInvalid as e:
         e.usage = usage
         raise
-    return DrpResult(steps, pruned, usage)
 
 
-async def _paper_compress(trace: Trace, steps: list[Step], client: LLMClient, settings: DrpSettings, usage: Usage) -> DrpResult:
-    """DRP's official compression call: free text, the path after ``##``."""
+async def _leancot(trace: Trace, client: LLMClient, settings: DrpSettings, usage: Usage) -> DrpResult:
+    """Both calls on one system message with the trace (a shared, cacheable prefix) and one schema."""
+    units = settings.segment_output == "units"
+    spans = prompting.sentence_units(trace.reasoning) if units else None
+    system = prompting.teacher_system(trace.question, trace.reasoning, trace.answer, spans)
+    params = settings.params(prompting.teacher_schema(settings.segment_output))  # the same in both calls: part of the prefix
+
+    def segmentation(answer: str) -> tuple[list[Step], list[tuple[int, int]] | None]:
+        if spans is None:
+            return parse_segmentation(answer, trace.reasoning, trace.question), None
+        return parse_unit_segmentation(answer, trace.reasoning, spans, trace.question)
+
+    def compression(answer: str) -> tuple[list[Step], str, list[int]]:
+        out, inferred = parse_compression(answer, steps)
+        pruned = synthesise(out, trace.answer)
+        _verified((out, pruned), trace, assembled=True)
+        return out, pruned, inferred
+
+    messages = prompting.segment_messages(system, units)
+    steps, ranges = await _ask(client, messages, params, usage, settings, "llm_invalid_segmentation", segmentation)
+    messages = prompting.compress_messages(system, steps, ranges)
+    out, pruned, inferred = await _ask(client, messages, params, usage, settings, "llm_invalid_compression", compression)
+    return DrpResult(out, pruned, usage, inferred)
+
+
+async def _paper(trace: Trace, client: LLMClient, settings: DrpSettings, usage: Usage) -> DrpResult:
+    """DRP's official calls: verbatim ``Step n / Skill`` segmentation (TeacherConfig refuses units with it),
+    then compression in free text, the path after ``##``."""
+    messages = prompting.paper_segment_messages(trace.reasoning)
+    steps = await _ask(client, messages, settings.params(None), usage, settings, "llm_invalid_segmentation",
+                       lambda a: parse_paper_segmentation(a, trace.reasoning, trace.question))  # fmt: skip
 
     def parse(answer: str) -> tuple[list[Step], str, list[int]]:
         out, pruned, inferred = parse_paper_compression(answer, steps, trace.answer)
-        _verified((out, pruned), trace, ending=PAPER_ENDING)
+        _verified((out, pruned), trace, assembled=False)
         return out, pruned, inferred
 
     messages = prompting.paper_compress_messages(trace.question, steps)
     out, pruned, inferred = await _ask(client, messages, settings.params(None), usage, settings, "llm_invalid_compression", parse)
     return DrpResult(out, pruned, usage, inferred)
-
-
-async def _segment(trace: Trace, client: LLMClient, settings: DrpSettings, usage: Usage) -> list[Step]:
-    """DRP's first call: the trace into skill-labelled steps (by unit ids, or copied verbatim)."""
-    if settings.prompt_style == "drp-paper":  # always verbatim, as the paper (TeacherConfig refuses units with it)
-        messages = prompting.paper_segment_messages(trace.reasoning)
-        return await _ask(
-            client,
-            messages,
-            settings.params(None),
-            usage,
-            settings,
-            "llm_invalid_segmentation",
-            lambda a: parse_paper_segmentation(a, trace.reasoning, trace.question),
-        )
-    if settings.segment_output == "text":
-        messages = prompting.segment_messages(trace.question, trace.reasoning)
-        return await _ask(
-            client,
-            messages,
-            settings.params(prompting.SEGMENT_SCHEMA),
-            usage,
-            settings,
-            "llm_invalid_segmentation",
-            lambda a: parse_segmentation(a, trace.reasoning, trace.question),
-        )
-    spans = prompting.sentence_units(trace.reasoning)
-    messages = prompting.segment_units_messages(trace.question, trace.reasoning, spans)
-    return await _ask(
-        client,
-        messages,
-        settings.params(prompting.SEGMENT_UNITS_SCHEMA),
-        usage,
-        settings,
-        "llm_invalid_segmentation",
-        lambda a: parse_unit_segmentation(a, trace.reasoning, spans, trace.question),
-    )
 
 
 async def _ask(
@@ -171,16 +159,23 @@ async def _ask(
     raise TeacherInvalid(reason, error)
 
 
-def _verified(result: tuple[list[Step], str], trace: Trace, ending: str = BOXED_ENDING) -> tuple[list[Step], str]:
-    """The verification of the offline pruner, phrased as feedback for the teacher."""
+def _verified(result: tuple[list[Step], str], trace: Trace, *, assembled: bool) -> tuple[list[Step], str]:
+    """The verification of the offline pruner, phrased as feedback for the teacher. ``assembled``: leancot
+    put the path together (and closed it) from the teacher's actions, rather than the teacher writing it."""
     steps, pruned = result
     failures = check(pruned, original_answer=trace.answer, gold=trace.gold_answer, original_text=trace.reasoning, question=trace.question)
     if not failures:
         return result
     if "invented_numbers" in failures:
         extra = invented_numbers(pruned, "\n".join((trace.reasoning, trace.question, trace.answer or "")))
-        raise ParseError(f"the path uses numbers that are not in the trace ({', '.join(extra[:10])}); do not introduce new numbers")
-    expected = f'"The answer is \\boxed{{{trace.answer}}}."' if ending == BOXED_ENDING else f'"The answer is {trace.answer}."'
+        where = "your rewritten text" if assembled else "the path"
+        raise ParseError(f"{where} uses numbers that are not in the trace ({', '.join(extra[:10])}); do not introduce new numbers")
+    if assembled:
+        raise ParseError(
+            f"the path put together from the kept steps and your rewrites does not verify ({', '.join(failures)}): "
+            f"keep the steps that reach the final answer {trace.answer}"
+        )
     raise ParseError(
-        f"the path does not verify ({', '.join(failures)}): it must reach the original answer {trace.answer} and end with {expected}"
+        f"the path does not verify ({', '.join(failures)}): it must reach the original answer {trace.answer} "
+        f'and end with "The answer is {trace.answer}."'
     )

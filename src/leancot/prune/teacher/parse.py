@@ -7,8 +7,9 @@ the first JSON object that decodes. Strict: what the object says must hold up â€
 - a segmentation's steps must copy the reasoning verbatim and in order, covering at
   least ``MIN_COVERAGE`` of its non-space characters (``--segment-output text``), or name
   sentence units by number, every unit in exactly one step, in order (``units``, the default);
-- a compression must give one of DRP's four actions to every step, and a synthesised
-  path that ends with "The answer is ...".
+- a compression names steps by number with one of DRP's four actions each, and writes text
+  only for a rewrite (SINGLE-STEP COMPRESS, the first step of a MULTI-STEP COMPRESS run); it
+  does not copy the path, which ``leancot.prune.teacher.drp`` assembles from the steps.
 
 With ``prompt_style: drp-paper`` the answers are the official prompts' free text, read as
 tolerantly (any ``Step n`` numbering and punctuation, markdown bold, the ``Skill:`` label on the
@@ -129,9 +130,11 @@ def _check_coverage(texts: list[str], reasoning: str) -> None:
         )
 
 
-def parse_unit_segmentation(answer: str, reasoning: str, spans: list[tuple[int, int]], question: str = "") -> list[Step]:
-    """Steps of a segmentation by unit ids; raises ParseError unless every unit is in exactly
-    one step and the steps run in order (coverage is then exact by construction).
+def parse_unit_segmentation(
+    answer: str, reasoning: str, spans: list[tuple[int, int]], question: str = ""
+) -> tuple[list[Step], list[tuple[int, int]]]:
+    """Steps of a segmentation by unit ids, and each step's first and last unit (1-based); raises ParseError
+    unless every unit is in exactly one step and the steps run in order (coverage is then exact by construction).
 
     A step is given by its first unit (``{"start": 4}``: it runs to the next step's start), or
     as the list of its units (``{"units": [4, 5, 6]}``), which must then be consecutive."""
@@ -149,10 +152,11 @@ def parse_unit_segmentation(answer: str, reasoning: str, spans: list[tuple[int, 
                 "every step must start after the one before it"
             )
     _check_listed_units(raw, starts, len(spans))
-    ends = [*(s - 1 for s in starts[1:]), len(spans)]
+    ranges = list(zip(starts, [*(s - 1 for s in starts[1:]), len(spans)]))
     n = len(starts)
-    texts = [reasoning[spans[a - 1][0] : spans[b - 1][1]].strip() for a, b in zip(starts, ends)]  # the original text, whitespace kept
-    return [Step(index=i, text=t, skill=normalise_skill(raw[i].get("skill"), t, i / max(n - 1, 1), question)) for i, t in enumerate(texts)]
+    texts = [reasoning[spans[a - 1][0] : spans[b - 1][1]].strip() for a, b in ranges]  # the original text, whitespace kept
+    steps = [Step(index=i, text=t, skill=normalise_skill(raw[i].get("skill"), t, i / max(n - 1, 1), question)) for i, t in enumerate(texts)]
+    return steps, ranges
 
 
 def _step_start(item: Any, i: int, n_units: int) -> int:
@@ -177,23 +181,32 @@ def _check_listed_units(raw: list[Any], starts: list[int], n_units: int) -> None
             raise ParseError(f"step {i} lists units {units}; a step must take consecutive units, from {a} to {b}")
 
 
-def parse_compression(answer: str, steps: list[Step], original_answer: str | None) -> tuple[list[Step], str]:
-    """``(steps with actions, pruned path)`` of a compression answer; raises ParseError."""
+def parse_compression(answer: str, steps: list[Step]) -> tuple[list[Step], list[int]]:
+    """``(steps with actions, indices of the steps the answer left out)`` of a compression answer; raises ParseError.
+
+    The answer names each step by number with its action and gives text only for a rewrite: a
+    SINGLE-STEP COMPRESS needs its shorter text; a MULTI-STEP COMPRESS run has the merged text on
+    its first step and none on the others (kept as ``""``, as the offline pruner keeps them), each of
+    which must follow a step of the run (deleted steps in between aside). A step the answer leaves
+    out is kept, and its index returned (the record's ``actions_inferred``): keeping loses nothing
+    the path may need, where deleting could drop a step the answer depends on and a re-ask would
+    cost a whole call. An answer that deletes every step leaves no reasoning and is refused."""
     obj = extract_json(answer)
     actions = obj.get("actions")
-    pruned = obj.get("pruned")
-    if not isinstance(actions, list):
+    if not isinstance(actions, list) or not actions:
         raise ParseError('the JSON must have an "actions" list with one entry per step')
-    if not isinstance(pruned, str) or not pruned.strip():
-        raise ParseError('the JSON must have the synthesised path as a "pruned" string')
-    by_step = _actions_by_step(actions, len(steps))
-    out = [s.model_copy(update={"action": by_step[i][0], "rewritten": by_step[i][1]}) for i, s in enumerate(steps)]
-    pruned = pruned.strip()
-    _check_ending(pruned, original_answer)
-    return out, pruned
+    named = _actions_by_step(actions, len(steps))
+    inferred = [i for i in range(len(steps)) if i not in named]
+    named.update({i: ("keep", None) for i in inferred})
+    _check_runs(named, len(steps))
+    out = [s.model_copy(update={"action": named[i][0], "rewritten": named[i][1]}) for i, s in enumerate(steps)]
+    if all(s.action == "delete" for s in out):
+        raise ParseError("every step is DELETE, which leaves no reasoning: keep the steps that reach the final answer")
+    return out, inferred
 
 
 def _actions_by_step(actions: list[Any], n_steps: int) -> dict[int, tuple[str, str | None]]:
+    """Step index -> (action, rewritten); ``rewritten`` is "" for a MULTI-STEP COMPRESS without text."""
     by_step: dict[int, tuple[str, str | None]] = {}
     for pos, item in enumerate(actions):
         if not isinstance(item, dict):
@@ -207,13 +220,30 @@ def _actions_by_step(actions: list[Any], n_steps: int) -> dict[int, tuple[str, s
             raise ParseError(
                 f"step {number} has action {item.get('action')!r}; use KEEP, DELETE, SINGLE-STEP COMPRESS or MULTI-STEP COMPRESS"
             )
-        rewritten = item.get("rewritten")
-        rewritten = rewritten if isinstance(rewritten, str) and action in ("compress", "merge") else None
-        by_step[number - 1] = (action, rewritten)
-    missing = [i + 1 for i in range(n_steps) if i not in by_step]
-    if missing:
-        raise ParseError(f"no action for step(s) {', '.join(map(str, missing[:20]))}; give one action per step")
+        text = item.get("rewritten")
+        text = text.strip() if isinstance(text, str) else ""
+        if action == "compress" and not text:
+            raise ParseError(f'step {number} is SINGLE-STEP COMPRESS without "rewritten" text: give its shorter text, or KEEP it')
+        entry = (action, text if action in ("compress", "merge") else None)
+        if by_step.get(number - 1, entry)[0] != action:
+            raise ParseError(f"step {number} is given two different actions; give one action per step")
+        by_step[number - 1] = entry
     return by_step
+
+
+def _check_runs(named: dict[int, tuple[str, str | None]], n_steps: int) -> None:
+    """A MULTI-STEP COMPRESS without text must continue a run: the last step before it that is not
+    deleted is in a MULTI-STEP COMPRESS run."""
+    in_run = False
+    for i in range(n_steps):
+        action, text = named[i]
+        if action == "merge" and not text and not in_run:
+            raise ParseError(
+                f"step {i + 1} is MULTI-STEP COMPRESS without text, but no run before it to join: "
+                'give the merged text in "rewritten" of the first step of the run'
+            )
+        if action != "delete":
+            in_run = action == "merge"
 
 
 BOXED_ENDING = '"The answer is \\boxed{ANSWER}."'

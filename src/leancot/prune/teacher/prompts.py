@@ -1,15 +1,23 @@
 """DRP's two teacher conversations, built from the prompt files in ``prompts/``.
 
 The prompts are data (``prompts/*.txt``, shipped as package data) with ``{{name}}``
-slots. The instructions go in the system message and the trace in the user message,
-so every request of a run shares one long prefix (cheaper with provider prompt caching).
-Each request can ask for structured output (a JSON schema) where the server supports it.
+slots. Two styles (``TeacherConfig.prompt_style``):
 
-Two styles (``TeacherConfig.prompt_style``): ``leancot`` (``segment_*``, ``compress_*``: JSON
-answers, leancot's discourse roles) and ``drp-paper`` (``paper_*``: the official prompts of
+``leancot``: both calls of a trace begin with the same system message (``teacher_system``: the
+two tasks in brief, the skills, the problem, its final answer and the trace, as numbered
+sentence units or verbatim), and differ only in the user turn that asks for task 1 with its
+rules (``segment_units_user`` / ``segment_user``) or task 2 with its rules (``compress_user``,
+the steps by their units). That shared first message is a prefix that OpenAI's and DeepSeek's automatic prompt
+caching serve from cache in the second call, billed at the cached rate (vLLM's and llama.cpp's
+prefix caches skip recomputing it), so the trace is billed in full once. Both
+calls ask for the same JSON schema (``teacher_schema``), for the same reason. The teacher
+answers task 2 by naming each step's action (text only for a rewrite); leancot assembles the
+path (``leancot.prune.teacher.drp``).
+
+``drp-paper`` (``paper_*``): the official prompts of
 ``YuxuanJiang1/DRP`` ``split_verify.py``, word for word as system messages, with its user turns
 ``<think>\n{reasoning}\n</think>`` and ``Question:\n{q}\n\nReasoning Steps:\n{steps}``; free text,
-no schema). The paper has no re-ask; leancot's (``paper_retry_user``) is its own addition.
+no schema. The paper has no re-ask; leancot's (``paper_retry_user``) is its own addition.
 """
 
 from __future__ import annotations
@@ -21,86 +29,49 @@ from leancot.prune.skills import SKILLS
 from leancot.schema import Step
 from leancot.templates import render
 
-SEGMENT_SCHEMA: dict[str, Any] = {
-    "name": "drp_segmentation",
-    "strict": True,
-    "schema": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["steps"],
-        "properties": {
-            "steps": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["text", "skill"],
-                    "properties": {"text": {"type": "string"}, "skill": {"type": "string", "enum": sorted(SKILLS)}},
-                },
-            }
-        },
-    },
-}
+_SKILL = {"type": "string", "enum": sorted(SKILLS)}
+_SEGMENT_ITEMS = {
+    # units: a step is its first unit's number; text: a step is copied verbatim
+    "units": {"type": "object", "additionalProperties": False, "required": ["start", "skill"],
+              "properties": {"start": {"type": "integer"}, "skill": _SKILL}},
+    "text": {"type": "object", "additionalProperties": False, "required": ["text", "skill"],
+             "properties": {"text": {"type": "string"}, "skill": _SKILL}},
+}  # fmt: skip
+_ACTION = {
+    # a kept or deleted step, or a later step of a MULTI-STEP COMPRESS run: no text
+    "anyOf": [
+        {"type": "object", "additionalProperties": False, "required": ["step", "action"],
+         "properties": {"step": {"type": "integer"}, "action": {"type": "string", "enum": ["KEEP", "DELETE", "MULTI-STEP COMPRESS"]}}},
+        {"type": "object", "additionalProperties": False, "required": ["step", "action", "rewritten"],
+         "properties": {"step": {"type": "integer"}, "action": {"type": "string", "enum": ["SINGLE-STEP COMPRESS", "MULTI-STEP COMPRESS"]},
+                        "rewritten": {"type": "string"}}},
+    ]
+}  # fmt: skip
 
-SEGMENT_UNITS_SCHEMA: dict[str, Any] = {
-    "name": "drp_segmentation_units",
-    "strict": True,
-    "schema": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["steps"],
-        "properties": {
-            "steps": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["start", "skill"],
-                    "properties": {"start": {"type": "integer"}, "skill": {"type": "string", "enum": sorted(SKILLS)}},
-                },
-            }
-        },
-    },
-}
 
-COMPRESS_SCHEMA: dict[str, Any] = {
-    "name": "drp_compression",
-    "strict": True,
-    "schema": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["actions", "pruned"],
-        "properties": {
-            "actions": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["step", "action", "rewritten"],
-                    "properties": {
-                        "step": {"type": "integer"},
-                        "action": {"type": "string", "enum": ["KEEP", "DELETE", "SINGLE-STEP COMPRESS", "MULTI-STEP COMPRESS"]},
-                        "rewritten": {"type": ["string", "null"]},
-                    },
-                },
+def teacher_schema(segment_output: str) -> dict[str, Any]:
+    """The one JSON schema of both calls of a trace: ``steps`` answers task 1 and ``actions`` task 2 (the other null).
+
+    One schema, because OpenAI puts the structured-output schema before the system message: two calls
+    with different schemas would share no prefix, and the trace in it would never be billed as cached."""
+    return {
+        "name": f"drp_teacher_{segment_output}",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["steps", "actions"],
+            "properties": {
+                "steps": {"type": ["array", "null"], "items": _SEGMENT_ITEMS[segment_output]},
+                "actions": {"type": ["array", "null"], "items": _ACTION},
             },
-            "pruned": {"type": "string"},
         },
-    },
-}
+    }
 
 
 def load_prompt(name: str) -> str:
     """The text of ``prompts/<name>.txt`` of the DRP teacher."""
     return templates.load("leancot.prune.teacher", name)
-
-
-def segment_messages(question: str, reasoning: str) -> list[dict[str, str]]:
-    skills = "\n".join(f"- {name}: {desc}" for name, desc in SKILLS.items())
-    return [
-        {"role": "system", "content": render(load_prompt("segment_system"), skills=skills)},
-        {"role": "user", "content": render(load_prompt("segment_user"), question=question, reasoning=reasoning)},
-    ]
 
 
 def sentence_units(reasoning: str) -> list[tuple[int, int]]:
@@ -110,20 +81,38 @@ def sentence_units(reasoning: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b, _ in units(reasoning) if reasoning[a:b].strip()]
 
 
-def segment_units_messages(question: str, reasoning: str, spans: list[tuple[int, int]]) -> list[dict[str, str]]:
-    """Segmentation by unit ids: the teacher sees numbered units and answers only the grouping."""
+def teacher_system(question: str, reasoning: str, answer: str | None, spans: list[tuple[int, int]] | None) -> dict[str, str]:
+    """The system message both calls of a trace begin with: the tasks in brief, the skills, then the trace
+    (as numbered sentence units with ``spans``, else verbatim). The same first message in both calls is
+    a shared prefix that providers' automatic prompt caching bills at the cached rate in the second call.
+    (Each task's own rules go in its user turn: in the system message each call would pay for both.)"""
     skills = "\n".join(f"- {name}: {desc}" for name, desc in SKILLS.items())
-    listing = "\n".join(f"[{i}] {' '.join(reasoning[a:b].split())}" for i, (a, b) in enumerate(spans, start=1))
-    return [
-        {"role": "system", "content": render(load_prompt("segment_units_system"), skills=skills)},
-        {"role": "user", "content": render(load_prompt("segment_units_user"), question=question, n_units=len(spans), units=listing)},
-    ]
+    if spans is None:
+        trace = render(load_prompt("text_trace"), reasoning=reasoning)
+    else:
+        listing = "\n".join(f"[{i}] {' '.join(reasoning[a:b].split())}" for i, (a, b) in enumerate(spans, start=1))
+        trace = render(load_prompt("units_trace"), n_units=len(spans), units=listing)
+    content = render(load_prompt("teacher_system"), skills=skills, question=question, answer=answer or "(unknown)", trace=trace.strip())
+    return {"role": "system", "content": content}
 
 
-def compress_messages(question: str, steps: list[Step], answer: str | None) -> list[dict[str, str]]:
-    listing = "\n\n".join(f"Step {i + 1} [{s.skill}]:\n{s.text}" for i, s in enumerate(steps))
-    user = render(load_prompt("compress_user"), question=question, answer=answer or "(unknown)", n_steps=len(steps), steps=listing)
-    return [{"role": "system", "content": load_prompt("compress_system")}, {"role": "user", "content": user}]
+def segment_messages(system: dict[str, str], units: bool) -> list[dict[str, str]]:
+    """Task 1: the trace into skill-labelled steps, by unit ids (``units``) or copied verbatim."""
+    return [system, {"role": "user", "content": load_prompt("segment_units_user" if units else "segment_user")}]
+
+
+def compress_messages(system: dict[str, str], steps: list[Step], ranges: list[tuple[int, int]] | None) -> list[dict[str, str]]:
+    """Task 2: an action per step. Steps are listed by their units (``ranges``: first and last unit of each),
+    which the system message holds already, or with their text when the trace is not in units."""
+    if ranges is None:
+        listing = "\n\n".join(f"Step {i} [{s.skill}]:\n{s.text}" for i, s in enumerate(steps, start=1))
+    else:
+        listing = "\n".join(
+            f"Step {i} [{s.skill}]: " + (f"unit {a}" if a == b else f"units {a}-{b}")
+            for i, (s, (a, b)) in enumerate(zip(steps, ranges), start=1)
+        )
+    user = render(load_prompt("compress_user"), n_steps=len(steps), steps=listing)
+    return [system, {"role": "user", "content": user}]
 
 
 def paper_segment_messages(reasoning: str) -> list[dict[str, str]]:

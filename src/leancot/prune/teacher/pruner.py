@@ -32,11 +32,13 @@ STATE_FILE = "teacher_state.json"  # what the run learnt about the server (the r
 
 
 def _priced(totals: dict[str, int], model: str, batch: bool) -> dict[str, Any]:
-    cost = pricing.cost_usd(model, totals["prompt_tokens"], totals["completion_tokens"], batch=batch)
+    cached = totals.get("cached_prompt_tokens", 0)
+    cost = pricing.cost_usd(model, totals["prompt_tokens"], totals["completion_tokens"], cached_prompt_tokens=cached, batch=batch)
     return {
         "calls": totals["responses"],
         "prompt_tokens": totals["prompt_tokens"],
         "completion_tokens": totals["completion_tokens"],
+        "cached_prompt_tokens": cached,
         "cost_usd": round(cost, 6),
     }
 
@@ -85,7 +87,7 @@ class TeacherPruner:
             raise StopRun(f"max_cost: {e}") from None
         except LLMError as e:
             raise _outcome(e, client) from None
-        # drp-paper: the steps whose action the teacher did not name (inferred from the path), said in the record
+        # the steps whose action the teacher did not name, said in the record (drp-paper: inferred from its path; leancot: kept)
         extra = {"actions_inferred": result.inferred_actions} if result.inferred_actions else {}
         return Pruned(result.steps, result.pruned, f"llm:{self.settings.model}", usage=client.record_usage(result.usage), extra=extra)
 
