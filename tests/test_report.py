@@ -220,7 +220,11 @@ def test_answer_position_is_shown_next_to_the_lsp_curve(sweep_report):
     assert (a["traces"], a["derived"], a["never"]) == (3, 3, 0)
     assert a["positions"] == sorted(a["positions"]) and 0.6 < a["positions"][0] < 0.75
     row = answer_position_table(coll).rows[0]
-    assert row[0].endswith("prune") and row[1:3] == ["3", "3"] and row[5] == f"{a['within_first_half'] / 3:.0%} ({a['within_first_half']} of 3)"
+    assert (
+        row[0].endswith("prune")
+        and row[1:3] == ["3", "3"]
+        and row[5] == f"{a['within_first_half'] / 3:.0%} ({a['within_first_half']} of 3)"
+    )
     md = (root / "report" / "report.md").read_text()
     assert "## Where the answer first appears" in md and f"| {row[0]} | 3 | 3 | {row[3]} |" in md
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from leancot.prune.heuristic import _synthesise as synthesise  # what the teacher's steps are assembled with
+from leancot.prune.heuristic import synthesise as synthesise  # what the teacher's steps are assembled with
 from leancot.prune.teacher.parse import ParseError, coverage, extract_json, parse_compression, parse_segmentation
 from leancot.schema import Step
 

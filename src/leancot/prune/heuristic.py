@@ -119,7 +119,7 @@ def prune(
     _drop_repeated_headings(steps)
     if compress:
         _merge(steps)
-    return steps, _synthesise(steps, answer)
+    return steps, synthesise(steps, answer)
 
 
 def _apply(step: Step, chosen: Selection, i: int, compress: bool) -> None:
@@ -499,7 +499,7 @@ def _text(step: Step) -> str:
     return step.rewritten if step.rewritten is not None else step.text
 
 
-def _synthesise(steps: list[Step], answer: str | None) -> str:
+def synthesise(steps: list[Step], answer: str | None) -> str:
     """The kept texts in order, then ``The answer is \\boxed{X}``."""
     parts = [_text(s) for s in steps if s.action != "delete" and _text(s)]
     if answer is not None:

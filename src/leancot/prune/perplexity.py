@@ -53,7 +53,7 @@ from typing import Any
 
 from leancot.prune import derivation
 from leancot.prune.base import OfflinePruner, Pruned
-from leancot.prune.heuristic import _answered_doubts, _detours, _needed, _root, _significant, _superseded, _synthesise, _without
+from leancot.prune.heuristic import _answered_doubts, _detours, _needed, _root, _significant, _superseded, _without, synthesise
 from leancot.prune.segment import decompose
 from leancot.prune.select import retracted_only
 from leancot.prune.select import select as choose
@@ -367,7 +367,7 @@ def prune_perplexity(
     graph = derivation.build(reasoning, question, answer)
     _without(steps, retracted_only(graph, steps), question, compress=False)  # a retracted passage never stays
     scores = [None if i not in importance or math.isinf(importance[i]) else round(importance[i], 4) for i in range(len(steps))]
-    return steps, _synthesise(steps, answer), scores
+    return steps, synthesise(steps, answer), scores
 
 
 class PerplexityPruner(OfflinePruner):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leancot.llm.client import LLMClient, Usage
-from leancot.prune.heuristic import _synthesise as synthesise  # the offline pruner's assembly: kept texts, then the answer
+from leancot.prune.heuristic import synthesise  # the offline pruner's assembly: kept texts, then the answer
 from leancot.prune.teacher import prompts as prompting
 from leancot.prune.teacher.parse import (
     ParseError,
@@ -38,7 +38,7 @@ from leancot.prune.teacher.parse import (
     parse_segmentation,
     parse_unit_segmentation,
 )
-from leancot.prune.verify import check, invented_numbers
+from leancot.prune.verify import invented_numbers, verify_path
 from leancot.schema import Step, Trace
 
 
@@ -160,16 +160,24 @@ async def _ask(
 
 
 def _verified(result: tuple[list[Step], str], trace: Trace, *, assembled: bool) -> tuple[list[Step], str]:
-    """The verification of the offline pruner, phrased as feedback for the teacher. ``assembled``: leancot
-    put the path together (and closed it) from the teacher's actions, rather than the teacher writing it."""
+    """The verification every pruner's path goes through (``leancot.prune.verify.verify_path``), phrased as
+    feedback for the teacher. ``assembled``: leancot put the path together (and closed it) from the teacher's
+    actions, rather than the teacher writing it. A path missing a computation that the original's sentences
+    can restore passes: the stage restores them without another call."""
     steps, pruned = result
-    failures = check(pruned, original_answer=trace.answer, gold=trace.gold_answer, original_text=trace.reasoning, question=trace.question)
+    verdict = verify_path(pruned, steps, reasoning=trace.reasoning, question=trace.question, answer=trace.answer, gold=trace.gold_answer)
+    failures = verdict.failures
     if not failures:
         return result
     if "invented_numbers" in failures:
         extra = invented_numbers(pruned, "\n".join((trace.reasoning, trace.question, trace.answer or "")))
         where = "your rewritten text" if assembled else "the path"
         raise ParseError(f"{where} uses numbers that are not in the trace ({', '.join(extra[:10])}); do not introduce new numbers")
+    if failures[0] in ("retracted_kept", "incomplete_derivation"):
+        raise ParseError(
+            f"the path is not a derivation a student can follow ({verdict.detail}): delete a computation the trace takes back "
+            "together with its correction, and keep every computation the answer depends on, in order"
+        )
     if assembled:
         raise ParseError(
             f"the path put together from the kept steps and your rewrites does not verify ({', '.join(failures)}): "
