@@ -68,14 +68,14 @@ def _raw_paths(rows: list[dict[str, Any]], method: str, scorer: str) -> dict[str
     return out
 
 
-def traps_table(pruners: list[str], scorer: str, show: int) -> None:
+def traps_table(pruners: list[str], scorer: str, show: int, name: str = "main") -> None:
     from leancot.data.traps import load_traps
 
-    traps = load_traps()
+    traps = load_traps(name)
     correct = [t for t in traps if t["correct"]]
     rows = [{"id": t["id"], "question": t["question"], "completion": t["completion"], "answer": t["gold_answer"]} for t in traps]
     by_id = {t["id"]: t for t in traps}
-    print(f"\n## Trap set: {len(traps)} GSM8K-style traces ({len(correct)} correct)\n")
+    print(f"\n## Trap set {name!r}: {len(traps)} GSM8K-style traces ({len(correct)} correct)\n")
     print("| pruner | records | complete paths | token reduction | correct traces kept | verified but incomplete | unchecked: complete |")
     print("|---|---|---|---|---|---|---|")
     for method in pruners:
@@ -147,11 +147,12 @@ def main() -> None:
     ap.add_argument("--pruners", default="heuristic,first-answer", help="comma-separated offline pruners")
     ap.add_argument("--scorer", default="smollm2-135m", help="the perplexity pruner's scorer")
     ap.add_argument("--show", type=int, default=3, help="incomplete paths and rejects to list per pruner")
-    ap.add_argument("--sets", default="traps,real")
+    ap.add_argument("--sets", default="traps,heldout,real", help="traps (the main trap set), heldout, real")
     args = ap.parse_args()
     pruners = [p for p in args.pruners.split(",") if p]
-    if "traps" in args.sets:
-        traps_table(pruners, args.scorer, args.show)
+    for name, key in (("main", "traps"), ("heldout", "heldout")):
+        if key in args.sets.split(","):
+            traps_table(pruners, args.scorer, args.show, name)
     if "real" in args.sets:
         real_table(pruners, args.scorer)
 

@@ -4,7 +4,7 @@
 
 Prints, for the 20 correct traces (``--all``: all 40): a per-trace table (tokens before
 and after, reduction, answer preserved, invented numbers, verified; the path after the stage's
-self-containedness repair, ``leancot.prune.contained``), the totals, the
+verification, ``leancot.prune.verify.verify_path``: the derivation check and its repair), the totals, the
 skill x action token table, and the speed of ``prune_trace`` + ``check`` on one core, measured
 on all 40 traces cut to ~2,000 tokens (and on the full traces), CPU and wall time.
 Tokens come from ``leancot.tokens.count_tokens`` when that module exists, else
@@ -22,11 +22,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from leancot import grading
-from leancot.prune.contained import contain
+from leancot.prune import derivation
 from leancot.prune.heuristic import prune_trace
 from leancot.prune.segment import units
 from leancot.prune.skills import _cues
-from leancot.prune.verify import check, invented_numbers
+from leancot.prune.verify import invented_numbers, verify_path
 
 TRACES = Path(__file__).resolve().parents[1] / "src/leancot/data/files/traces/r1_distill_math_traces.jsonl"
 
@@ -67,14 +67,11 @@ def evaluate(rows: list[dict], count) -> list[dict]:
     results = []
     for r in rows:
         steps, pruned = prune_trace(r["reasoning"], r["answer"], r["problem"])
-        contained = contain(pruned, steps, r["problem"])  # the stage's self-containedness step
-        fails = [] if contained else ["not_self_contained"]
-        if contained:
-            pruned, steps, restored = contained
-        fails += check(pruned, original_answer=r["answer"], original_text=r["reasoning"], question=r["problem"])
+        verdict = verify_path(pruned, steps, reasoning=r["reasoning"], question=r["problem"], answer=r["answer"])  # the stage's check
+        pruned, steps, fails = verdict.pruned, verdict.steps, verdict.failures
         results.append(
             {
-                "restored": bool(contained and restored),
+                "restored": bool(verdict.restored),
                 "id": r["id"],
                 "steps": steps,
                 "pruned": pruned,
@@ -109,7 +106,7 @@ def print_table(results: list[dict], unit: str) -> None:
     print(
         f"answers preserved: {preserved}/{len(results)}; traces with invented numbers: "
         f"{sum(bool(x['invented']) for x in results)}; verified: {sum(not x['fails'] for x in results)}/{len(results)}; "
-        f"self-containedness repaired: {sum(x['restored'] for x in results)}"
+        f"derivations repaired: {sum(x['restored'] for x in results)}"
     )
 
 
@@ -149,15 +146,15 @@ def cut_to(rows: list[dict], count, target: int = 2000) -> list[dict]:
 
 
 def time_traces(rows: list[dict], repeats: int) -> tuple[list[float], list[float]]:
-    """Per-repeat (CPU seconds, wall seconds) of ``prune_trace`` + ``contain`` + ``check`` over ``rows``."""
+    """Per-repeat (CPU seconds, wall seconds) of ``prune_trace`` + ``verify_path`` (the stage's check) over ``rows``."""
     cpu, wall = [], []
     for _ in range(repeats):
         w0, t0 = time.perf_counter(), time.process_time()
         for r in rows:
             _cues.cache_clear()  # no help from earlier repeats: each trace is labelled from scratch
+            derivation._build.cache_clear()  # and its derivation graph built anew
             steps, pruned = prune_trace(r["reasoning"], r["answer"], r["problem"])
-            pruned = (contain(pruned, steps, r["problem"]) or (pruned,))[0]
-            check(pruned, original_answer=r["answer"], original_text=r["reasoning"], question=r["problem"])
+            verify_path(pruned, steps, reasoning=r["reasoning"], question=r["problem"], answer=r["answer"])
         cpu.append(time.process_time() - t0)
         wall.append(time.perf_counter() - w0)
     return cpu, wall
@@ -181,7 +178,7 @@ def speed(rows: list[dict], count, unit: str, repeats: int = 7, target: int = 20
         n = len(chosen)
         print(
             f"\nSpeed on {name}: {n} traces of mean {sum(tokens) / n:,.0f} {u} (min {min(tokens):,}, max {max(tokens):,}), "
-            f"prune_trace + contain + check, {'one core' if pinned else 'not pinned'}, {repeats} repeats"
+            f"prune_trace + verify_path, {'one core' if pinned else 'not pinned'}, {repeats} repeats"
         )
         for what, secs in (("CPU time ", cpu), ("wall time", wall)):
             best, med = min(secs), statistics.median(secs)

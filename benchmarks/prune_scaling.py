@@ -8,7 +8,7 @@ shapes: as written (multi-line) and as a single line (every line break a space, 
 model that never breaks lines, or a JSON export that lost them, gives). The answer given
 to the pruner is that of the last real trace the text ends in, so the answer step lies
 near the end and the whole trace is walked. Prints, per shape and size, the best wall time
-of ``prune_trace`` + ``check`` (what the prune stage runs per trace, token counting aside)
+of ``prune_trace`` + ``verify_path`` (what the prune stage runs per trace, token counting aside)
 and the time per 1k characters, which stays flat when the pruner is linear.
 """
 
@@ -21,8 +21,9 @@ from pathlib import Path
 
 from leancot import grading
 from leancot.data import traces_path
+from leancot.prune import derivation
 from leancot.prune.heuristic import prune_trace
-from leancot.prune.verify import check
+from leancot.prune.verify import verify_path
 
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 
@@ -52,9 +53,10 @@ def time_one(text: str, answer: str | None, repeats: int) -> float:
     """Best wall time (s) of pruning and verifying ``text`` once."""
     best = float("inf")
     for _ in range(repeats):
+        derivation._build.cache_clear()  # each repeat builds the trace's derivation graph anew, as a run does
         start = time.perf_counter()
-        _, pruned = prune_trace(text, answer)
-        check(pruned, original_answer=answer, original_text=text)
+        steps, pruned = prune_trace(text, answer)
+        verify_path(pruned, steps, reasoning=text, question="", answer=answer)
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -65,7 +67,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per trace; the best is printed")
     args = parser.parse_args()
     traces = real_reasonings(traces_path())
-    print(f"prune_trace + check, best of {args.repeats}, one process")
+    print(f"prune_trace + verify_path, best of {args.repeats}, one process")
     print(f"{'shape':<12}{'characters':>12}{'lines':>8}{'ms / trace':>12}{'ms / 1k chars':>15}")
     for single_line in (False, True):
         for size in (int(s) for s in args.sizes.split(",")):

@@ -12,6 +12,7 @@ import pytest
 from leancot.data import bundled_trace, load_traces
 from leancot.prune import derivation
 from leancot.prune.base import Pruned
+from leancot.prune.first_answer import prune_first_answer
 from leancot.prune.heuristic import prune_trace
 from leancot.prune.stage import PruneConfig, _verified
 from leancot.prune.verify import verify_path
@@ -197,3 +198,56 @@ def test_building_is_linear_on_long_digit_runs():
     t0 = time.perf_counter()
     derivation.build(("1234567890" * 30 + " = 5 + 3 = 8\n") * 200, "", "8")
     assert time.perf_counter() - t0 < 5
+
+
+def test_a_reading_considered_and_dropped_goes_even_when_it_equals_the_answer():
+    q = "A 10-liter jug loses 1 liter before Maya pours 6 liters out of it. How many liters are left?"
+    trace = (
+        'The jug has 10 − 1 = 9 liters.\n\nHmm, could "1 liter leaked" mean 1 liter per hour? '
+        "If it leaked for three hours that would be 1 × 3 = 3 liters. No, the problem says nothing about time.\n\n"
+        "She pours 6, so 9 − 6 = 3 liters are left."
+    )
+    g = derivation.build(trace, q, "3")
+    assert [g.statements[s].text for s in g.answer_sources] == ["9 − 6 = 3"]  # not the hypothetical 1 × 3 = 3
+    for path in (prune_trace(trace, "3", q)[1], prune_first_answer(trace, "3", q)[1]):
+        assert "1 × 3" not in path and "per hour" not in path and "10 − 1 = 9" in path
+
+
+def test_a_recap_after_the_answer_is_a_check_however_it_is_spelled():
+    q = "Bram has 4 times Aurelia's $120. He spends a quarter on a bike and splits the rest among 3 people. How much does each get?"
+    trace = (
+        "Bram has 120 × 4 = 480.\n\nThe bike costs 480 × 1/4 = 120.\n\nHe has 480 − 120 = 360 left.\n\n"
+        "Each gets 360 ÷ 3 = 120.\n\nSo each gets $120.\n\nLet me double-check that I didn't copy a number.\n\n"
+        "Bram: 4 × $120 = $480. Remaining: $480 − $120 = $360. Split: $360 / 3 = $120 each."
+    )
+    _, path = prune_trace(trace, "120", q)
+    assert "4 × $120" not in path and "$360 / 3" not in path and "360 ÷ 3 = 120" in path
+
+
+def test_one_arithmetic_for_two_quantities_is_two_computations():
+    q = "24 kids each get 2 slices of pizza and 2 juice boxes. Pizzas have 8 slices; juice comes in packs of 6. How many packs?"
+    trace = "Slices: 24 × 2 = 48 slices, so 48 ÷ 8 = 6 pizzas.\n\nJuice: 2 × 24 = 48 juice boxes.\n\nPacks: 48 ÷ 6 = 8 packs."
+    g = derivation.build(trace, q, "8")
+    assert _sources(g, "48 ÷ 6", 48) == {"24 × 2 = 48", "2 × 24 = 48"}
+    assert "2 × 24 = 48" in prune_trace(trace, "8", q)[1]
+
+
+def test_money_signs_are_not_maths_delimiters():
+    from leancot.prune.segment import units
+
+    text = "Each pizza costs $11.50, so 6 × $11.50 = $69.00. Let me double check: 11.50 × 6 = 69. Yes, $69.\n\nIn maths $3x = 6$ holds."
+    assert [text[a:b].strip() for a, b, _ in units(text)][:3] == [
+        "Each pizza costs $11.50, so 6 × $11.50 = $69.00.", "Let me double check: 11.50 × 6 = 69.", "Yes, $69."
+    ]  # fmt: skip
+
+
+def test_a_line_of_a_list_that_the_trace_takes_back_goes_and_the_rest_of_the_list_stays():
+    q = "He reads 35 pages a weekday and 70 on each weekend day. How many pages in a week?"
+    trace = (
+        "One week:\n- Weekdays: 5 × 35 = 175 pages.\n- Weekend: 70 × 2 = 140 pages.\n- Week total: 175 + 140 = 305 pages.\n\n"
+        "Hmm, hold on, that's wrong. 175 + 140 = 315 pages."
+    )
+    g = derivation.build(trace, q, "315")
+    _, path = prune_trace(trace, "315", q)
+    assert "305" not in path and "5 × 35 = 175" in path and "70 × 2 = 140" in path and "175 + 140 = 315" in path
+    assert derivation.check_path(g, path).complete

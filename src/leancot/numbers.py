@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 # A number as written: an optional money sign ($ or \$), then thousands groups or plain digits,
 # a decimal part, and an optional percent sign (% or \%). Not inside a longer number: not after
@@ -50,8 +51,19 @@ class Number:
         return frozenset({self.value, self.value / 100}) if self.percent else frozenset({self.value})
 
 
+@lru_cache(maxsize=65536)
 def _digits(num: str) -> Fraction:
-    return Fraction(num.replace(",", ""))
+    return Fraction(num.replace(",", ""))  # cached: a trace repeats its numbers, and a Fraction is slow to make
+
+
+_PARTS = re.compile(rf"(?:\\?\$\s?)?(?P<num>{_DIGITS})(?P<pct>\s?\\?%)?")
+
+
+def read(token: str, start: int = 0) -> Number:
+    """One number token as :data:`TOKEN` matched it (``"$14,400"``, ``"25%"``), at offset ``start``."""
+    m = _PARTS.match(token)
+    assert m is not None, token
+    return Number(start, start + len(token), token, _digits(m.group("num")), bool(m.group("pct")))
 
 
 def tokens(text: str) -> list[Number]:

@@ -48,13 +48,17 @@ _OPS = {"-": "-", "−": "-", "+": "+", "*": "*", "×": "*", "·": "*", "÷": "/
 _WORD_OPS = {"times": "*", "plus": "+", "minus": "-", "x": "*"}
 _TWO_WORD_OPS = {("multiplied", "by"): "*", ("divided", "by"): "/"}
 _WEAK_EQ = {"is", "equals", "gives", "makes", "are"}
+_DIGIT = re.compile(r"\d")
+# An operation between numbers somewhere (a cheap filter before tokenising): "3 × 4", "25% of 80", "4 divided by 2".
+_OPERATION = re.compile(r"\d[^\n]{0,40}?(?:[-−+*×·÷/^]|\bx\b|\btimes\b|\bplus\b|\bminus\b|\bby\b|\bof\b)\s*[($\\\[{]*\s*[\d.(]")
+_EQUALS = re.compile(r"[=≈]|\b(?:is|equals|gives|makes|are)\s+[-−$\\(]*\d")
 _MAX_SIDE = 40  # tokens: a side longer than this is prose, not arithmetic (and bounds the work)
 _MAX_UNIT_WORDS = 3  # "2 hours × 60", "9 liters of water + 6": words after a number inside an expression
 _LABEL_WORDS = 4
 _LABEL_STOP = {"and", "so", "which", "that", "then", "but", "because", "since", "for", "in", "is", "are", "the", "a", "an"}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Tok:
     kind: str  # num, op, lp, rp, eq, word, sep
     text: str
@@ -89,8 +93,9 @@ class Computation:
 
     @property
     def key(self) -> tuple:
-        """What makes two computations the same one: operands, operations and result (order aside)."""
-        return (tuple(sorted(o.value for o in self.operands)), tuple(sorted(self.ops)), self.result)
+        """What makes two computations the same one: the operands in the order written, the operations, the
+        result and the words after it. ``24 × 2 = 48 slices`` and ``2 × 24 = 48 juice boxes`` are two."""
+        return (tuple(o.value for o in self.operands), tuple(sorted(self.ops)), self.result, self.label)
 
 
 def normalise(text: str) -> str:
@@ -102,9 +107,11 @@ def normalise(text: str) -> str:
 
 def computations(text: str) -> list[Computation]:
     """Every computation stated in ``text``, in order (see the module docstring)."""
-    if "=" not in text and "≈" not in text and "approx" not in text and not any(w in text for w in _WEAK_EQ):
+    if not _DIGIT.search(text):
         return []
-    plain = normalise(text)
+    plain = normalise(text) if "\\" in text or "**" in text else text
+    if not _EQUALS.search(plain) or not _OPERATION.search(plain):
+        return []  # no "=" before a value, or no operation between numbers: nothing computes here (most sentences)
     toks = _tokens(plain)
     out = []
     for chain in _chains(toks):
@@ -122,11 +129,7 @@ def _tokens(text: str) -> list[Tok]:
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup or "sep"
         if kind == "num":
-            group = m.group("num")
-            found = numbers.tokens(group)
-            if not found:
-                continue
-            raw.append(Tok("num", group, m.start(), number=found[0]))
+            raw.append(Tok("num", m.group("num"), m.start(), number=numbers.read(m.group("num"), m.start())))
         else:
             raw.append(Tok(kind, m.group(0), m.start(), approx=m.group(0) == "≈"))
     return _word_operators(raw)
@@ -262,6 +265,9 @@ def _right_side(toks: list[Tok], s: int) -> tuple[int, int] | None:
 def _parsable(toks: list[Tok], i: int, j: int, *, from_left: bool) -> tuple[int, int] | None:
     """The longest sub-span of ``toks[i:j]`` that parses as an expression, trimmed from the far end."""
     while i < j:
+        i, j = _trimmed(toks, i, j, from_left)
+        if i >= j:
+            return None
         if _Parser(toks[i:j]).value() is not None:
             return i, j
         if from_left:
@@ -269,6 +275,17 @@ def _parsable(toks: list[Tok], i: int, j: int, *, from_left: bool) -> tuple[int,
         else:
             j -= 1
     return None
+
+
+def _trimmed(toks: list[Tok], i: int, j: int, from_left: bool) -> tuple[int, int]:
+    """Skip the ends no expression has: it starts with a number, "(" or a minus, and ends with a number or ")"."""
+    if from_left:
+        while i < j and not (toks[i].kind in ("num", "lp") or (toks[i].kind == "op" and toks[i].text in "-−")):
+            i += 1
+    else:
+        while j > i and toks[j - 1].kind not in ("num", "rp", "word"):
+            j -= 1
+    return i, j
 
 
 # --------------------------------------------------------------------------- a chain as a computation

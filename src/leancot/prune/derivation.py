@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property, lru_cache
 
@@ -72,9 +72,20 @@ _RETRACT = re.compile(
 _CHECK_OPEN = re.compile(
     r"^\W*(?:(?:but|so|hmm|wait|now|okay|ok|alright|and|also|just)\W+)*(?:alternatively|another (?:way|approach|method)"
     r"|let me try (?:another|a different)|(?:to|let me|let's|i'll) (?:re)?(?:cap|summari[sz]e|go (?:through|over))"
-    r"|(?:so,? )?to recap|in summary|(?:let me|let's|i'll) (?:double[- ]?check|check|verify|recompute|re-?calculate|confirm)"
+    r"|(?:so,? )?to recap|in summary|(?:let me|let's|i'll) (?:also |just |quickly |now )?(?:double[- ]?check|check|verify|recompute|re-?calculate|confirm|make sure)"
     r"|(?:let me|let's) (?:go|run) (?:through|over) (?:it|this|everything|the steps|each step)"
     r"|one more (?:time|check|pass)|final (?:check|pass)|(?:let me |let's )?sanity[- ]check|(?:with|using|try) (?:a|another) different (?:method|way))",
+    re.I,
+)
+_ASIDE_OPEN = re.compile(
+    r"^\W*(?:(?:hmm+|but|wait|now|or|and|so|ok|okay|also|alternatively)\W+)*(?:what if\b|could (?:it|this|that|they|the \w+|\"[^\"]{1,40}\") (?:also |instead )?mean\b"
+    r"|does (?:it|this|that) mean\b|maybe it means\b|suppose (?:it|the|they|he|she|instead)\b|if i (?:read|take|misread)\b"
+    r"|if (?:it|he|she|they|we|the \w+)\b[^.?!]{0,80}\bwould\b|had (?:it|he|she|they)\b[^.?!]{0,80}\bwould\b)",
+    re.I,
+)
+_ASIDE_CLOSE = re.compile(
+    r"^\W*(?:no\b|nope\b|that'?s not\b|that (?:is|would be) (?:wrong|absurd|not)\b|but (?:the (?:problem|question)|it) (?:says|said|doesn'?t|does not|asks)\b"
+    r"|i'?ll (?:drop|go with|stick)|so (?:it'?s|that'?s) not\b|that reading\b|(?:that|this) (?:doesn'?t|does not) (?:fit|match|make sense))",
     re.I,
 )
 _WINDOW_SENTENCES = 8  # how far back a correction can reach
@@ -130,10 +141,28 @@ class Graph:
     answer_sources: tuple[int, ...]
     question_values: frozenset[Fraction] = field(default_factory=frozenset)
     uses: dict[int, tuple[int, ...]] = field(default_factory=dict)  # sentence without a computation -> statements it draws on
+    aside_sentences: frozenset[int] = frozenset()  # a reading considered and dropped ("What if ...? No, ...")
 
     def sentence_text(self, k: int) -> str:
         s = self.sentences[k]
         return self.reasoning[s.start : s.end].strip()
+
+    def standing_text(self, k: int) -> str:
+        """Sentence ``k`` without what the trace retracts: the lines that hold a retracted computation go (a
+        list's ``- Week total: 175 + 140 = 305``); a line that also holds a standing one keeps only the standing ones."""
+        ids = self.by_sentence.get(k, [])
+        gone = [self.statements[i] for i in ids if i in self.retracted]
+        if not gone:
+            return self.sentence_text(k)
+        lines = []
+        for line in self.sentence_text(k).split("\n"):
+            if not any(st.text in line for st in gone):
+                lines.append(line)
+                continue
+            kept = [self.statements[i].text for i in ids if i not in self.retracted and self.statements[i].text in line]
+            if kept:
+                lines.append(" ".join(kept))
+        return "\n".join(lines).strip()
 
     def closure(self, roots: set[int] | tuple[int, ...]) -> tuple[set[int], set[int]]:
         """The statements ``roots`` depend on (themselves included) and the sentences they cite by mention."""
@@ -177,14 +206,21 @@ class Graph:
         return out
 
     @cached_property
-    def by_key(self) -> dict[tuple, int]:
-        """Computation key -> the statement that stands for it (the first one not retracted, if any)."""
-        out: dict[tuple, int] = {}
-        for st in self.statements:
-            k = st.comp.key
-            if k not in out or (out[k] in self.retracted and st.id not in self.retracted):
-                out[k] = st.id
+    def _by_core(self) -> dict[tuple, list[int]]:
+        """Computation key without its words -> the statements with it, standing ones first."""
+        out: dict[tuple, list[int]] = {}
+        for st in sorted(self.statements, key=lambda st: (st.id in self.retracted, st.id)):
+            out.setdefault(st.comp.key[:3], []).append(st.id)
         return out
+
+    def match(self, comp: Computation) -> int | None:
+        """The statement of the original that ``comp`` (a computation of a path) is: the same operands, operations
+        and result, and the same words after the result where that tells two apart (a rewrite may drop them)."""
+        ids = self._by_core.get(comp.key[:3])
+        if not ids:
+            return None
+        exact = [i for i in ids if self.statements[i].comp.label == comp.label]
+        return (exact or ids)[0]
 
     def sentence_of(self, offset: int) -> int:
         """Index of the sentence that holds character ``offset`` of the reasoning."""
@@ -208,7 +244,8 @@ def _build(reasoning: str, question: str, answer: str | None) -> Graph:
     n = max(len(reasoning), 1)
     spans = units(reasoning)
     sentences = [Sentence(a, b, para, label(reasoning[a:b], position=a / n, question=question)) for a, b, para in spans]
-    checks = _check_sentences(reasoning, sentences)
+    asides = _aside_passages(reasoning, sentences)
+    checks = _check_sentences(reasoning, sentences) | asides
     statements: list[Statement] = []
     for k, sent in enumerate(sentences):
         for comp in computations(reasoning[sent.start : sent.end]):
@@ -217,11 +254,12 @@ def _build(reasoning: str, question: str, answer: str | None) -> Graph:
     value = _answer_value(answer)
     qvalues = frozenset(numbers.values(_plain(question)))
     retracted = _retracted(reasoning, sentences, statements, value, qvalues)
+    statements = _rederivations_after_answer(reasoning, sentences, statements, retracted, value)
     bindings, uses = _bind(reasoning, sentences, statements, first, retracted, qvalues)
     graph = Graph(reasoning=reasoning, question=question, sentences=sentences, statements=statements, bindings=bindings,
                   first=first, retracted=frozenset(retracted), retracted_sentences=frozenset(), answer=value,
                   answer_sources=_answer_sources(statements, first, retracted, value), question_values=qvalues,
-                  uses=uses)  # fmt: skip
+                  uses=uses, aside_sentences=frozenset(asides))  # fmt: skip
     graph.retracted_sentences = frozenset(_retracted_passages(reasoning, graph))
     return graph
 
@@ -244,14 +282,71 @@ def _check_sentences(reasoning: str, sentences: list[Sentence]) -> set[int]:
     alternative or a recap to the end of its paragraph."""
     out: set[int] = set()
     inside = False
+    carry = False  # an opener that ends its paragraph ("Let me double-check that.") opens the next one
     for k, s in enumerate(sentences):
         if s.paragraph:
-            inside = False
-        if _CHECK_OPEN.match(reasoning[s.start : s.end]):
+            inside, carry = carry, False
+        text = reasoning[s.start : s.end]
+        if _CHECK_OPEN.match(text) or (s.skill == "verification" and _ANNOUNCES_CHECK.search(text) and not computations(text)):
             inside = True
+            carry = k + 1 >= len(sentences) or sentences[k + 1].paragraph
         if inside or s.skill == "verification":
             out.add(k)
     return out
+
+
+def _aside_passages(reasoning: str, sentences: list[Sentence]) -> set[int]:
+    """Readings considered and dropped: from a hypothetical ("What if it meant ...", "Could 1 liter mean ...?")
+    through the sentence that rejects it ("No, the problem says ..."), within a few sentences; a hypothetical that
+    nothing rejects is its own sentence only (its computations are checks, not derivations)."""
+    out: set[int] = set()
+    for k, s in enumerate(sentences):
+        if not _ASIDE_OPEN.match(reasoning[s.start : s.end]):
+            continue
+        close = next(
+            (j for j in range(k + 1, min(len(sentences), k + 5)) if _ASIDE_CLOSE.match(reasoning[sentences[j].start : sentences[j].end])),
+            None,
+        )
+        out |= set(range(k, (close if close is not None else k) + 1))
+    return out
+
+
+def _rederivations_after_answer(
+    reasoning: str, sentences: list[Sentence], statements: list[Statement], retracted: set[int], answer: Fraction | None
+) -> list[Statement]:
+    """After the trace first states its answer ("So the answer is 120."), a computation of a value already
+    derived re-checks it (a recap, a second method): it is a check, whatever it is called."""
+    if answer is None:
+        return statements
+    said = _answer_said(reasoning, sentences, statements, answer)
+    if said is None:
+        return statements
+    done: set[tuple] = set()  # the operands (order aside), operations and result of every standing computation
+    out = []
+    for st in statements:
+        seen = (tuple(sorted(o.value for o in st.comp.operands)), st.comp.ops, st.comp.result)
+        again = st.sentence > said and seen in done
+        out.append(replace(st, check=True) if again and not st.check else st)
+        if st.id not in retracted:
+            done.add(seen)
+    return out
+
+
+_ANNOUNCES_CHECK = re.compile(r"\b(?:double[- ]?check|check|verify|make sure|confirm|sanity)\b", re.I)
+_CONCLUDES = re.compile(r"^\W*(?:so|therefore|thus|hence|that means|this means)\b", re.I)
+
+
+def _answer_said(reasoning: str, sentences: list[Sentence], statements: list[Statement], answer: Fraction) -> int | None:
+    """The sentence where the trace first gives its answer: a final-answer sentence that states it, or a
+    conclusion ("So Cato gets $120.") right after a computation of it."""
+    derived_at = {st.sentence for st in statements if st.comp.result == answer and not st.check}
+    for k, s in enumerate(sentences):
+        text = reasoning[s.start : s.end]
+        if answer not in numbers.values(_plain(text)):
+            continue
+        if s.skill == "final_answer" or (_CONCLUDES.match(text) and {k - 1, k - 2} & derived_at and k not in derived_at):
+            return k
+    return None
 
 
 def _first_of_each(statements: list[Statement]) -> list[int]:
@@ -373,7 +468,7 @@ def _retracted(
         if not _is_cue(reasoning, s):
             continue
         window = _window(sentences, by_sentence, u, last_cue)
-        taken = [i for i in window if _taken_back(statements, statements[i], u, answer)]
+        taken = _taken_back(statements, window, u, answer)
         taken += [i for i in by_sentence.get(u, []) if not statements[i].comp.correct]  # "7 × 8 = 54, no wait"
         named = _named(reasoning, sentences[u], [statements[i] for i in by_sentence.get(u, [])]) - qvalues - {answer}
         earlier = [i for k in range(max(0, u - _NAMED_LOOKBACK), u) for i in by_sentence.get(k, [])]
@@ -412,17 +507,31 @@ def _used_after(statements: list[Statement], st: Statement, u: int) -> bool:
     return any(result in op.forms for later in statements if later.sentence > u and not later.check for op in later.comp.operands)
 
 
-def _taken_back(statements: list[Statement], st: Statement, u: int, answer: Fraction | None) -> bool:
-    """Whether the correction at sentence ``u`` takes ``st`` back: it is wrong, or nothing after uses its result."""
-    if not st.comp.correct:
-        return True
-    if answer is not None and st.comp.result == answer:
-        return False
-    return not _used_after(statements, st, u)
+def _taken_back(statements: list[Statement], window: list[int], u: int, answer: Fraction | None) -> list[int]:
+    """The window's statements the correction at sentence ``u`` takes back: the wrong ones, and those whose
+    result nothing that stands uses (a later statement of the window that stands, or one after the correction),
+    the answer aside. Decided from the last statement back, so a use by a statement taken back does not count."""
+    taken: set[int] = set()
+    for i in reversed(window):
+        st = statements[i]
+        if not st.comp.correct:
+            taken.add(i)
+            continue
+        if answer is not None and st.comp.result == answer:
+            continue
+        users = [j for j in window if j > i and j not in taken and st.comp.result in _operand_values(statements[j])]
+        if not users and not _used_after(statements, st, u):
+            taken.add(i)
+    return sorted(taken)
+
+
+def _operand_values(st: Statement) -> set[Fraction]:
+    return {v for op in st.comp.operands for v in op.forms}
 
 
 def _same_question(a: Statement, b: Statement) -> bool:
-    return a.comp.key[:2] == b.comp.key[:2]
+    """The same operands and operations (the result aside): a slip and its correction."""
+    return sorted(o.value for o in a.comp.operands) == sorted(o.value for o in b.comp.operands) and a.comp.ops == b.comp.ops
 
 
 def _with_dependants(statements: list[Statement], window: list[int], taken: set[int], u: int) -> set[int]:
@@ -527,7 +636,7 @@ def _path_computations(graph: Graph, path: str) -> list[_PathComp]:
     out = []
     for a, b, _ in units(path):
         for comp in computations(path[a:b]):
-            out.append(_PathComp(a + comp.start, comp, graph.by_key.get(comp.key)))
+            out.append(_PathComp(a + comp.start, comp, graph.match(comp)))
     return out
 
 
@@ -541,6 +650,7 @@ def check_path(graph: Graph, path: str) -> PathCheck:
     must be right and use only values the path or the question already holds.
     """
     comps = _path_computations(graph, path)
+    said = _first_said(path)
     at: dict[int, int] = {}  # first statement of an identical group -> its first position in the path
     gaps: list[Gap] = []
     for pos, pc in enumerate(comps):
@@ -552,7 +662,7 @@ def check_path(graph: Graph, path: str) -> PathCheck:
             gaps.append(Gap("retracted", pc.original, used_by=pc.comp.text.strip()))
             continue
         at.setdefault(rep, pos)
-        gaps += _operand_gaps(graph, path, pc, at)
+        gaps += _operand_gaps(graph, path, pc, at, said)
     novel = any(pc.original is None and pc.comp.result == graph.answer for pc in comps)  # a new computation of the answer
     for s in graph.answer_sources:
         if graph.first[s] not in at and not novel:
@@ -563,7 +673,16 @@ def check_path(graph: Graph, path: str) -> PathCheck:
     return PathCheck(gaps, len(comps), sum(pc.original is not None for pc in comps))
 
 
-def _operand_gaps(graph: Graph, path: str, pc: _PathComp, at: dict[int, int]) -> list[Gap]:
+def _first_said(path: str) -> dict[Fraction, int]:
+    """Where each value is first written in ``path`` (a percent also as its share)."""
+    out: dict[Fraction, int] = {}
+    for n in numbers.tokens(path):
+        for v in n.forms():
+            out.setdefault(v, n.start)
+    return out
+
+
+def _operand_gaps(graph: Graph, path: str, pc: _PathComp, at: dict[int, int], first_said: dict[Fraction, int]) -> list[Gap]:
     out = []
     assert pc.original is not None
     here = at.get(graph.first[pc.original], 0)
@@ -573,8 +692,7 @@ def _operand_gaps(graph: Graph, path: str, pc: _PathComp, at: dict[int, int]) ->
                 if at.get(graph.first[s], here) >= here and graph.first[s] != graph.first[pc.original]:
                     out.append(Gap("missing", s, b.value, pc.comp.text.strip()))
         elif b.kind == "mention" and b.mention is not None:
-            before = numbers.values(_plain(path[: pc.offset]))
-            if b.value not in before:
+            if first_said.get(b.value, len(path)) >= pc.offset:
                 out.append(Gap("missing", None, b.value, pc.comp.text.strip(), mention=b.mention))
     return out
 
@@ -625,11 +743,8 @@ def _sentence_for(graph: Graph, g: Gap) -> int:
 
 
 def restored_text(graph: Graph, k: int) -> str:
-    """What goes back for sentence ``k``: the sentence, or only its standing computations when it also holds a retracted one."""
-    ids = graph.by_sentence.get(k, [])
-    if any(i in graph.retracted for i in ids):
-        return " ".join(graph.statements[i].text for i in ids if i not in graph.retracted)
-    return graph.sentence_text(k)
+    """What goes back for sentence ``k``: :meth:`Graph.standing_text`."""
+    return graph.standing_text(k)
 
 
 def _insert(graph: Graph, path: str, wanted: list[int]) -> str:
@@ -667,7 +782,7 @@ def _anchors(graph: Graph, path: str, pieces: list[tuple[int, int]]) -> list[flo
             if found >= 0:
                 where = found
         if where is None:
-            ids = [graph.by_key.get(c.key) for c in computations(text)]
+            ids = [graph.match(c) for c in computations(text)]
             starts = [graph.sentences[graph.statements[i].sentence].start for i in ids if i is not None]
             where = min(starts) if starts else None
         if where is None:

@@ -126,7 +126,7 @@ def _apply(step: Step, chosen: Selection, i: int, compress: bool) -> None:
     """A step's action from the sentences the selection keeps: delete, keep, or compress to them."""
     graph = chosen.graph
     ks = chosen.kept_in(i) if compress else (chosen.left_in(i) if chosen.kept_in(i) else [])
-    texts = [_shorten(graph.sentence_text(k)) if compress else graph.sentence_text(k) for k in ks]
+    texts = [_shorten(graph.standing_text(k)) if compress else graph.standing_text(k) for k in ks]
     text = joined(graph, ks, texts)
     if not text:
         step.action = "delete"

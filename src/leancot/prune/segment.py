@@ -22,6 +22,7 @@ from leancot.schema import Step
 # Openers of protected regions and how far to look for their closer (bounded, so an
 # unclosed opener costs at most the window, never a rescan of the whole trace).
 _OPENERS = re.compile(r"\\\[|\$\$|\\\(|\\begin\{([A-Za-z*]+)\}|\$")
+_MONEY = re.compile(r"\d[\d,]*(?:\.\d+)?(?![\d.,]*(?:\s*[-+*/^=<>\\]|[a-zA-Z{(])|\.\d)")  # "$12", "$11.50,": an amount, not maths
 _WINDOW = {"\\[": 8000, "$$": 8000, "\\(": 2000, "$": 400, "env": 8000}
 
 # Candidate unit ends: sentence punctuation (plus closers like ** or a bracket) before
@@ -50,9 +51,12 @@ def protected_spans(text: str) -> list[tuple[int, int]]:
         else:
             closer = {"\\[": "\\]", "$$": "$$", "\\(": "\\)", "$": "$"}[opener]
             window = _WINDOW[opener]
+        if opener == "$" and _MONEY.match(text, m.end()):
+            pos = m.end()  # "$11.50, so ...": a price, not maths
+            continue
         end = text.find(closer, m.end(), m.end() + window)
-        if end < 0 or (opener == "$" and "\n" in text[m.end() : end]):
-            pos = m.end()  # unclosed: not a maths region
+        if end < 0 or (opener == "$" and ("\n" in text[m.end() : end] or text[end + 1 : end + 2].isdigit())):
+            pos = m.end()  # unclosed, or closed by another price ("$x$" never ends with "$5"): not a maths region
             continue
         spans.append((m.start(), end + len(closer)))
         pos = end + len(closer)

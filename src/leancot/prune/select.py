@@ -66,7 +66,7 @@ def select(graph: Graph, steps: list[Step]) -> Selection | None:
     if root is None:
         return None
     per_step = step_sentences(graph, steps)
-    drop = set(graph.retracted_sentences) | set(range(root + 1, len(graph.sentences)))
+    drop = set(graph.retracted_sentences) | (graph.aside_sentences - graph.needed_sentences) | set(range(root + 1, len(graph.sentences)))
     drop |= {k for k, ids in graph.by_sentence.items() if k not in graph.needed_sentences}
     keep = {k for k in graph.needed_sentences if k <= root} - graph.retracted_sentences
     keep |= {k for k in range(root + 1) if k not in drop and _symbolic(graph, k)}
@@ -79,8 +79,9 @@ def select(graph: Graph, steps: list[Step]) -> Selection | None:
 
 
 def retracted_only(graph: Graph, steps: list[Step]) -> Selection:
-    """No derivation to select by: only the retracted passages must go."""
-    return Selection(graph, set(), set(graph.retracted_sentences), step_sentences(graph, steps), None)
+    """No derivation to select by: only the retracted passages and the dropped readings must go."""
+    drop = set(graph.retracted_sentences) | (graph.aside_sentences - graph.needed_sentences)
+    return Selection(graph, set(), drop, step_sentences(graph, steps), None)
 
 
 _LEAD_IN = re.compile(r"\d\s*(?:[-+*/×^]|\\times|\\cdot)\s*\d[^=\n]*:\s*$")
@@ -103,7 +104,7 @@ def joined(graph: Graph, ks: list[int], texts: list[str] | None = None) -> str:
     """Sentences ``ks`` (in order) as one text: a line break where the original had one before a sentence, else a space."""
     parts: list[str] = []
     for n, k in enumerate(ks):
-        text = texts[n] if texts is not None else graph.sentence_text(k)
+        text = texts[n] if texts is not None else graph.standing_text(k)
         if not text:
             continue
         if parts:
