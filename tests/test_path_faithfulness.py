@@ -1,0 +1,69 @@
+"""Every pruner's path on the hand-annotated trap sets is a complete derivation (judged by the annotations).
+
+The annotations (``leancot.data.traps``) were written by hand and are read by ``leancot.prune.annotations``,
+not by leancot's own derivation check: these tests hold the pruners and the check to what a reader sees.
+The held-out set was written apart from the pruner code; both run here, one case per trace and pruner.
+"""
+
+import asyncio
+
+import pytest
+
+from leancot import grading
+from leancot.data.traps import load_traps
+from leancot.prune.annotations import complete
+from leancot.prune.base import Rejected
+from leancot.prune.registry import make
+from leancot.prune.stage import PruneConfig
+from leancot.prune.verify import verify_path
+from leancot.schema import Trace
+
+TRAPS = [(name, t) for name in ("main", "heldout") for t in load_traps(name)]
+
+
+def _trace(t: dict) -> Trace:
+    reasoning, final, _ = grading.split_think(t["completion"])
+    answer = grading.extract_answer(t["completion"])
+    correct = grading.is_equivalent(answer, t["gold_answer"])
+    return Trace(id=t["id"], question=t["question"], completion=t["completion"], reasoning=reasoning, final=final,
+                 answer=answer, gold_answer=t["gold_answer"], correct=correct)  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["heuristic", "first-answer"])
+@pytest.mark.parametrize("name,trap", [p for p in TRAPS if p[1]["correct"]], ids=lambda x: x["id"] if isinstance(x, dict) else x)
+def test_a_verified_path_is_a_complete_derivation(method, name, trap):
+    trace = _trace(trap)
+    pruner = make(method, PruneConfig.model_construct(method=method))
+    try:
+        pruned = asyncio.run(pruner.prune(trace))
+    except Rejected as e:
+        pytest.fail(f"{method} rejected a correct trace: {e}")
+    verdict = verify_path(pruned.pruned, pruned.steps, reasoning=trace.reasoning, question=trace.question, answer=trace.answer,
+                          gold=trace.gold_answer)  # fmt: skip
+    assert verdict.verified, verdict.detail
+    ok, why = complete(verdict.pruned, trap["required"], trap["retracted"])
+    assert ok, f"{why}\n--- path ---\n{verdict.pruned}"
+
+
+@pytest.mark.parametrize("trap", [t for t in load_traps("main") if not t["correct"]], ids=lambda t: t["id"])
+def test_a_trace_with_a_wrong_answer_never_becomes_a_record(trap):
+    assert not _trace(trap).correct  # the stage rejects it as incorrect_trace before any pruning
+
+
+@pytest.mark.parametrize("name,trap", [p for p in TRAPS if p[1]["correct"]], ids=lambda x: x["id"] if isinstance(x, dict) else x)
+def test_a_path_that_loses_a_computation_is_repaired_or_rejected_never_passed(name, trap):
+    """Each required computation with a dependant is cut out of a good path in turn (as a careless pruner
+    would cut it): the check must put it back, or reject the path."""
+    trace = _trace(trap)
+    good = asyncio.run(make("heuristic", PruneConfig.model_construct(method="heuristic")).prune(trace))
+    used = {dep for r in trap["required"] for dep in r["after"]}
+    for r in [r for r in trap["required"] if r["id"] in used]:
+        lines = good.pruned.split("\n")
+        cut = "\n".join(line for line in lines if r["expr"] not in line)
+        if cut == good.pruned:
+            continue  # the expression spans lines of a merged block: nothing to cut by line
+        verdict = verify_path(cut, good.steps, reasoning=trace.reasoning, question=trace.question, answer=trace.answer,
+                              gold=trace.gold_answer)  # fmt: skip
+        if verdict.verified:
+            ok, why = complete(verdict.pruned, trap["required"], trap["retracted"])
+            assert ok, f"cut {r['expr']!r}: verified but {why}\n--- path ---\n{verdict.pruned}"
