@@ -10,9 +10,55 @@ the tests that need it are skipped.
 from __future__ import annotations
 
 import os
+import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
+
+# Every process this test session starts inherits this variable (forks and subprocesses alike): at the end,
+# any process still alive that carries it was left behind by a test or by leancot itself.
+_SESSION = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+os.environ["LEANCOT_TEST_SESSION"] = _SESSION
+
+
+def _left_behind() -> list[str]:
+    """``pid: command`` of the live processes (not this one) that carry this session's marker (Linux /proc)."""
+    marker = f"LEANCOT_TEST_SESSION={_SESSION}".encode()
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if marker not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue  # a zombie is already dead, waiting for its parent to read its status
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+            out.append(f"{entry}: {command[:160]}")
+        except OSError:
+            continue
+    return out
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if a process a test started (or one of its workers) is still alive 5 s after the last test."""
+    if not sys.platform.startswith("linux") or hasattr(session.config, "workerinput"):
+        return
+    deadline = time.time() + 5
+    left = _left_behind()
+    while left and time.time() < deadline:
+        time.sleep(0.2)
+        left = _left_behind()
+    if left:
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            "FAILED: processes left behind by the test session:\n  " + "\n  ".join(left), red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_configure(config):

@@ -87,3 +87,50 @@ def test_a_bad_shard_is_one_line_exit_2(traces, tmp_path):
     for bad in ("3/3", "x/2", "2"):
         result = CliRunner().invoke(app, ["prune", str(traces), "--out", str(tmp_path / "o"), "--shard", bad])
         assert result.exit_code == 2 and "--shard" in result.output, bad
+
+
+def _children(pid: int) -> list[int]:
+    """The pids whose parent is ``pid`` (from /proc: Linux)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_kill_9_of_the_parent_takes_its_workers_along_and_the_rerun_accounts_for_every_row(traces, tmp_path):
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "leancot.cli", "prune", str(traces), "--out", str(out), "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    workers: list[int] = []
+    deadline = time.time() + 120
+    while time.time() < deadline and len(workers) < 2:
+        workers = _children(proc.pid)
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the run never started its workers"
+    os.kill(proc.pid, signal.SIGKILL)  # the parent only, as a pre-empted job or a user's kill -9 does
+    proc.wait()
+    deadline = time.time() + 5
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.05)
+    try:
+        assert not [w for w in workers if _alive(w)], "workers outlived their parent"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL) if any(_alive(w) for w in workers) else None
+    run(PruneConfig(input=traces, out=out, workers=2))
+    rows = sum(1 for line in traces.read_text().splitlines() if line.strip())
+    assert len(read_jsonl(out / "records.jsonl")) + len(read_jsonl(out / "rejects.jsonl")) == rows

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from leancot.processes import worker_initializer
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -43,7 +45,8 @@ async def ordered_map(
     """Run ``work`` over chunks of ``items`` in ``workers`` processes; ``on_results(chunk, results)`` in order."""
     loop = asyncio.get_running_loop()
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs) as pool:
+    start, args = worker_initializer(initializer, initargs)  # workers die with this process, kill -9 included
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=start, initargs=args) as pool:
         pending: deque[tuple[list[T], asyncio.Future]] = deque()
         for part in chunks(items, chunk):
             pending.append((part, loop.run_in_executor(pool, work, part)))

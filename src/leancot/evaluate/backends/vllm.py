@@ -129,7 +129,7 @@ class _ReplicaPool:
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         self.workers = [
             ctx.Process(target=_replica_main, daemon=False,
-                        args=(rank, gpus_of(rank, options.tensor_parallel_size, visible), options, inbox, self.outbox))
+                        args=(rank, gpus_of(rank, options.tensor_parallel_size, visible), options, inbox, self.outbox, os.getpid()))
             for rank, inbox in enumerate(self.inboxes)
         ]  # fmt: skip
         for w in self.workers:
@@ -154,8 +154,11 @@ class _ReplicaPool:
             w.join(timeout=60)
 
 
-def _replica_main(rank: int, gpus: str, options: BackendOptions, inbox, outbox) -> None:
-    """A replica process: pin its GPUs, start an engine, serve shards until told to stop."""
+def _replica_main(rank: int, gpus: str, options: BackendOptions, inbox, outbox, parent: int) -> None:
+    """A replica process: pin its GPUs, start an engine, serve shards until told to stop (or its parent dies)."""
+    from leancot.processes import bind_to_parent
+
+    bind_to_parent(parent)
     os.environ["CUDA_VISIBLE_DEVICES"] = gpus
     try:
         llm = engine(options)
