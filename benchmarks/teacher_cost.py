@@ -193,6 +193,7 @@ def tokens(calls: list[dict[str, list[str]]], n_steps: int) -> dict[str, int]:
         "task2": counts[1].get("task", 0),
         "prompt": sum(c["prompt"] for c in counts),
         "cached": sum(cached(c["shared"]) for c in counts),
+        "cache_hit": float(any(cached(c["shared"]) for c in counts)),  # its mean: the share of traces with a cached prefix
         "completion": sum(c["answer"] for c in counts),
     }
 
@@ -238,7 +239,8 @@ def show(name: str, traces: list, res: dict[str, dict[str, float]]) -> None:
     )
     print(
         f"names steps, per step: segmentation answer {n['seg_out'] / n['steps']:.1f} tokens; prompt per call: shared prefix "
-        f"(schema and system message) {n['prefix']:,.0f} tokens, {n['cached']:,.0f} of them cached in the second call; "
+        f"(schema and system message) {n['prefix']:,.0f} tokens, {n['cached']:,.0f} of them cached in the second call "
+        f"(a cached prefix in {n['cache_hit']:.0%} of the traces); "
         f"task 1 turn {n['task1']:,.0f}, task 2 turn {n['task2']:,.0f}"
     )
     print(
