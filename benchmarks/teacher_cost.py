@@ -10,12 +10,13 @@ prices them:
   the segmentation copies every step verbatim (``{"text": ..., "skill": ...}``), the compression
   answer gives every step's action with a ``rewritten`` field and then re-emits the whole path
   (``"pruned"``); the two calls have different system prompts and schemas, so they share no prefix;
-- names steps (leancot now, ``leancot.prune.teacher.prompts``): the segmentation names each step's
-  first sentence unit (``{"start": 4, ...}``), the compression names each step's action and writes
-  text only for a rewrite, and leancot assembles the path; both calls begin with the same schema
-  and system message (instructions, then the trace), so the second call's copy of that prefix is
-  billed at the cached-input rate -- by OpenAI's rule, when it is at least 1,024 tokens, in whole
-  blocks of 128 tokens.
+- names steps (leancot now, ``leancot.prune.teacher.prompts``): the segmentation gives each step's
+  first sentence unit and skill in one string (``"1 problem_setup; 4 hesitation"``), the compression
+  names every step by its first unit with an action letter (``"1K 4D 5C"``) and writes text only for
+  a rewrite, and leancot assembles the path; both calls begin with the same schema and system
+  message (instructions, then the trace), so the second call's copy of that prefix is billed at the
+  cached-input rate -- by OpenAI's rule, when it is at least 1,024 tokens, in whole blocks of 128
+  tokens.
 
 It does so twice: with the offline pruner's fine steps (about one per sentence) and with consecutive
 steps of one skill merged, as a teacher that groups more coarsely would. It counts the tokens of
@@ -45,7 +46,7 @@ from leancot.lab.teacher import write_trace
 from leancot.llm.pricing import cost_usd
 from leancot.prune.heuristic import prune_trace
 from leancot.prune.skills import SKILLS
-from leancot.prune.teacher import prompts
+from leancot.prune.teacher import parse, prompts
 from leancot.schema import Step
 from leancot.templates import render
 from leancot.tokens import count_tokens_batch
@@ -141,24 +142,21 @@ def verbatim_calls(question: str, reasoning: str, answer: str, steps: list[Step]
 
 
 def names_calls(question: str, reasoning: str, answer: str, steps: list[Step], groups: list[list[int]]) -> list[dict[str, list[str]]]:
-    """The design that names steps: both calls begin with ``shared`` (the schema and the system message)."""
+    """The design that names steps: both calls begin with ``shared`` (the schema and the system message);
+    ``task`` is each call's own user turn. The answers are the parsers' inverses (``parse.*_answer``)."""
     spans = prompts.sentence_units(reasoning)
     system = prompts.teacher_system(question, reasoning, answer, spans)
     shared = [json.dumps(prompts.response_format(prompts.teacher_schema("units"))), system["content"]]
+    ranges = [(g[0], g[-1]) for g in groups]
     segment = prompts.segment_messages(system, units=True)[1:]
-    compress = prompts.compress_messages(system, steps, [(g[0], g[-1]) for g in groups])[1:]
-    segmented = json.dumps({"steps": [{"start": g[0], "skill": s.skill} for s, g in zip(steps, groups)], "actions": None})
-    actions, rewrites = [], []
-    for i, s in enumerate(steps, start=1):
-        entry = {"step": i, "action": NAMES[s.action]}
-        if s.action in ("compress", "merge") and s.rewritten:  # a merged run's text is on its first step only
-            entry["rewritten"] = s.rewritten
-            rewrites.append(s.rewritten)
-        actions.append(entry)
+    compress = prompts.compress_messages(system, steps, ranges)[1:]
+    segmented = parse.unit_segmentation_answer([a for a, _ in ranges], [s.skill for s in steps])
+    compressed = parse.compression_answer(steps, prompts.step_names(ranges, len(steps)))  # text only for rewrites
     return [
-        {"prompt": [*shared, *(m["content"] for m in segment)], "answer": [segmented], "shared": []},
-        {"prompt": [*shared, *(m["content"] for m in compress)], "answer": [json.dumps({"steps": None, "actions": actions})],
-         "shared": shared, "rewrites": rewrites},
+        {"prompt": [*shared, *(m["content"] for m in segment)], "answer": [json.dumps(segmented)], "shared": [],
+         "task": [m["content"] for m in segment]},
+        {"prompt": [*shared, *(m["content"] for m in compress)], "answer": [json.dumps(compressed)], "shared": shared,
+         "rewrites": [r["text"] for r in compressed["rewritten"]], "task": [m["content"] for m in compress]},
     ]  # fmt: skip
 
 
@@ -190,8 +188,12 @@ def tokens(calls: list[dict[str, list[str]]], n_steps: int) -> dict[str, int]:
         "seg_out": counts[0]["answer"],
         "comp_out": counts[1]["answer"],
         "comp_text": counts[1]["rewrites"],
+        "prefix": counts[1]["shared"],
+        "task1": counts[0].get("task", 0),
+        "task2": counts[1].get("task", 0),
         "prompt": sum(c["prompt"] for c in counts),
         "cached": sum(cached(c["shared"]) for c in counts),
+        "cache_hit": float(any(cached(c["shared"]) for c in counts)),  # its mean: the share of traces with a cached prefix
         "completion": sum(c["answer"] for c in counts),
     }
 
@@ -234,6 +236,12 @@ def show(name: str, traces: list, res: dict[str, dict[str, float]]) -> None:
         f"compression answer, {n['steps']:,.0f} steps/trace: verbatim {v['comp_out']:,.0f} tokens ({v['comp_text']:,.0f} of them the "
         f"re-emitted path), names steps {n['comp_out']:,.0f} ({n['comp_text']:,.0f} of them rewritten text, "
         f"{(n['comp_out'] - n['comp_text']) / n['steps']:.1f} per step for the rest)"
+    )
+    print(
+        f"names steps, per step: segmentation answer {n['seg_out'] / n['steps']:.1f} tokens; prompt per call: shared prefix "
+        f"(schema and system message) {n['prefix']:,.0f} tokens, {n['cached']:,.0f} of them cached in the second call "
+        f"(a cached prefix in {n['cache_hit']:.0%} of the traces); "
+        f"task 1 turn {n['task1']:,.0f}, task 2 turn {n['task2']:,.0f}"
     )
     print(
         f"total cost per trace, names steps / verbatim: gpt-4o {n['gpt-4o'] / v['gpt-4o']:.2f}, "

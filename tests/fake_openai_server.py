@@ -2,8 +2,9 @@
 
 It speaks ``POST /v1/chat/completions`` and the Batch API's ``/v1/files`` and
 ``/v1/batches`` endpoints, answering DRP's prompts like a (simple, honest) teacher:
-the segmentation takes the trace sentence by sentence (one step per unit, or copied),
-the compression names the hesitation steps DELETE and the others KEEP. Tests start it in a
+the segmentation takes the trace sentence by sentence (one step per unit, ``"1 computation;
+2 hesitation"``, or copied), the compression names the hesitation steps D and the others K
+(``"1K 2D"``). Tests start it in a
 background thread (``FakeOpenAI().start()`` returns its base URL); the throughput
 benchmark runs it as a separate process (``python tests/fake_openai_server.py``).
 
@@ -21,11 +22,14 @@ Faults, to check the client's retries and the stage's validation:
   ``"malformed_body"`` (truncated JSON with status 200), ``"drop"`` (connection closed),
   ``"bad_json"``, ``"not_schema"``, ``"no_cover"`` (steps that skip most of the trace),
   ``"invented_number"`` (a rewrite with a number the trace does not have), ``"omit_steps"`` (no
-  action for the first step), ``"all_deleted"`` (every step DELETE), ``"fenced"`` (valid JSON
+  action for the first step), ``"step_repeated"`` (the last step's action twice), ``"all_deleted"``
+  (every step D), ``"compress_no_text"`` (a C without its text), ``"merge_orphan"`` (an M without
+  text and no run to join), ``"unknown_letter"`` (an X for an action), ``"fenced"`` (valid JSON
   inside a code fence with prose around it), ``"ok"``;
 - ``"context_length"`` (HTTP 400 "maximum context length"), ``"empty_choices"`` (200 with no
   choice), ``"length_cut"`` (``finish_reason: length`` mid-JSON), ``"content_null"`` (the answer
-  only in ``reasoning_content``), ``"unit_out_of_range"``, ``"unit_repeated"``, ``"out_of_order"``;
+  only in ``reasoning_content``), ``"unit_out_of_range"``, ``"unit_repeated"``, ``"out_of_order"``,
+  ``"unknown_skill"`` (a skill not in the table);
 - the official DRP prompts (``--prompt-style drp-paper``, recognised by their system text) are
   answered in their free-text forms (``Step n: ... / Skill: ...``; evaluations, then ``## path``),
   with atomic mathematical skills ("addition", ...); their faults: ``"paper_no_skill"`` (the
@@ -84,7 +88,7 @@ def _segment(system: str, fault: str) -> str:
     if fault == "no_cover":
         parts = parts[:1]
     steps = [{"text": p, "skill": "hesitation" if _HESITANT.match(p) else "computation"} for p in parts]
-    return _wrap({"steps": steps, "actions": None}, fault)
+    return _wrap({"steps": steps, "actions": None, "rewritten": None}, fault)
 
 
 _UNIT = re.compile(r"^\[(\d+)\] (.*)$", re.M)
@@ -95,7 +99,7 @@ def _units(system: str) -> list[tuple[int, str]]:
 
 
 def _segment_units(system: str, fault: str) -> str:
-    """Segmentation by unit ids: one step per unit, hesitation labelled as such."""
+    """Segmentation by unit ids, ``"1 problem_setup; 2 hesitation; ..."``: one step per unit, hesitation labelled as such."""
     units = _units(system)
     if fault == "unit_out_of_range":
         units = [*units, (len(units) + 5, "")]
@@ -105,34 +109,47 @@ def _segment_units(system: str, fault: str) -> str:
         units = list(reversed(units))
     if fault == "no_cover":
         units = units[1:]  # the first step starts at unit 2
-    steps = [{"start": n, "skill": "hesitation" if _HESITANT.match(text) else "computation"} for n, text in units]
-    return _wrap({"steps": steps, "actions": None}, fault)
+    skills = ["hesitation" if _HESITANT.match(text) else "computation" for _, text in units]
+    if fault == "unknown_skill":
+        skills[0] = "musing"
+    steps = "; ".join(f"{n} {skill}" for (n, _), skill in zip(units, skills))
+    return _wrap({"steps": steps, "actions": None, "rewritten": None}, fault)
 
 
-_STEP_UNITS = re.compile(r"^Step (\d+) \[(\w+)\]: units? (\d+)(?:-(\d+))?$", re.M)
+_STEP_UNITS = re.compile(r"^(\d+)(?:-(\d+))? (\w+)$", re.M)
 
 
 def _listed_steps(system: str, user: str) -> list[tuple[int, str, str]]:
-    """(number, skill, text) of the steps a compression request lists: by their units, or with their text."""
-    by_units = _STEP_UNITS.findall(user)
-    if not by_units:
-        return [(int(n), skill, text.strip()) for n, skill, text in _STEP.findall(user.split("\n\nFor EVERY step", 1)[0])]
+    """(name, skill, text) of the steps a compression request lists: by their units (named by the first), or
+    with their text (named by their number)."""
+    listing = user.split("\n\nGive every step", 1)[0]
+    if "<units>" not in system:
+        return [(int(n), skill, text.strip()) for n, skill, text in _STEP.findall(listing)]
     units = dict(_units(system))
-    return [(int(n), skill, " ".join(units[u] for u in range(int(a), int(b or a) + 1))) for n, skill, a, b in by_units]
+    return [(int(a), skill, " ".join(units[u] for u in range(int(a), int(b or a) + 1))) for a, b, skill in _STEP_UNITS.findall(listing)]
 
 
 def _compress(system: str, user: str, fault: str) -> str:
-    """Names each step's action: hesitation and the answer's own statement DELETE, the rest KEEP."""
-    actions: list[dict[str, Any]] = []
-    for n, skill, text in _listed_steps(system, user):
-        delete = skill == "hesitation" or "\\boxed" in text
-        actions.append({"step": n, "action": "DELETE" if delete or fault == "all_deleted" else "KEEP"})
-    if fault == "invented_number":
-        kept = next(a for a in actions if a["action"] == "KEEP")
-        kept.update(action="SINGLE-STEP COMPRESS", rewritten="So the total is 98765.")
+    """Names each step's action, ``"1D 2D 3K 4D"``: hesitation and the answer's own statement D, the rest K."""
+    steps = _listed_steps(system, user)
+    letters = ["D" if skill == "hesitation" or "\\boxed" in text or fault == "all_deleted" else "K" for _, skill, text in steps]
+    rewritten = []
+    kept = letters.index("K") if "K" in letters else 0
+    if fault == "invented_number":  # a rewrite with a number the trace does not have
+        letters[kept] = "C"
+        rewritten.append({"step": steps[kept][0], "text": "So the total is 98765."})
+    if fault == "compress_no_text":
+        letters[kept] = "C"
+    if fault == "merge_orphan":
+        letters[kept] = "M"
+    if fault == "unknown_letter":
+        letters[kept] = "X"
+    actions = [f"{name}{letter}" for (name, _, _), letter in zip(steps, letters)]
     if fault == "omit_steps":
         actions = actions[1:]
-    return _wrap({"steps": None, "actions": actions}, fault)
+    if fault == "step_repeated":
+        actions = [*actions, actions[-1]]
+    return _wrap({"steps": None, "actions": " ".join(actions), "rewritten": rewritten}, fault)
 
 
 def _atomic_skill(text: str) -> str:

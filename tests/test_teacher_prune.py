@@ -222,8 +222,8 @@ def test_both_calls_share_the_trace_as_a_prefix_and_the_compression_names_steps(
     assert "Okay, so Tom has 10 apples." in segment["messages"][0]["content"]
     assert segment["response_format"] == compress["response_format"]  # OpenAI caches the schema as part of the prefix
     user = compress["messages"][1]["content"]
-    if mode == "units":  # the steps by their units: the trace is not copied again
-        assert "Step 3 [computation]: unit 3" in user and "apples" not in user
+    if mode == "units":  # the steps by their units, named by the first: the trace is not copied again
+        assert "\n3 computation\n" in user and "apples" not in user
     assert '"pruned"' not in user and "rewritten" in user
     record = by_id(out / "records.jsonl")["t0"]
     assert record["verified"] and record["pruned"].endswith("The answer is \\boxed{13}")
@@ -246,8 +246,21 @@ def test_cached_prompt_tokens_are_counted_and_priced_in_records_and_manifest(ser
     assert total == server.cached_tokens_reported
 
 
-def test_steps_the_teacher_leaves_out_are_kept_and_the_record_says_which(server, tmp_path):
-    server.script = ["ok", "omit_steps"]
+@pytest.mark.parametrize(
+    "fault, feedback",
+    [
+        ("omit_steps", "step 1 has no action: give every step exactly one, in order"),
+        ("step_repeated", "step 5 is given twice"),
+        ("unknown_letter", "step 3 has the action 'X'; use K (KEEP), D (DELETE)"),
+        ("compress_no_text", 'step 3 is C without a text in "rewritten"'),
+        ("merge_orphan", "step 3 is M without text, but no M run before it to join"),
+    ],
+)
+def test_a_compression_that_does_not_name_every_step_once_is_fed_back(server, tmp_path, fault, feedback):
+    seen = spy_on(server)
+    server.script = ["ok", fault]
     record = by_id(prune(write_traces(tmp_path / "in.jsonl", 1), tmp_path / "out", server) / "records.jsonl")["t0"]
-    assert record["verified"] and record["actions_inferred"] == [0] and record["steps"][0]["action"] == "keep"
-    assert record["pruned"].startswith("Okay, so Tom has 10 apples.")
+    assert record["method"] == "llm:gpt-4o-mini" and record["verified"] and server.chat_requests == 3
+    retry = seen[2]["messages"]
+    assert retry[-2]["role"] == "assistant" and feedback in retry[-1]["content"]
+    assert "actions_inferred" not in record and record["pruned"] == "He buys 3 more, so 10 + 3 = 13.\nThe answer is \\boxed{13}"

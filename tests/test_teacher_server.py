@@ -117,6 +117,7 @@ def test_a_prompt_over_the_context_goes_to_the_offline_fallback_or_is_rejected(s
         ("unit_out_of_range", "units are numbered 1 to"),
         ("unit_repeated", "every step must start after the one before it"),
         ("out_of_order", "it must start at unit 1"),
+        ("unknown_skill", "the step at unit 1 has the skill 'musing', which is not in the table"),
     ],
 )
 def test_odd_answers_are_recovered_or_fed_back_with_a_reason(server, tmp_path, fault, reason):

@@ -11,8 +11,10 @@ verification is fed back the same way. When the teacher cannot produce a valid a
 ``settings.prompt_style`` picks the conversations:
 
 - ``leancot``: JSON. The teacher names steps, it does not copy them: task 1 groups numbered
-  sentence units (or copies steps verbatim, ``segment_output: text``), task 2 gives each step's
-  number and action and writes text only for a rewrite; leancot assembles the path from the kept
+  sentence units (``"1 problem_setup; 4 hesitation"``; or copies steps verbatim, ``segment_output:
+  text``), task 2 names every step with an action letter (``"1K 4D 5C"``: a step is named by its
+  first unit, or by its number in text mode) and writes text only for a rewrite; a step missing,
+  repeated or out of order is fed back like any invalid answer. leancot assembles the path from the kept
   steps' own text (exact slices of the trace) and the rewrites, in order, closed by
   ``The answer is \\boxed{X}`` as the offline pruner closes its paths. Both calls begin with the
   same system message holding the trace and ask for the same schema, so the second call's copy
@@ -77,7 +79,7 @@ class DrpResult:
     steps: list[Step]
     pruned: str
     usage: Usage
-    inferred_actions: list[int] = field(default_factory=list)  # steps the teacher gave no action (inferred: see parse)
+    inferred_actions: list[int] = field(default_factory=list)  # drp-paper: steps whose action was inferred from the path
 
 
 async def teach(trace: Trace, client: LLMClient, settings: DrpSettings) -> DrpResult:
@@ -103,19 +105,19 @@ async def _leancot(trace: Trace, client: LLMClient, settings: DrpSettings, usage
     def segmentation(answer: str) -> tuple[list[Step], list[tuple[int, int]] | None]:
         if spans is None:
             return parse_segmentation(answer, trace.reasoning, trace.question), None
-        return parse_unit_segmentation(answer, trace.reasoning, spans, trace.question)
+        return parse_unit_segmentation(answer, trace.reasoning, spans)
 
-    def compression(answer: str) -> tuple[list[Step], str, list[int]]:
-        out, inferred = parse_compression(answer, steps)
+    def compression(answer: str) -> tuple[list[Step], str]:
+        out = parse_compression(answer, steps, prompting.step_names(ranges, len(steps)))
         pruned = synthesise(out, trace.answer)
         _verified((out, pruned), trace, assembled=True)
-        return out, pruned, inferred
+        return out, pruned
 
     messages = prompting.segment_messages(system, units)
     steps, ranges = await _ask(client, messages, params, usage, settings, "llm_invalid_segmentation", segmentation)
     messages = prompting.compress_messages(system, steps, ranges)
-    out, pruned, inferred = await _ask(client, messages, params, usage, settings, "llm_invalid_compression", compression)
-    return DrpResult(out, pruned, usage, inferred)
+    out, pruned = await _ask(client, messages, params, usage, settings, "llm_invalid_compression", compression)
+    return DrpResult(out, pruned, usage)
 
 
 async def _paper(trace: Trace, client: LLMClient, settings: DrpSettings, usage: Usage) -> DrpResult:

@@ -5,11 +5,14 @@ sentence or a ``<think>`` block before it, or add text after it; ``extract_json`
 the first JSON object that decodes. Strict: what the object says must hold up —
 
 - a segmentation's steps must copy the reasoning verbatim and in order, covering at
-  least ``MIN_COVERAGE`` of its non-space characters (``--segment-output text``), or name
-  sentence units by number, every unit in exactly one step, in order (``units``, the default);
-- a compression names steps by number with one of DRP's four actions each, and writes text
-  only for a rewrite (SINGLE-STEP COMPRESS, the first step of a MULTI-STEP COMPRESS run); it
+  least ``MIN_COVERAGE`` of its non-space characters (``--segment-output text``), or give each
+  step's first sentence unit and skill in one string, ``"1 problem_setup; 4 hesitation"``: every
+  unit in exactly one step, in order, every skill one of the table's (``units``, the default);
+- a compression names every step once, in order, with a letter for one of DRP's four actions,
+  ``"1K 4D 5C 7M 9M"``, and writes text only for a rewrite (C, the first step of an M run); it
   does not copy the path, which ``leancot.prune.teacher.drp`` assembles from the steps.
+  ``unit_segmentation_answer`` and ``compression_answer`` write these two answers (the parsers'
+  inverses: what an ideal teacher answers, for benchmarks and tests).
 
 With ``prompt_style: drp-paper`` the answers are the official prompts' free text, read as
 tolerantly (any ``Step n`` numbering and punctuation, markdown bold, the ``Skill:`` label on the
@@ -22,6 +25,7 @@ teacher in the retry. The model's text is only ever parsed (as JSON or as text),
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from typing import Any
@@ -130,19 +134,28 @@ def _check_coverage(texts: list[str], reasoning: str) -> None:
         )
 
 
-def parse_unit_segmentation(
-    answer: str, reasoning: str, spans: list[tuple[int, int]], question: str = ""
-) -> tuple[list[Step], list[tuple[int, int]]]:
-    """Steps of a segmentation by unit ids, and each step's first and last unit (1-based); raises ParseError
-    unless every unit is in exactly one step and the steps run in order (coverage is then exact by construction).
+def parse_unit_segmentation(answer: str, reasoning: str, spans: list[tuple[int, int]]) -> tuple[list[Step], list[tuple[int, int]]]:
+    """Steps of a segmentation by unit ids, and each step's first and last unit (1-based); raises ParseError.
 
-    A step is given by its first unit (``{"start": 4}``: it runs to the next step's start), or
-    as the list of its units (``{"units": [4, 5, 6]}``), which must then be consecutive."""
-    obj = extract_json(answer)
-    raw = obj.get("steps")
-    if not isinstance(raw, list) or not raw:
-        raise ParseError('the JSON must have a non-empty "steps" list')
-    starts = [_step_start(item, i, len(spans)) for i, item in enumerate(raw, start=1)]
+    ``steps`` is one string with each step's first unit and skill, ``"1 problem_setup; 4 hesitation;
+    5 computation"`` (``;`` or a new line between steps); a step runs to the unit before the next step's
+    first. The first step starts at unit 1, each later one after the one before, and every skill is
+    one of the table's (case, spaces and hyphens aside), so every unit is in exactly one step, in order,
+    and coverage is exact by construction."""
+    raw = extract_json(answer).get("steps")
+    if not isinstance(raw, str) or not raw.strip():
+        raise ParseError(f'"steps" must be one string with each step\'s first unit and skill, as {_STEPS_EXAMPLE}')
+    entries = [e.strip() for e in re.split(r"[;\n]", raw) if e.strip()]
+    starts, skills = [], []
+    for i, entry in enumerate(entries, start=1):
+        m = _UNIT_STEP.fullmatch(entry)
+        if m is None:
+            raise ParseError(f"step {i} reads {entry!r}; give each step as its first unit and its skill, as {_STEPS_EXAMPLE}")
+        start = int(m.group(1))
+        if not 1 <= start <= len(spans):
+            raise ParseError(f"step {i} starts at unit {start}, but the units are numbered 1 to {len(spans)}")
+        starts.append(start)
+        skills.append(_table_skill(m.group(2), start))
     if starts[0] != 1:
         raise ParseError(f"the first step starts at unit {starts[0]}; it must start at unit 1")
     for i in range(1, len(starts)):
@@ -151,99 +164,149 @@ def parse_unit_segmentation(
                 f"step {i + 1} starts at unit {starts[i]}, not after step {i} (unit {starts[i - 1]}): "
                 "every step must start after the one before it"
             )
-    _check_listed_units(raw, starts, len(spans))
     ranges = list(zip(starts, [*(s - 1 for s in starts[1:]), len(spans)]))
-    n = len(starts)
     texts = [reasoning[spans[a - 1][0] : spans[b - 1][1]].strip() for a, b in ranges]  # the original text, whitespace kept
-    steps = [Step(index=i, text=t, skill=normalise_skill(raw[i].get("skill"), t, i / max(n - 1, 1), question)) for i, t in enumerate(texts)]
-    return steps, ranges
+    return [Step(index=i, text=t, skill=k) for i, (t, k) in enumerate(zip(texts, skills))], ranges
 
 
-def _step_start(item: Any, i: int, n_units: int) -> int:
-    if not isinstance(item, dict):
-        raise ParseError(f'step {i} must be an object with "start" and "skill"')
-    start = item.get("start")
-    if start is None and isinstance(item.get("units"), list) and item["units"]:
-        start = item["units"][0]
-    if not isinstance(start, int) or isinstance(start, bool):
-        raise ParseError(f'step {i} needs "start": the number of its first unit')
-    if not 1 <= start <= n_units:
-        raise ParseError(f"step {i} starts at unit {start}, but the units are numbered 1 to {n_units}")
-    return start
+_STEPS_EXAMPLE = '"1 problem_setup; 4 hesitation; 5 computation"'
+_UNIT_STEP = re.compile(r"(\d+)\s*[:.=]?\s*([A-Za-z][A-Za-z_ -]*?)\.?")  # "4 hesitation", "4: Problem Setup."
 
 
-def _check_listed_units(raw: list[Any], starts: list[int], n_units: int) -> None:
-    """Steps given as unit lists must list exactly the units from their start to the next step's."""
-    ends = [*(s - 1 for s in starts[1:]), n_units]
-    for i, (item, a, b) in enumerate(zip(raw, starts, ends), start=1):
-        units = item.get("units") if "start" not in item else None
-        if units is not None and units != list(range(a, b + 1)):
-            raise ParseError(f"step {i} lists units {units}; a step must take consecutive units, from {a} to {b}")
+def _table_skill(skill: str, start: int) -> str:
+    name = _SPACE.sub("_", skill.strip().lower()).replace("-", "_")
+    if name not in SKILLS:
+        raise ParseError(f"the step at unit {start} has the skill {skill!r}, which is not in the table; use one of: {', '.join(SKILLS)}")
+    return name
 
 
-def parse_compression(answer: str, steps: list[Step]) -> tuple[list[Step], list[int]]:
-    """``(steps with actions, indices of the steps the answer left out)`` of a compression answer; raises ParseError.
+# The compression answer's letters for DRP's four actions -> Step.action
+LETTERS = {"K": "keep", "D": "delete", "C": "compress", "M": "merge"}
+_LETTER_OF = {action: letter for letter, action in LETTERS.items()}
+_ACTIONS_EXAMPLE = '"1K 4D 5C"'
+_ACTION_ITEM = re.compile(r"[\s,;]*(\d+)\s*[:.=]?\s*([A-Za-z]+)[\s,;]*")  # "4D", "4: D", "4 D,"
 
-    The answer names each step by number with its action and gives text only for a rewrite: a
-    SINGLE-STEP COMPRESS needs its shorter text; a MULTI-STEP COMPRESS run has the merged text on
-    its first step and none on the others (kept as ``""``, as the offline pruner keeps them), each of
-    which must follow a step of the run (deleted steps in between aside). A step the answer leaves
-    out is kept, and its index returned (the record's ``actions_inferred``): keeping loses nothing
-    the path may need, where deleting could drop a step the answer depends on and a re-ask would
-    cost a whole call. An answer that deletes every step leaves no reasoning and is refused."""
+
+def parse_compression(answer: str, steps: list[Step], names: list[int] | None = None) -> list[Step]:
+    """The steps with the actions of a compression answer; raises ParseError.
+
+    ``actions`` names every step exactly once, in order, each with a letter: K (KEEP), D (DELETE),
+    C (SINGLE-STEP COMPRESS), M (MULTI-STEP COMPRESS), as ``"1K 4D 5C 7M 9M"``; a step's name is
+    ``names[i]`` (its first unit when the trace is in units, else its number, the default).
+    ``rewritten`` (``[{"step": 5, "text": "..."}]``) gives text only for a rewrite: every C needs one;
+    an M with one starts a run (its merged text), an M without continues the run before it (deleted
+    steps in between aside) and is kept as ``""``, as the offline pruner keeps them. Text for a K or D
+    step is refused (was it meant as a rewrite?), and so is an answer that deletes every step."""
+    names = names or list(range(1, len(steps) + 1))
     obj = extract_json(answer)
-    actions = obj.get("actions")
-    if not isinstance(actions, list) or not actions:
-        raise ParseError('the JSON must have an "actions" list with one entry per step')
-    named = _actions_by_step(actions, len(steps))
-    inferred = [i for i in range(len(steps)) if i not in named]
-    named.update({i: ("keep", None) for i in inferred})
-    _check_runs(named, len(steps))
-    out = [s.model_copy(update={"action": named[i][0], "rewritten": named[i][1]}) for i, s in enumerate(steps)]
-    if all(s.action == "delete" for s in out):
-        raise ParseError("every step is DELETE, which leaves no reasoning: keep the steps that reach the final answer")
-    return out, inferred
-
-
-def _actions_by_step(actions: list[Any], n_steps: int) -> dict[int, tuple[str, str | None]]:
-    """Step index -> (action, rewritten); ``rewritten`` is "" for a MULTI-STEP COMPRESS without text."""
-    by_step: dict[int, tuple[str, str | None]] = {}
-    for pos, item in enumerate(actions):
-        if not isinstance(item, dict):
-            raise ParseError(f"action entry {pos + 1} is not an object")
-        number = item.get("step", pos + 1)
-        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= n_steps:
-            raise ParseError(f"action entry {pos + 1} names step {number!r}; steps are numbered 1 to {n_steps}")
-        name = _SPACE.sub(" ", str(item.get("action", "")).strip().lower()).replace("_", " ")
-        action = ACTIONS.get(name) or ACTIONS.get(name.replace(" ", "-", 1))
-        if action is None:
+    actions = _read_actions(obj.get("actions"), names)
+    texts = _read_rewrites(obj.get("rewritten"), names)
+    out, in_run = [], False
+    for i, (step, action) in enumerate(zip(steps, actions)):
+        text, name = texts.get(i), names[i]
+        if action in ("keep", "delete") and text is not None:
             raise ParseError(
-                f"step {number} has action {item.get('action')!r}; use KEEP, DELETE, SINGLE-STEP COMPRESS or MULTI-STEP COMPRESS"
+                f"step {name} is {_LETTER_OF[action]} but has a rewritten text: give text only for a C step and for the first step of an M run"
             )
-        text = item.get("rewritten")
-        text = text.strip() if isinstance(text, str) else ""
-        if action == "compress" and not text:
-            raise ParseError(f'step {number} is SINGLE-STEP COMPRESS without "rewritten" text: give its shorter text, or KEEP it')
-        entry = (action, text if action in ("compress", "merge") else None)
-        if by_step.get(number - 1, entry)[0] != action:
-            raise ParseError(f"step {number} is given two different actions; give one action per step")
-        by_step[number - 1] = entry
-    return by_step
-
-
-def _check_runs(named: dict[int, tuple[str, str | None]], n_steps: int) -> None:
-    """A MULTI-STEP COMPRESS without text must continue a run: the last step before it that is not
-    deleted is in a MULTI-STEP COMPRESS run."""
-    in_run = False
-    for i in range(n_steps):
-        action, text = named[i]
-        if action == "merge" and not text and not in_run:
+        if action == "compress" and text is None:
+            raise ParseError(f'step {name} is C without a text in "rewritten": give its shorter text, or keep it (K)')
+        if action == "merge" and text is None and not in_run:
             raise ParseError(
-                f"step {i + 1} is MULTI-STEP COMPRESS without text, but no run before it to join: "
-                'give the merged text in "rewritten" of the first step of the run'
+                f"step {name} is M without text, but no M run before it to join: give the merged text in "
+                '"rewritten" on the first step of the run'
             )
         if action != "delete":
             in_run = action == "merge"
+        rewritten = (text or "") if action in ("compress", "merge") else None
+        out.append(step.model_copy(update={"action": action, "rewritten": rewritten}))
+    if all(s.action == "delete" for s in out):
+        raise ParseError("every step is D, which leaves no reasoning: keep the steps that reach the final answer")
+    return out
+
+
+def _read_actions(raw: Any, names: list[int]) -> list[str]:
+    """Step.action of every step, from ``"1K 4D 5C"``: every step exactly once, in order."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ParseError(f'"actions" must be one string naming every step with its action letter, as {_ACTIONS_EXAMPLE}')
+    text, pos, items = raw.strip(), 0, []
+    while pos < len(text):
+        m = _ACTION_ITEM.match(text, pos)
+        if m is None:
+            raise ParseError(
+                f'"actions" cannot be read from {text[pos : pos + 20]!r}: give every step as its name and one letter, as {_ACTIONS_EXAMPLE}'
+            )
+        items.append((int(m.group(1)), m.group(2)))
+        pos = m.end()
+    index = {name: i for i, name in enumerate(names)}
+    given: dict[int, str] = {}
+    order = []
+    for name, letter in items:
+        action = LETTERS.get(letter.upper())
+        if action is None:
+            raise ParseError(
+                f"step {name} has the action {letter!r}; use K (KEEP), D (DELETE), C (SINGLE-STEP COMPRESS) or M (MULTI-STEP COMPRESS)"
+            )
+        if name not in index:
+            raise ParseError(_not_a_step(name, names))
+        if index[name] in given:
+            raise ParseError(f"step {name} is given twice; give every step exactly one action")
+        given[index[name]] = action
+        order.append(index[name])
+    missing = [str(names[i]) for i in range(len(names)) if i not in given]
+    if missing:
+        listed = ", ".join(missing[:10]) + (", ..." if len(missing) > 10 else "")
+        raise ParseError(
+            f"{'step' if len(missing) == 1 else 'steps'} {listed} {'has' if len(missing) == 1 else 'have'} no action: give every step exactly one, in order"
+        )
+    for k in range(1, len(order)):
+        if order[k] < order[k - 1]:
+            raise ParseError(f"step {names[order[k]]} comes after step {names[order[k - 1]]}: give the steps in order")
+    return [given[i] for i in range(len(names))]
+
+
+def _read_rewrites(raw: Any, names: list[int]) -> dict[int, str]:
+    """Step index -> its rewritten text (an empty text is none)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise ParseError('"rewritten" must be a list of {"step": <step>, "text": "..."}, or null')
+    index = {name: i for i, name in enumerate(names)}
+    out: dict[int, str] = {}
+    for k, item in enumerate(raw, start=1):
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            raise ParseError(f'rewritten entry {k} must be {{"step": <step>, "text": "..."}}')
+        name = item.get("step")
+        if not isinstance(name, int) or isinstance(name, bool) or name not in index:
+            raise ParseError(f"rewritten entry {k} names step {name!r}; " + _not_a_step(name, names, lead=False))
+        if index[name] in out:
+            raise ParseError(f"step {name} has two rewritten texts; give one")
+        if item["text"].strip():
+            out[index[name]] = item["text"].strip()
+    return out
+
+
+def _not_a_step(name: Any, names: list[int], lead: bool = True) -> str:
+    """Why ``name`` names no step: the numbers there are, or the first units near it."""
+    head = f"{name} is not a step: " if lead else ""
+    if names == list(range(1, len(names) + 1)):
+        return head + f"the steps are numbered 1 to {len(names)}"
+    k = bisect.bisect_left(names, name) if isinstance(name, int) else 0
+    near = ", ".join(str(n) for n in names[max(0, k - 2) : k + 2])
+    return head + f"a step is named by its first unit, and the steps around it start at units {near}"
+
+
+def unit_segmentation_answer(starts: list[int], skills: list[str]) -> dict[str, Any]:
+    """The segmentation answer for steps that start at units ``starts`` with ``skills`` (parse_unit_segmentation's inverse)."""
+    return {"steps": "; ".join(f"{a} {k}" for a, k in zip(starts, skills)), "actions": None, "rewritten": None}
+
+
+def compression_answer(steps: list[Step], names: list[int] | None = None) -> dict[str, Any]:
+    """The compression answer for steps with their actions and rewrites (parse_compression's inverse; text only
+    for a C step and the first step of an M run, which is where the offline pruner puts a merged run's text)."""
+    names = names or list(range(1, len(steps) + 1))
+    actions = " ".join(f"{n}{_LETTER_OF[s.action]}" for n, s in zip(names, steps))
+    rewritten = [{"step": n, "text": s.rewritten} for n, s in zip(names, steps) if s.action in ("compress", "merge") and s.rewritten]
+    return {"steps": None, "actions": actions, "rewritten": rewritten}
 
 
 BOXED_ENDING = '"The answer is \\boxed{ANSWER}."'

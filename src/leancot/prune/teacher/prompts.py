@@ -6,13 +6,15 @@ slots. Two styles (``TeacherConfig.prompt_style``):
 ``leancot``: both calls of a trace begin with the same system message (``teacher_system``: the
 two tasks in brief, the skills, the problem, its final answer and the trace, as numbered
 sentence units or verbatim), and differ only in the user turn that asks for task 1 with its
-rules (``segment_units_user`` / ``segment_user``) or task 2 with its rules (``compress_user``,
-the steps by their units). That shared first message is a prefix that OpenAI's and DeepSeek's automatic prompt
-caching serve from cache in the second call, billed at the cached rate (vLLM's and llama.cpp's
-prefix caches skip recomputing it), so the trace is billed in full once. Both
-calls ask for the same JSON schema (``teacher_schema``), for the same reason. The teacher
-answers task 2 by naming each step's action (text only for a rewrite); leancot assembles the
-path (``leancot.prune.teacher.drp``).
+rules (``segment_units_user`` / ``segment_user``) or task 2 with its rules (``compress_user``;
+the steps by their units, ``units_steps``, or with their text, ``text_steps``). That shared
+first message is a prefix that OpenAI's and DeepSeek's automatic prompt caching serve from cache
+in the second call, billed at the cached rate (vLLM's and llama.cpp's prefix caches skip
+recomputing it), so the trace is billed in full once. Both calls ask for the same JSON schema
+(``teacher_schema``), for the same reason. The answers are compact strings: task 1
+``"1 problem_setup; 4 hesitation"`` (each step's first unit and skill), task 2 ``"1K 4D 5C"``
+(each step's name and action letter) with text only for a rewrite; leancot assembles the path
+(``leancot.prune.teacher.drp``).
 
 ``drp-paper`` (``paper_*``): the official prompts of
 ``YuxuanJiang1/DRP`` ``split_verify.py``, word for word as system messages, with its user turns
@@ -30,40 +32,35 @@ from leancot.schema import Step
 from leancot.templates import render
 
 _SKILL = {"type": "string", "enum": sorted(SKILLS)}
-_SEGMENT_ITEMS = {
-    # units: a step is its first unit's number; text: a step is copied verbatim
-    "units": {"type": "object", "additionalProperties": False, "required": ["start", "skill"],
-              "properties": {"start": {"type": "integer"}, "skill": _SKILL}},
-    "text": {"type": "object", "additionalProperties": False, "required": ["text", "skill"],
-             "properties": {"text": {"type": "string"}, "skill": _SKILL}},
+_STEPS = {
+    # units: "1 problem_setup; 4 hesitation" (each step's first unit and skill); text: each step copied verbatim
+    "units": {"type": ["string", "null"]},
+    "text": {"type": ["array", "null"], "items": {"type": "object", "additionalProperties": False, "required": ["text", "skill"],
+                                                 "properties": {"text": {"type": "string"}, "skill": _SKILL}}},
 }  # fmt: skip
-_ACTION = {
-    # a kept or deleted step, or a later step of a MULTI-STEP COMPRESS run: no text
-    "anyOf": [
-        {"type": "object", "additionalProperties": False, "required": ["step", "action"],
-         "properties": {"step": {"type": "integer"}, "action": {"type": "string", "enum": ["KEEP", "DELETE", "MULTI-STEP COMPRESS"]}}},
-        {"type": "object", "additionalProperties": False, "required": ["step", "action", "rewritten"],
-         "properties": {"step": {"type": "integer"}, "action": {"type": "string", "enum": ["SINGLE-STEP COMPRESS", "MULTI-STEP COMPRESS"]},
-                        "rewritten": {"type": "string"}}},
-    ]
-}  # fmt: skip
+_REWRITE = {"type": "object", "additionalProperties": False, "required": ["step", "text"],
+            "properties": {"step": {"type": "integer"}, "text": {"type": "string"}}}  # fmt: skip
 
 
 def teacher_schema(segment_output: str) -> dict[str, Any]:
-    """The one JSON schema of both calls of a trace: ``steps`` answers task 1 and ``actions`` task 2 (the other null).
+    """The one JSON schema of both calls of a trace: ``steps`` answers task 1, ``actions`` (every step's
+    name and letter, ``"1K 4D 5C"``) and ``rewritten`` (the text of each rewrite) task 2; the rest null.
 
     One schema, because OpenAI puts the structured-output schema before the system message: two calls
-    with different schemas would share no prefix, and the trace in it would never be billed as cached."""
+    with different schemas would share no prefix, and the trace in it would never be billed as cached.
+    The answers are compact strings rather than an object per step: an object per step cost ~15 output
+    tokens a step, its letters a few (``benchmarks/teacher_cost.py``); ``parse`` validates them."""
     return {
         "name": f"drp_teacher_{segment_output}",
         "strict": True,
         "schema": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["steps", "actions"],
+            "required": ["steps", "actions", "rewritten"],
             "properties": {
-                "steps": {"type": ["array", "null"], "items": _SEGMENT_ITEMS[segment_output]},
-                "actions": {"type": ["array", "null"], "items": _ACTION},
+                "steps": _STEPS[segment_output],
+                "actions": {"type": ["string", "null"]},
+                "rewritten": {"type": ["array", "null"], "items": _REWRITE},
             },
         },
     }
@@ -102,17 +99,22 @@ def segment_messages(system: dict[str, str], units: bool) -> list[dict[str, str]
 
 
 def compress_messages(system: dict[str, str], steps: list[Step], ranges: list[tuple[int, int]] | None) -> list[dict[str, str]]:
-    """Task 2: an action per step. Steps are listed by their units (``ranges``: first and last unit of each),
-    which the system message holds already, or with their text when the trace is not in units."""
+    """Task 2: an action per step. With ``ranges`` (first and last unit of each step; the system message
+    holds the units) a step is listed as ``4-6 computation`` and named by its first unit; without, it is
+    listed with its text and named by its number."""
     if ranges is None:
         listing = "\n\n".join(f"Step {i} [{s.skill}]:\n{s.text}" for i, s in enumerate(steps, start=1))
+        header = render(load_prompt("text_steps"), listing=listing)
     else:
-        listing = "\n".join(
-            f"Step {i} [{s.skill}]: " + (f"unit {a}" if a == b else f"units {a}-{b}")
-            for i, (s, (a, b)) in enumerate(zip(steps, ranges), start=1)
-        )
-    user = render(load_prompt("compress_user"), n_steps=len(steps), steps=listing)
+        listing = "\n".join((f"{a}" if a == b else f"{a}-{b}") + f" {s.skill}" for s, (a, b) in zip(steps, ranges))
+        header = render(load_prompt("units_steps"), listing=listing)
+    user = render(load_prompt("compress_user"), steps=header.strip())
     return [system, {"role": "user", "content": user}]
+
+
+def step_names(ranges: list[tuple[int, int]] | None, n_steps: int) -> list[int]:
+    """What the compression answer calls each step: its first unit (``ranges``), else its number."""
+    return [a for a, _ in ranges] if ranges is not None else list(range(1, n_steps + 1))
 
 
 def paper_segment_messages(reasoning: str) -> list[dict[str, str]]:

@@ -87,7 +87,7 @@ class TeacherPruner:
             raise StopRun(f"max_cost: {e}") from None
         except LLMError as e:
             raise _outcome(e, client) from None
-        # the steps whose action the teacher did not name, said in the record (drp-paper: inferred from its path; leancot: kept)
+        # drp-paper: the steps whose action the teacher did not name (inferred from its path), said in the record
         extra = {"actions_inferred": result.inferred_actions} if result.inferred_actions else {}
         return Pruned(result.steps, result.pruned, f"llm:{self.settings.model}", usage=client.record_usage(result.usage), extra=extra)
 
