@@ -50,6 +50,13 @@ def test_real_traces_are_all_accounted_for(real_run):
     assert all(r["pruned"].rstrip().endswith("}") and "The answer is \\boxed{" in r["pruned"] for r in records)
     manifest = json.loads((real_run / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["counts"]["input"] == 40
+    # every record is a complete derivation, and the manifest and stats count them
+    assert all(r["derivation"]["complete"] for r in records)
+    assert manifest["counts"]["complete_derivations"] == 20
+    from leancot.prune.stats import load_stats
+
+    stats = load_stats(real_run)
+    assert (stats.complete, stats.unchecked) == (20, 0) and stats.repaired == sum(bool(r.get("restored")) for r in records)
 
 
 def test_a_complete_run_is_skipped_and_another_config_is_refused(real_run):
@@ -100,6 +107,26 @@ def test_on_fail_keep_passes_a_failing_trace_through(tmp_path, monkeypatch):
     kept = run(PruneConfig(input=path, out=tmp_path / "keep", on_fail="keep"))
     (record,) = read_jsonl(kept / "records.jsonl")
     assert record["verified"] is False and record["pruned"] == record["original"]
+
+
+def test_without_the_derivation_check_a_path_keeps_what_the_pruner_made(tmp_path, monkeypatch):
+    """--no-derivation-check (an ablation): the check is recorded, but neither repairs nor rejects."""
+    from leancot.prune import registry
+    from leancot.prune.base import Pruned
+
+    src = write_jsonl(tmp_path / "in.jsonl", [GOOD])
+
+    async def gap(self, trace):  # a path that uses 7 with no computation of it
+        return Pruned([], "The total is 7.\nThe answer is \\boxed{7}", "heuristic")
+
+    trace = dict(GOOD, completion=GOOD["completion"].replace("so 3 + 4 = 7.", "so 3 + 4 = 7. Then 7 + 0 = 7."))
+    src = write_jsonl(tmp_path / "in.jsonl", [trace])
+    monkeypatch.setattr(registry.HeuristicPruner, "prune", gap)
+    checked = read_jsonl(run(PruneConfig(input=src, out=tmp_path / "checked")) / "records.jsonl")[0]
+    unchecked = read_jsonl(run(PruneConfig(input=src, out=tmp_path / "raw", derivation_check=False)) / "records.jsonl")[0]
+    assert checked["verified"] and checked["restored"] and "3 + 4 = 7" in checked["pruned"]
+    assert unchecked["verified"] and "restored" not in unchecked and "3 + 4 = 7" not in unchecked["pruned"]
+    assert unchecked["derivation"]["complete"] is False
 
 
 def test_a_killed_run_resumes_to_the_same_records(tmp_path):
