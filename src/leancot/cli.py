@@ -192,6 +192,7 @@ def demo(
 def _register_stage_commands() -> None:
     """Each stage package adds its own subcommands (generate, train, eval, compare, report)."""
     from leancot.evaluate.command import register as register_eval
+    from leancot.export.command import register as register_export
     from leancot.generate.command import register as register_generate
     from leancot.lab.command import register as register_lab
     from leancot.report.command import register as register_report
@@ -203,6 +204,7 @@ def _register_stage_commands() -> None:
     register_eval(app)
     register_report(app)
     register_lab(app)
+    register_export(app)
 
 
 _register_stage_commands()
