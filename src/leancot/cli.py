@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leancot.cli_utils import console, handle_errors
+from leancot.cli_utils import console, handle_errors, quiet_libraries
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="leancot: make reasoning models think shorter.")
 models_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Built-in and local models.")
@@ -23,8 +23,11 @@ app.add_typer(models_app, name="models")
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False) -> None:
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages and show the libraries' progress bars.")] = False,
+) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    quiet_libraries(verbose)
 
 
 def _register_prune() -> None:
