@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leancot.cli_utils import console, handle_errors
+from leancot.cli_utils import console, handle_errors, quiet_libraries
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="leancot: make reasoning models think shorter.")
 models_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Built-in and local models.")
@@ -23,8 +23,11 @@ app.add_typer(models_app, name="models")
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False) -> None:
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages and show the libraries' progress bars.")] = False,
+) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    quiet_libraries(verbose)
 
 
 def _register_prune() -> None:
@@ -190,13 +193,54 @@ def demo(
     from leancot.demo import run_demo
 
     report = run_demo(out, quick=quick)
-    print_prune_stats(out / "prune", None)
-    console.print(f"report: [bold]{report}[/bold]")
+    print_demo_summary(out)
+    console.print(f"report: [bold]{report}[/bold]", highlight=False, soft_wrap=True)
+
+
+def print_demo_summary(out: Path) -> None:
+    """The demo's last screen: pruning, the lab's students, SmolLM2 before and after fine-tuning."""
+    from rich.table import Column
+
+    from leancot.demo import EVALS, achieved
+    from leancot.lab.command import accuracy_cell, lab_setting
+
+    found = achieved(out)
+    table = Table(Column("run", no_wrap=True), Column("records / accuracy", no_wrap=True), "tokens", title="leancot demo: what it achieved",
+                  title_justify="left")  # fmt: skip
+    notes = []
+    if "prune" in found:
+        c, t = found["prune"]["counts"], found["prune"]["tokens"]
+        cut = f" (−{1 - t['after'] / t['before']:.1%})" if t.get("before") else ""
+        table.add_row(f"pruning ({c['input']} R1 traces)", f"{c.get('verified', c['records'])} verified, {c['rejects']} rejected",
+                      f"{t['before']:,} → {t['after']:,}{cut}")  # fmt: skip
+        notes.append("pruning: reasoning tokens before → after")
+    if "lab" in found:
+        lab = found["lab"]
+        table.add_section()
+        for arm, f in lab["arms"].items():
+            table.add_row(f"lab: {arm}", accuracy_cell(f), f"{f['mean_output_tokens']:.0f}")
+        notes.append(f"lab: {lab_setting(lab)}; accuracy [95% CI] of {f['problems']} answers, mean output tokens")
+    evals = [(name, found[name]) for name in EVALS if name in found]
+    if evals:
+        table.add_section()
+        notes.append("SmolLM2-135M before and after LoRA on the pruned paths: accuracy, answers cut off, mean output tokens")
+    for name, summary in evals:
+        for bench, b in summary["benchmarks"].items():
+            correct, cut_off = round(b["accuracy"] * b["records"]), round(b["truncation_rate"] * b["records"])
+            table.add_row(
+                f"{EVALS[name]} ({bench})",
+                f"{b['accuracy']:.1%} ({correct}/{b['records']}), {cut_off} cut off",
+                f"{b['mean_tokens']:.0f}",
+            )
+    table.caption = "\n".join(notes)
+    table.caption_justify = "left"
+    console.print(table)
 
 
 def _register_stage_commands() -> None:
     """Each stage package adds its own subcommands (generate, train, eval, compare, report)."""
     from leancot.evaluate.command import register as register_eval
+    from leancot.export.command import register as register_export
     from leancot.generate.command import register as register_generate
     from leancot.lab.command import register as register_lab
     from leancot.report.command import register as register_report
@@ -208,6 +252,7 @@ def _register_stage_commands() -> None:
     register_eval(app)
     register_report(app)
     register_lab(app)
+    register_export(app)
 
 
 _register_stage_commands()

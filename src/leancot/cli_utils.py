@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import sys
 
 import typer
 from pydantic import ValidationError
@@ -36,3 +38,21 @@ def handle_errors(fn):
 def _say(message: str, label: str) -> None:
     colour = "yellow" if label == "interrupted" else "red"
     err.print(f"[{colour}]{label}:[/{colour}] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def quiet_libraries(verbose: bool) -> None:
+    """Without ``-v``: no progress bars from transformers, huggingface_hub and datasets ("Loading weights",
+    "Writing model shards", "Saving the dataset"); leancot's own bars stay. Set through the environment,
+    so worker processes (the lab's) inherit it; a variable the user set wins."""
+    if verbose:
+        return
+    for var in ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
+        os.environ.setdefault(var, "1")
+    # The libraries read those variables once, at import; these calls cover one already imported.
+    if os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1":
+        if "huggingface_hub" in sys.modules:
+            sys.modules["huggingface_hub"].utils.disable_progress_bars()
+        if "transformers" in sys.modules:
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
+    if os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] == "1" and "datasets" in sys.modules:
+        sys.modules["datasets"].disable_progress_bars()

@@ -12,8 +12,10 @@ against the untuned model) and writes the HTML report over all of it.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from leancot import data, manifest
 from leancot.io import read_jsonl, write_text_atomic
@@ -45,6 +47,26 @@ def run_demo(out: Path, *, quick: bool = False) -> Path:
 
 
 CPU_DEMO = Path(__file__).parent / "recipes" / "cpu-demo.yaml"
+#: The demo's evaluations, as the cpu-demo recipe writes them: the untuned student, then the fine-tuned one.
+EVALS = {"eval-base": "SmolLM2-135M", "eval": "SmolLM2 + LoRA"}
+
+
+def achieved(out: Path) -> dict[str, Any]:
+    """What the demo's runs achieved, read from the files they wrote (nothing is recomputed):
+    ``prune`` (its manifest), ``lab`` (``lab_summary.json``), ``eval-base`` and ``eval`` (their
+    ``summary.json``); a part the run did not reach (``--quick``) is absent."""
+    found: dict[str, Any] = {}
+    prune = manifest.read(out / "prune")
+    if prune is not None:
+        found["prune"] = prune
+    lab = out / "lab" / "lab_summary.json"
+    if lab.exists():
+        found["lab"] = json.loads(lab.read_text(encoding="utf-8"))
+    for name in EVALS:
+        path = out / name / "summary.json"
+        if path.exists():
+            found[name] = json.loads(path.read_text(encoding="utf-8"))
+    return found
 
 
 def prune_and_describe(out: Path) -> Path:

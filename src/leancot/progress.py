@@ -13,8 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 stderr = Console(stderr=True)
 
 
-def progress_bar(description: str = "", *, transient: bool = False) -> Progress:
-    """A rich Progress for a stage; use as a context manager and ``add_task``."""
+def progress_bar(description: str = "", *, transient: bool = False, status: bool = False) -> Progress:
+    """A rich Progress for a stage; use as a context manager and ``add_task``.
+
+    ``status``: one more column, the task's ``status`` field (``add_task(..., status="loss 0.61")``)."""
+    extra = (TextColumn("{task.fields[status]}"),) if status else ()
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -22,6 +25,7 @@ def progress_bar(description: str = "", *, transient: bool = False) -> Progress:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        *extra,
         console=stderr,
         transient=transient,
         disable=os.environ.get("LEANCOT_NO_PROGRESS", "") not in ("", "0"),

@@ -34,18 +34,7 @@ def _show(config: object, summary_path: Path) -> None:
 
 def print_summary(summary: dict) -> None:
     """The students side by side (with each one's paired difference from verbose), then the paper targets."""
-    from leancot.lab.stats import paired_cells
-
-    seeds = ",".join(str(s) for s in summary["seeds"])
-    base = summary.get("baseline", "verbose")
-    table = Table(Column("student", no_wrap=True), "accuracy [95% CI]", "by seed", "output tokens", "train s", "train tokens", f"accuracy − {base} [paired 95%]",
-                  f"tokens ÷ {base} [95%]", title=f"leancot lab ({_student(summary['settings'])}, {summary['settings']['size']}, seeds {seeds}, {summary['wall_seconds']:.0f} s)")  # fmt: skip
-    for arm, f in summary["arms"].items():
-        lo, hi = f["accuracy_ci95"]
-        by_seed = " ".join(f"{a:.0%}" for a in f["accuracy_by_seed"])
-        table.add_row(arm, f"{f['accuracy']:.1%} [{lo:.1%}, {hi:.1%}]", by_seed, f"{f['mean_output_tokens']:.0f}", f"{f['train_seconds']:.0f}",
-                      f"{f['train_tokens']:,.0f}", *paired_cells(summary.get("vs_baseline", {}).get(arm)))  # fmt: skip
-    console.print(table)
+    console.print(arms_table(summary))
     for name, t in summary["targets"].items():
         mark = "[green]met[/green]" if t["met"] else "[red]not met[/red]"
         console.print(f"  {name}: {t['figure']} (target {t['target']}) {mark}", highlight=False)
@@ -53,6 +42,32 @@ def print_summary(summary: dict) -> None:
         console.print(f"  arm {spec} skipped: {why}", highlight=False, markup=False)
     if summary.get("plot"):
         console.print(f"plot: {summary['plot']}", highlight=False, markup=False)
+
+
+def arms_table(summary: dict) -> Table:
+    """The lab's table, rendered from ``lab_summary.json`` as it was written: one row per student."""
+    from leancot.lab.stats import paired_cells
+
+    base = summary.get("baseline", "verbose")
+    table = Table(Column("student", no_wrap=True), "accuracy [95% CI]", "by seed", "output tokens", "train s", "train tokens", f"accuracy − {base} [paired 95%]",
+                  f"tokens ÷ {base} [95%]", title=f"leancot lab ({lab_setting(summary)}, {summary['wall_seconds']:.0f} s)")  # fmt: skip
+    for arm, f in summary["arms"].items():
+        by_seed = " ".join(f"{a:.0%}" for a in f["accuracy_by_seed"])
+        table.add_row(arm, accuracy_cell(f), by_seed, f"{f['mean_output_tokens']:.0f}", f"{f['train_seconds']:.0f}",
+                      f"{f['train_tokens']:,.0f}", *paired_cells(summary.get("vs_baseline", {}).get(arm)))  # fmt: skip
+    return table
+
+
+def accuracy_cell(arm: dict) -> str:
+    """``56.0% [51.1%, 60.8%]``: an arm's pooled accuracy and its 95% interval."""
+    lo, hi = arm["accuracy_ci95"]
+    return f"{arm['accuracy']:.1%} [{lo:.1%}, {hi:.1%}]"
+
+
+def lab_setting(summary: dict) -> str:
+    """``from scratch, 2x128, small, seeds 0,1``: which students, which size, which seeds."""
+    seeds = ",".join(str(s) for s in summary["seeds"])
+    return f"{_student(summary['settings'])}, {summary['settings']['size']}, seeds {seeds}"
 
 
 def _student(settings: dict) -> str:

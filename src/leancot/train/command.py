@@ -35,10 +35,13 @@ def _summary(out_dir: Path) -> None:
         console.print(f"[bold]{out_dir}[/bold]")
         return
     m = json.loads(path.read_text())
+    loss = f"loss {m['loss_first']:.4f} → {m['loss_last']:.4f}" if m.get("loss_first") is not None else "no loss logged"
     console.print(
-        f"[bold]{out_dir / 'model'}[/bold]: {m['sequences']} sequences, {m['trained_tokens']:,} tokens "
-        f"({m['loss_tokens']:,} with loss), {m['flops']:.3g} FLOPs, {m['tokens_per_second']:.0f} tok/s, "
-        f"loss {m['loss_first']} → {m['loss_last']}, peak memory {m['peak_memory_bytes'] / 2**30:.2f} GiB"
+        f"[bold]{out_dir / 'model'}[/bold]: {m['optimizer_steps']} steps, {m['sequences']} sequences, {m['trained_tokens']:,} tokens "
+        f"({m['loss_tokens']:,} with loss) in {m['wall_seconds']:.1f} s ({m['tokens_per_second']:.0f} tok/s), {loss}, "
+        f"{m['flops']:.3g} FLOPs, peak memory {m['peak_memory_bytes'] / 2**30:.2f} GiB; log: {out_dir / 'train_log.jsonl'}",
+        highlight=False,
+        soft_wrap=True,
     )
     v = m.get("validation")
     if v and v.get("best_step") is not None:
@@ -50,7 +53,10 @@ def main() -> None:
     """``python -m leancot.train.command INPUT --out DIR ...``: the train command alone (e.g. under accelerate launch)."""
     import logging
 
+    from leancot.cli_utils import quiet_libraries
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    quiet_libraries(verbose=False)
     app = typer.Typer(add_completion=False)
     register(app)
     app()

@@ -39,6 +39,7 @@ OUTPUTS = (
     "preflight.json",
     "rejects.jsonl",
     "validation.jsonl",
+    "train_log.jsonl",
     manifest.MANIFEST,
 )
 
@@ -182,10 +183,15 @@ def _chosen(config: TrainConfig) -> str:
 
 
 def _log_preflight(report: dict[str, dict[str, int]], chosen: str) -> None:
+    """The chosen policy in one line; every policy's figures at debug level (-v) and in preflight.json."""
     for policy, r in report.items():
         mark = " <- chosen" if policy == chosen else ""
-        log.info("preflight %-8s sequences %d (touched %d, skipped %d), tokens %d, loss tokens %d%s",
-                 policy, r["sequences"], r["touched"], r["skipped"], r["tokens"], r["loss_tokens"], mark)  # fmt: skip
+        log.debug("preflight %-8s sequences %d (touched %d, skipped %d), tokens %d, loss tokens %d%s",
+                  policy, r["sequences"], r["touched"], r["skipped"], r["tokens"], r["loss_tokens"], mark)  # fmt: skip
+    r = report.get(chosen)
+    if r is not None:
+        log.info("train: %d sequences under %s (%d truncated, %d skipped), %d tokens, %d with loss; other policies in preflight.json",
+                 r["sequences"], chosen, r["touched"], r["skipped"], r["tokens"], r["loss_tokens"])  # fmt: skip
 
 
 # --------------------------------------------------------------------------- training
@@ -222,12 +228,14 @@ def _train(config: TrainConfig, examples: list[Example], val: list[Example] | No
         save_total_limit=config.save_total_limit, seed=config.seed, bf16=bf16, **_eval_args(config, len(examples)),
         **_checkpointing_args(TrainingArguments, config.gradient_checkpointing),
         report_to="none", remove_unused_columns=False, dataloader_num_workers=0, use_cpu=not gpu, optim="adamw_torch",
+        disable_tqdm=True,  # the bar is ours (quiet_trainer)
     )  # fmt: skip
     teacher = _teacher(config, tokenizer, bf16, args.device) if config.kd_enabled else None
     trainer = tr.DistillTrainer(
         model=student, args=args, train_dataset=examples, eval_dataset=val or None, data_collator=PadToLongest(tokenizer.pad_token_id or 0),
         loss_config=config, teacher=teacher, counters=counters, callbacks=[tr.CountersCallback(counters)],
     )  # fmt: skip
+    tr.quiet_trainer(trainer, config.out / "train_log.jsonl")
     if last is not None:
         log.info("train: resuming from %s", last)
     trainer.train(resume_from_checkpoint=str(last) if last else None)
@@ -330,6 +338,8 @@ def _save(trainer: Any, config: TrainConfig, tokenizer: Any) -> Path:
         from peft import PeftModel
 
         base = tr.load_model(config.student, config.out, seed=config.seed)
-        tr.save_final(PeftModel.from_pretrained(base, str(adapter)), tokenizer, target)
+        with tr.peft_reads_old_checkpointing_name():
+            merged = PeftModel.from_pretrained(base, str(adapter))
+        tr.save_final(merged, tokenizer, target)
     trainer.accelerator.wait_for_everyone()
     return target

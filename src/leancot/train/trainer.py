@@ -7,9 +7,13 @@ launch ``leancot train`` with ``accelerate launch --config_file accelerate_confi
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import json
 import logging
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +110,23 @@ def add_lora(model: Any, config: TrainConfig) -> Any:
     lora = LoraConfig(
         r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, target_modules=targets, task_type="CAUSAL_LM"
     )
-    return get_peft_model(model, lora)
+    with peft_reads_old_checkpointing_name():
+        return get_peft_model(model, lora)
+
+
+@contextlib.contextmanager
+def peft_reads_old_checkpointing_name() -> Iterator[None]:
+    """Around PEFT's ``PeftModel(...)`` (``get_peft_model``, ``PeftModel.from_pretrained``).
+
+    transformers 5 renamed ``is_gradient_checkpointing`` to ``is_activation_checkpointing`` and made the
+    old name a property that warns (FutureWarning). PEFT (0.21.2, the newest release) still reads the old
+    name in ``PeftModel.__init__`` (``peft/peft_model.py``: ``getattr(model, "is_gradient_checkpointing",
+    True)``), so every LoRA run warned though leancot never uses it. That one warning, from that one call,
+    is left out here; any other warning shows. (leancot's own code uses the current names: see
+    ``stage._checkpointing_args``.) Remove this when PEFT reads ``is_activation_checkpointing``."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield
 
 
 def save_final(model: Any, tokenizer: Any, out: Path) -> Path:
@@ -268,3 +288,65 @@ class CountersCallback(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
         self._tick()
+
+
+class RichProgressCallback(TrainerCallback):
+    """One rich progress bar for training (steps, loss, learning rate, ETA), on the main process only,
+    in place of transformers' tqdm bar and printed log dicts (``quiet_trainer``)."""
+
+    def __init__(self, description: str = "training"):
+        self.description = description
+        self._progress: Any = None
+        self._task: Any = None
+
+    def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+        from leancot.progress import progress_bar
+
+        if not state.is_world_process_zero:
+            return
+        self._progress = progress_bar(self.description, status=True)
+        self._progress.start()
+        self._task = self._progress.add_task(self.description, total=state.max_steps, completed=state.global_step, status="")
+
+    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        if self._progress is not None:
+            self._progress.update(self._task, completed=state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+        if self._progress is not None and logs and "loss" in logs:
+            status = f"loss {float(logs['loss']):.4f}"
+            if "learning_rate" in logs:
+                status += f"  lr {float(logs['learning_rate']):.2e}"
+            self._progress.update(self._task, status=status)
+
+    def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        if self._progress is not None:
+            self._progress.update(self._task, completed=state.global_step)
+            self._progress.stop()
+            self._progress = None
+
+
+class LogFileCallback(TrainerCallback):
+    """Appends every log of the Trainer (loss, grad norm, learning rate, eval loss ...) to a JSONL file:
+    the full log, kept in the output directory rather than printed. A resumed run appends."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+        if not state.is_world_process_zero or not logs:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"step": state.global_step, **logs}, default=float) + "\n")
+
+
+def quiet_trainer(trainer: Trainer, log_file: Path) -> Trainer:
+    """No tqdm bar and no printed dict per step: one rich bar, and every log line in ``log_file``."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(RichProgressCallback())
+    trainer.add_callback(LogFileCallback(log_file))
+    return trainer
