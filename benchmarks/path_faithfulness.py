@@ -88,11 +88,13 @@ def traps_table(pruners: list[str], scorer: str, show: int, name: str = "main") 
         before, after = sum(r["tokens_before"] for r in records), sum(r["tokens_after"] for r in records)
         kept = sum(r["verified"] for r in records)
         bad = [r["id"] for r in records if r["verified"] and not judged[r["id"]][0]]
-        raw = _raw_paths([row for row in rows if by_id[row["id"]]["correct"]], method, scorer)
+        raw: dict[str, str] = {}
+        if method != "perplexity":  # a second pass of a 135M scorer over every trace: too slow to be worth it here
+            raw = _raw_paths([row for row in rows if by_id[row["id"]]["correct"]], method, scorer)
         raw_ok = sum(annotated_complete(p, by_id[i])[0] for i, p in raw.items())
         print(f"| {method} | {len(records)} | {complete}/{len(records)} ({complete / max(len(records), 1):.1%}) | "
               f"{1 - after / max(before, 1):.1%} ({before:,} -> {after:,}) | {kept}/{len(correct)} ({kept / len(correct):.1%}) | "
-              f"{len(bad)} | {raw_ok}/{len(raw)} ({raw_ok / max(len(raw), 1):.1%}) |")  # fmt: skip
+              f"{len(bad)} | " + (f"{raw_ok}/{len(raw)} ({raw_ok / len(raw):.1%}) |" if raw else "– |"))  # fmt: skip
         for i, (ok, why) in [(i, j) for i, j in judged.items() if not j[0]][:show]:
             print(f"    incomplete {i}: {why}")
         reasons: dict[str, int] = {}
