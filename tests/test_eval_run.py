@@ -165,6 +165,22 @@ def test_eval_and_compare_with_the_hf_backend_on_a_tiny_model(cli, tiny_model_di
     assert pair["common_problems"] == 2 and pair["mcnemar_p"] == 1.0
 
 
+def test_eval_reads_an_excel_csv_with_a_bom_and_a_query_column(cli, tiny_model_dir, tmp_path):
+    """The problem files users have: Excel's CSV (BOM, CRLF) and a JSONL whose question column is ``query``."""
+    csv_file = tmp_path / "excel.csv"
+    csv_file.write_bytes(b'\xef\xbb\xbfquestion,answer\r\n"What is 2 + 3?",5\r\n"What is 4 + 4?",8\r\n')
+    query = tmp_path / "query.jsonl"
+    query.write_text('{"query": "What is 2 + 3?", "label": "5"}\n{"query": "What is 4 + 4?", "label": "8"}\n', encoding="utf-8")
+    for name, bench, extra in (("csv", csv_file, []), ("query", query, ["--answer-field", "label"])):
+        res = cli("eval", "--model", tiny_model_dir, "--benchmarks", bench, "--max-new-tokens", 2, "--threads", 1,
+                  "--out", tmp_path / name, *extra)  # fmt: skip
+        assert res.exit_code == 0, res.output
+        recs = _records(tmp_path / name)
+        assert [r["gold"] for r in recs] == ["5", "8"], recs
+    res = cli("eval", "--model", tiny_model_dir, "--benchmarks", query, "--answer-field", "nope", "--out", tmp_path / "bad")
+    assert res.exit_code == 2 and "nope" in res.output
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

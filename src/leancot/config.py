@@ -34,6 +34,29 @@ class StageConfig(BaseModel):
         return self.model_dump(mode="json", exclude=skip)
 
 
+class ProblemFields(BaseModel):
+    """Which columns of a user's problem file hold what (a bundled benchmark knows its own).
+
+    Mixed into the configs of the stages that read problems (``generate``, ``eval``), so that a file
+    with a ``query`` column or an Excel CSV reads the same everywhere; unnamed fields are found by
+    ``leancot.io.FIELD_ALIASES``."""
+
+    question_field: str | None = Field(
+        None, description="A problem file's question column (default: question, problem, prompt, query, input)."
+    )
+    answer_field: str | None = Field(
+        None,
+        description="A problem file's gold-answer column (default: gold_answer, gt_answer, answer, final_answer, ground_truth, solution).",
+    )
+    id_field: str | None = Field(
+        None, description="A problem file's id column (default: id, uid, unique_id, problem_id, idx; else file stem + row)."
+    )
+
+    def field_kwargs(self) -> dict[str, str | None]:
+        """The keyword arguments of ``leancot.data.load`` that name the fields."""
+        return {"question_field": self.question_field, "answer_field": self.answer_field, "id_field": self.id_field}
+
+
 def validation_message(e: ValidationError) -> str:
     """The first problem of an invalid config as ``key.path: what is wrong`` (one line)."""
     first = e.errors()[0]

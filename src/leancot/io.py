@@ -45,7 +45,9 @@ InputPath = Annotated[Path, AfterValidator(_must_exist)]
 MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer line is rejected, not parsed
 BOM = b"\xef\xbb\xbf"  # the UTF-8 byte-order mark some editors and Excel put first
 
-# Field names looked for, in order, when the user does not name them.
+# Field names looked for, in order, when the user does not name them: the one list every stage's
+# reader uses (prune, generate, eval, train, the leakage guard). A problem file may also give its
+# answer as a worked ``solution`` (``leancot.data.loader``); in a trace file that is the completion.
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "uid", "unique_id", "problem_id", "idx"),
     "question": ("question", "problem", "prompt", "query", "input"),
@@ -180,8 +182,11 @@ def _iter_json_array(path: Path) -> Iterator[RawRow]:
         rows = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a leading BOM is dropped
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise UsageError(f"{path} is not valid UTF-8 JSON: {e}") from None
+    if isinstance(rows, dict):  # {"data": [...]}: an object holding one list of rows
+        lists = [v for v in rows.values() if isinstance(v, list)]
+        rows = lists[0] if len(lists) == 1 else rows
     if not isinstance(rows, list):
-        raise UsageError(f"{path} must hold a JSON array of objects")
+        raise UsageError(f"{path} must hold a JSON array of objects (or an object holding one)")
     for number, obj in enumerate(rows, start=1):
         yield RawRow(number, data=obj) if isinstance(obj, dict) else RawRow(number, error="not_an_object")
 

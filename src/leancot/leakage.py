@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from leancot import data
 from leancot.data import formats
 from leancot.errors import UsageError
-from leancot.io import iter_rows
+from leancot.io import FIELD_ALIASES, iter_rows
 
 if TYPE_CHECKING:
     from leancot.pipeline import Plan
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
-_QUESTION_KEYS = ("question", "problem", "prompt", "query", "input")
+_QUESTION_KEYS = FIELD_ALIASES["question"]
 
 
 def normalise_question(text: str) -> str:
@@ -113,7 +113,7 @@ def _training_sources(plan: Plan, stage_dirs: list[Path], not_checked: list[str]
             bench = data.find_benchmark(cfg.source)
             label = f"generate: {bench.name if bench else cfg.source} {cfg.split}"
             if label not in sources:
-                problems = data.load(cfg.source, split=cfg.split, limit=cfg.limit)
+                problems = data.load(cfg.source, split=cfg.split, limit=cfg.limit, **cfg.field_kwargs())
                 sources[label] = TrainingSource(label, {normalise_question(p.question) for p in problems},
                                                 (bench.name, cfg.split) if bench else None)  # fmt: skip
         elif step.stage in ("prune", "train"):
@@ -175,7 +175,7 @@ def _evaluated(plan: Plan) -> dict[str, set[str]]:
             if bench is not None:
                 out.setdefault(name, set()).update(_bundled_questions(name, step.config.split))
             elif Path(b).exists():
-                out.setdefault(name, set()).update(normalise_question(p.question) for p in data.load(b))
+                out.setdefault(name, set()).update(normalise_question(p.question) for p in data.load(b, **step.config.field_kwargs()))
     return out
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 from importlib.resources import files
 from pathlib import Path
@@ -13,13 +11,14 @@ from leancot import grading
 from leancot.data.registry import BENCHMARKS, Benchmark, find_benchmark
 from leancot.errors import UsageError
 from leancot.grading import last_boxed, normalize_answer
+from leancot.io import FIELD_ALIASES, iter_rows
 from leancot.schema import Problem, Trace
 
 logger = logging.getLogger(__name__)
 
-QUESTION_FIELDS = ("question", "problem", "prompt")
-ANSWER_FIELDS = ("answer", "gold_answer", "gt_answer", "final_answer", "solution")
-ID_FIELDS = ("id", "unique_id", "problem_id")
+QUESTION_FIELDS = FIELD_ALIASES["question"]
+ANSWER_FIELDS = (*FIELD_ALIASES["answer"], "solution")  # a problem file's worked solution holds its answer
+ID_FIELDS = FIELD_ALIASES["id"]
 TRACES_FILE = "r1_distill_math_traces.jsonl"
 
 
@@ -55,29 +54,14 @@ def correct_traces() -> list[Trace]:
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """The rows of a JSONL, JSON (a list, or an object holding one list) or CSV file."""
-    suffix = path.suffix.lower()
-    try:
-        with path.open(encoding="utf-8", newline="") as f:
-            if suffix == ".csv":
-                return list(csv.DictReader(f))
-            if suffix == ".json":
-                return _json_rows(json.load(f), path)
-            return [json.loads(line) for line in f if line.strip()]
-    except FileNotFoundError as e:
-        raise UsageError(f"file not found: {path}") from e
-    except (json.JSONDecodeError, UnicodeDecodeError, csv.Error) as e:
-        raise UsageError(f"cannot read {path}: {e}") from e
-
-
-def _json_rows(data: Any, path: Path) -> list[dict[str, Any]]:
-    if isinstance(data, dict):
-        lists = [v for v in data.values() if isinstance(v, list)]
-        if len(lists) == 1:
-            data = lists[0]
-    if not isinstance(data, list):
-        raise UsageError(f"{path}: expected a list of records (or JSON Lines)")
-    return data
+    """The rows of a file in any input format leancot reads (``leancot.io.iter_rows``: JSONL, JSON, CSV,
+    Parquet, a saved datasets dir; a BOM dropped, CRLF read as LF). A row that cannot be read is an error."""
+    rows = []
+    for row in iter_rows(path):
+        if row.data is None:
+            raise UsageError(f"cannot read {path}: line {row.line}: {row.error}")
+        rows.append(row.data)
+    return rows
 
 
 # --------------------------------------------------------------------------- gold answers
@@ -124,7 +108,7 @@ def to_problem(
     """Map one raw record onto a Problem; fields not used are kept in ``meta``."""
     q_field = _pick(row, question_field, QUESTION_FIELDS)
     if q_field is None:
-        raise UsageError(f"{source} record {idx}: no question field (tried {', '.join(QUESTION_FIELDS)}); name it with question_field=")
+        raise UsageError(f"{source} record {idx}: no question field (tried {', '.join(QUESTION_FIELDS)}); name it with --question-field")
     a_field = _pick(row, answer_field, ANSWER_FIELDS)
     i_field = _pick(row, id_field, ID_FIELDS)
     question = str(row[q_field])
@@ -181,8 +165,6 @@ def load(
         raise UsageError(
             f"unknown benchmark {str(name_or_path)!r}; known: {', '.join(sorted(BENCHMARKS))} (or give a .jsonl/.json/.csv file)"
         )
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder; give a .jsonl, .json or .csv file")
     rows = read_records(path)[:limit]
     logger.info("loaded %d records from %s", len(rows), path)
     return [

@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from leancot import data, grading, manifest
-from leancot.config import StageConfig, parse_shard
+from leancot.config import ProblemFields, StageConfig, parse_shard
 from leancot.errors import UsageError
 from leancot.evaluate import protocols
 from leancot.evaluate.backends import Backend, BackendOptions, Generation, Prompt, Sampling, backend_class, default_backend, load_backend
@@ -46,7 +46,7 @@ from leancot.schema import EvalRecord, Problem
 log = logging.getLogger(__name__)
 
 
-class EvalConfig(StageConfig):
+class EvalConfig(StageConfig, ProblemFields):
     """Settings of the eval stage (``leancot eval``)."""
 
     model: str = Field(description="Built-in name (smollm2-135m), a local checkpoint dir, or for --backend openai the served model's name.")
@@ -148,7 +148,7 @@ def run(config: EvalConfig) -> Path:
 
     Never skipped: a re-run generates only the (benchmark, problem, sample) triples not yet
     written, so more benchmarks, a larger limit or more samples extend the same directory."""
-    suites = {_bench_name(b): data.load(b, split=config.split, limit=config.limit) for b in config.benchmarks}
+    suites = {_bench_name(b): data.load(b, split=config.split, limit=config.limit, **config.field_kwargs()) for b in config.benchmarks}
     if config.shard:
         suites = {name: probs[config.shard[0] :: config.shard[1]] for name, probs in suites.items()}
     config = config.model_copy(update={"backend": config.backend or default_backend()})

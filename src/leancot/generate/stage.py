@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from leancot import data, grading, manifest, templates
-from leancot.config import StageConfig, parse_shard
+from leancot.config import ProblemFields, StageConfig, parse_shard
 from leancot.errors import StageIncomplete
 from leancot.io import StageOutput
 from leancot.llm import pricing
@@ -38,7 +38,7 @@ from leancot.schema import Problem, Trace
 log = logging.getLogger(__name__)
 
 
-class GenerateConfig(StageConfig):
+class GenerateConfig(StageConfig, ProblemFields):
     """Settings of the generate stage (``leancot generate``)."""
 
     source: str = Field(description="Benchmark name (gsm8k, math500, aime24, aime25, amc23) or a problem file.")
@@ -88,7 +88,7 @@ class GenerateConfig(StageConfig):
 
 def run(config: GenerateConfig) -> Path:
     """Generate, grade and keep the correct traces of every problem; returns the output dir."""
-    problems = data.load(config.source, split=config.split, limit=config.limit)
+    problems = data.load(config.source, split=config.split, limit=config.limit, **config.field_kwargs())
     if config.shard:
         problems = problems[config.shard[0] :: config.shard[1]]
     source = Path(config.source)

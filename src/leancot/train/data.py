@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from leancot.io import FIELD_ALIASES
+
 IGNORE_INDEX = -100
 SECTIONS = ("prompt", "cot", "answer")
 POLICIES = ("none", "lsp", "lsp-cot", "cut", "drop")
@@ -175,7 +177,7 @@ def record_sections(row: dict[str, Any], *, reasoning_field: str | None = None, 
     item_id = str(row.get("id") or f"line-{line}")
     if isinstance(row.get("messages"), list):
         return _from_messages(item_id, row["messages"])
-    question = _first(row, ("question", "problem", "prompt", "query", "input"))
+    question = _first(row, FIELD_ALIASES["question"])
     if not question:
         return ("missing_question", "no question/problem/prompt field")
     fields = (reasoning_field,) if reasoning_field else ("pruned", "reasoning", "original")
