@@ -56,8 +56,8 @@ def _raw_paths(rows: list[dict[str, Any]], method: str, scorer: str) -> dict[str
     from leancot.prune.registry import make
     from leancot.prune.stage import PruneConfig
 
-    pruner = make(method, PruneConfig.model_construct(method=method, scorer=scorer, ratio=0.3, threshold=0.05, scorer_batch_size=8,
-                                                     scorer_max_tokens=2048, scorer_window=128, tokenizer="smollm2-135m", workers=1))  # fmt: skip
+    options = {"perplexity": {"scorer": scorer}} if method == "perplexity" else {}
+    pruner = make(method, PruneConfig.model_validate({"input": __file__, "out": "unused", "method": method, "workers": 1, **options}))
     out = {}
     for row in rows:
         trace = data.bundled_trace({**row, "problem": row["question"], "is_correct": True, "gt_answer": row["answer"]})
@@ -79,7 +79,7 @@ def traps_table(pruners: list[str], scorer: str, show: int, name: str = "main") 
     print("| pruner | records | complete paths | token reduction | correct traces kept | verified but incomplete | unchecked: complete |")
     print("|---|---|---|---|---|---|---|")
     for method in pruners:
-        settings = {"scorer": scorer} if method == "perplexity" else {}
+        settings = {"perplexity": {"scorer": scorer}} if method == "perplexity" else {}
         with tempfile.TemporaryDirectory() as tmp:
             records, rejects = _run(rows, method, Path(tmp), workers=1, **settings)
         records = [r for r in records if by_id[r["id"]]["correct"]]
@@ -128,7 +128,7 @@ def real_table(pruners: list[str], scorer: str) -> None:
     print("| pruner | records | token reduction | answers kept | repaired | annotator's chain computations kept |")
     print("|---|---|---|---|---|---|")
     for method in pruners:
-        settings = {"scorer": scorer} if method == "perplexity" else {}
+        settings = {"perplexity": {"scorer": scorer}} if method == "perplexity" else {}
         with tempfile.TemporaryDirectory() as tmp:
             records, _ = _run(rows, method, Path(tmp), workers=1, **settings)
         before, after = sum(r["tokens_before"] for r in records), sum(r["tokens_after"] for r in records)

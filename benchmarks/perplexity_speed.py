@@ -50,12 +50,12 @@ def trace_of(r: dict) -> Trace:
 def speed(rows: list[dict], n: int, cache_check: bool) -> None:
     import torch
 
-    from leancot.prune.perplexity import PerplexityPruner, Settings, candidates
+    from leancot.prune.perplexity import PerplexityOptions, PerplexityPruner, candidates
     from leancot.prune.segment import decompose
 
     count, _ = counter()
     cuts = cut_to(rows, count, 2000)[:n]
-    pruner = PerplexityPruner(Settings())
+    pruner = PerplexityPruner(PerplexityOptions())
     scorer = pruner.scorer
     t0 = time.perf_counter()
     scorer.load()

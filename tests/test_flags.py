@@ -14,12 +14,18 @@ from leancot.config import StageConfig
 from leancot.evaluate.run import EvalConfig
 from leancot.flags import Nested, add_config_command
 from leancot.generate.stage import GenerateConfig
+from leancot.prune.perplexity import PerplexityOptions
 from leancot.prune.stage import PruneConfig
 from leancot.prune.teacher.config import TeacherConfig
 from leancot.train.config import TrainConfig
 
 COMMANDS = {"prune": PruneConfig, "generate": GenerateConfig, "train": TrainConfig, "eval": EvalConfig}
-NESTED = {"prune": {"teacher": (TeacherConfig, {"model": "teacher_model"})}}
+NESTED = {
+    "prune": {
+        "teacher": (TeacherConfig, {"model": "teacher_model"}),
+        "perplexity": (PerplexityOptions, {k: v.replace("-", "_") for k, v in PerplexityOptions.FLAG_NAMES.items()}),
+    }
+}
 
 
 def params_of(command: str) -> dict[str, object]:

@@ -83,7 +83,7 @@ def test_pruner_arms_train_on_the_same_problems(pruner_lab):
         records = (out / "seed0" / arm / "eval" / "records.jsonl").read_text().splitlines()
         assert len(records) == MICRO["test_problems"]
     train = {a: json.loads((out / "seed0" / a / "train" / "manifest.json").read_text())["config"] for a in ("lsp-0.5", "lsp-cot-0.5")}
-    scorer = json.loads((out / "prune-perplexity" / "manifest.json").read_text())["config"]["scorer"]
+    scorer = json.loads((out / "prune-perplexity" / "manifest.json").read_text())["config"]["perplexity"]["scorer"]
     assert scorer == str(out / "scorer" / "train" / "model")  # a student of the lab's shape, trained on every verbose trace
     assert (out / "scorer" / "verbose.jsonl").read_text().count("\n") == MICRO["train_problems"]
     assert (train["lsp-0.5"]["policy"], train["lsp-0.5"]["lsp"]) == ("lsp", 0.5)

@@ -12,7 +12,16 @@ import pytest
 
 from leancot.data import correct_traces
 from leancot.prune.heuristic import prune
-from leancot.prune.perplexity import FUNCTIONAL, PerplexityPruner, Scorer, Settings, _chunks, candidates, removal_importance, select
+from leancot.prune.perplexity import (
+    FUNCTIONAL,
+    PerplexityOptions,
+    PerplexityPruner,
+    Scorer,
+    _chunks,
+    candidates,
+    removal_importance,
+    select,
+)
 from leancot.prune.segment import decompose
 from leancot.schema import Trace
 
@@ -141,7 +150,7 @@ def test_cached_scoring_matches_the_reference(tiny_model_dir):
 
 
 def test_pruner_keeps_the_ratio_and_closes_with_the_answer(tiny_model_dir, real):
-    settings = Settings(scorer=str(tiny_model_dir), ratio=0.2, threshold=math.inf, max_tokens=512, window=32)
+    settings = PerplexityOptions(scorer=str(tiny_model_dir), ratio=0.2, threshold=math.inf, max_tokens=512, window=32)
     pruner = PerplexityPruner(settings)
     from leancot.tokens import count_tokens_batch
 
@@ -166,11 +175,8 @@ def test_prune_stage_with_perplexity(tmp_path, tiny_model_dir):
         input=data.traces_path(),
         out=tmp_path / "ppl",
         method="perplexity",
-        scorer=str(tiny_model_dir),
-        threshold=1.0,
+        perplexity={"scorer": str(tiny_model_dir), "threshold": 1.0, "max_tokens": 512, "window": 32},
         limit=4,
-        scorer_max_tokens=512,
-        scorer_window=32,
         workers=1,
     )
     out = run(config)
@@ -182,17 +188,36 @@ def test_prune_stage_with_perplexity(tmp_path, tiny_model_dir):
     assert manifest.read(out)["scorer"]["model"] == str(tiny_model_dir)
 
 
-def test_perplexity_settings_fingerprint_only_their_method(tmp_path):
+def test_a_pruners_options_are_its_own(tmp_path):
+    """Validated by its model, fingerprinted only when it runs, refused under another method."""
+    from leancot.errors import UsageError
     from leancot.prune.stage import PruneConfig
 
     base = dict(input=tmp_path / "x.jsonl", out=tmp_path / "o")
     (tmp_path / "x.jsonl").write_text("")
     heuristic = PruneConfig(**base).fingerprint_config()
-    assert "ratio" not in heuristic and "scorer" not in heuristic
-    a = PruneConfig(**base, method="perplexity").fingerprint_config()
-    assert a["ratio"] == 0.3 and a["scorer"] == "smollm2-135m" and "scorer_batch_size" not in a
-    assert PruneConfig(**base, method="perplexity", scorer_batch_size=2).fingerprint_config() == a
-    assert PruneConfig(**base, method="perplexity", ratio=0.5).fingerprint_config() != a
+    assert "perplexity" not in heuristic and "teacher" not in heuristic
+    a = PruneConfig(**base, method="perplexity").fingerprint_config()["perplexity"]
+    assert a["ratio"] == 0.3 and a["scorer"] == "smollm2-135m" and "batch_size" not in a
+    assert PruneConfig(**base, method="perplexity", perplexity={"batch_size": 2}).fingerprint_config()["perplexity"] == a
+    assert PruneConfig(**base, method="perplexity", perplexity={"ratio": 0.5}).fingerprint_config()["perplexity"] != a
+    with pytest.raises(UsageError, match="perplexity options are for --method perplexity; this run's method is heuristic"):
+        PruneConfig(**base, perplexity={"ratio": 0.5})
+    with pytest.raises(UsageError, match="--method llm needs a teacher model"):
+        PruneConfig(**base, method="llm")
+
+
+def test_the_cli_shows_each_pruners_options_in_its_panel_and_refuses_them_under_another_method(tmp_path):
+    from typer.testing import CliRunner
+
+    from leancot.cli import app
+
+    help_text = CliRunner().invoke(app, ["prune", "--help"]).output
+    assert "perplexity pruner (--method perplexity)" in help_text and "llm pruner (--method llm)" in help_text
+    assert help_text.index("--scorer-window") > help_text.index("perplexity pruner") and "--teacher-model" in help_text
+    (tmp_path / "x.jsonl").write_text('{"question": "q", "completion": "c"}\n')
+    res = CliRunner().invoke(app, ["prune", str(tmp_path / "x.jsonl"), "--out", str(tmp_path / "o"), "--ratio", "0.5"])
+    assert res.exit_code == 2 and "perplexity options are for --method perplexity" in res.output
 
 
 def test_choosing_another_method_imports_no_torch():

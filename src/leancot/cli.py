@@ -31,10 +31,16 @@ def _main(
 
 
 def _register_prune() -> None:
-    """``leancot prune``: its flags are PruneConfig's fields (the teacher's in their own panel)."""
+    """``leancot prune``: its flags are PruneConfig's fields, each pruner's options in its own panel (the registry's)."""
     from leancot.flags import Nested, add_config_command
+    from leancot.prune.registry import PRUNERS
     from leancot.prune.stage import PruneConfig, run
 
+    nested = {
+        e.field: Nested(panel=f"{name} pruner (--method {name})", rename=dict(getattr(e.options_model(), "FLAG_NAMES", {})))
+        for name, e in PRUNERS.items()
+        if e.field is not None
+    }
     add_config_command(
         app,
         "prune",
@@ -43,7 +49,7 @@ def _register_prune() -> None:
         then=lambda config, out: print_prune_stats(out, config.tokenizer),
         arguments=("input",),
         decls={"out": ("--out", "-o"), "require_correct": ("--require-correct/--allow-incorrect",)},
-        nested={"teacher": Nested(panel="Teacher (--method llm)", rename={"model": "teacher-model"})},
+        nested=nested,
         help="Prune long reasoning traces into concise, verified paths (DRP).",
     )
 

@@ -250,7 +250,7 @@ def prune_traces(config: LabConfig, method: str, tokenizer: Path, *, scorer: Pat
     from leancot.prune.stage import run as prune
 
     chosen = config.scorer or config.student or (str(scorer) if scorer else None)
-    extra = {"scorer": chosen} if method == "perplexity" and chosen else {}
+    extra = {"perplexity": {"scorer": chosen}} if method == "perplexity" and chosen else {}
     out = config.out
     prune_dir = prune(PruneConfig(input=out / "teacher" / "traces.jsonl", out=out / prune_dirname(method), method=method,
                                   tokenizer=str(tokenizer), overwrite=config.overwrite, **extra))  # fmt: skip

@@ -84,6 +84,7 @@ class Pruner(Protocol):
 
     name: str
     concurrency: int  # traces in flight at once (1 for CPU-bound pruners)
+    processes: bool  # may run in the stage's process pool (--workers); False for one that holds a model or a client
 
     def open(self, out_dir: Path) -> None:
         """Acquire resources (API client, cache) for a run writing ``out_dir``."""

@@ -47,9 +47,10 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from leancot.prune import derivation
 from leancot.prune.base import OfflinePruner, Pruned
@@ -332,25 +333,44 @@ def _cache_kwarg(decoder: Any) -> str:
 # --------------------------------------------------------------------------- the pruner
 
 
-@dataclass
-class Settings:
-    """What ``--method perplexity`` does (the PruneConfig fields of the same names)."""
+class PerplexityOptions(BaseModel):
+    """Options of ``--method perplexity`` (flags ``--scorer``, ``--ratio`` ...; ``stages.prune.perplexity`` in a recipe)."""
 
-    scorer: str = "smollm2-135m"
-    ratio: float = 0.3
-    threshold: float = 0.05
-    batch_size: int = 8
-    max_tokens: int = 2048
-    window: int = 128
-    tokenizer: str = "smollm2-135m"  # counts the tokens the ratio bounds (the stage's tokenizer)
+    model_config = ConfigDict(extra="forbid")
+    #: Flag names that differ from the field names (the pruner's options keep the flags they always had).
+    FLAG_NAMES: ClassVar[dict[str, str]] = {"batch_size": "scorer-batch-size", "max_tokens": "scorer-max-tokens", "window": "scorer-window"}
+    not_fingerprinted: ClassVar[set[str]] = {"batch_size"}  # how fast, not what comes out
+
+    scorer: str = Field("smollm2-135m", description="The causal LM that scores step importance (built-in name or local dir).")
+    ratio: float = Field(0.3, gt=0, le=1, description="Remove at most this share of the reasoning's tokens.")
+    threshold: float = Field(
+        0.05,
+        description="Remove only steps whose removal raises the scorer's NLL of the next tokens by less than this (nats/token; 0.05 ~ 5% perplexity).",
+    )
+    batch_size: int = Field(8, ge=1, description="Step removals scored per forward.")
+    max_tokens: int = Field(
+        2048,
+        ge=256,
+        description="Tokens in one scoring context (question + a stretch of the path); longer traces are scored in overlapping chunks.",
+    )
+    window: int = Field(128, ge=1, description="Tokens after a step whose NLL measures its importance.")
+
+    def fingerprint_config(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude=self.not_fingerprinted)
 
 
 def prune_perplexity(
-    reasoning: str, answer: str | None, question: str, scorer: ModelScorer | Any, settings: Settings
+    reasoning: str,
+    answer: str | None,
+    question: str,
+    scorer: ModelScorer | Any,
+    settings: PerplexityOptions,
+    tokenizer: str = "smollm2-135m",
 ) -> tuple[list[Step], str, list[float | None]]:
     """``(steps with actions, pruned path, importance per step: None for a step that is no candidate)``.
 
-    ``scorer`` needs ``prompt_ids(question)``, ``piece_ids(texts)`` and the ``Scorer`` interface."""
+    ``scorer`` needs ``prompt_ids(question)``, ``piece_ids(texts)`` and the ``Scorer`` interface; ``tokenizer``
+    counts the tokens the ratio bounds (the stage's)."""
     from leancot.tokens import count_tokens_batch
 
     steps = [s.model_copy(update={"action": "keep", "rewritten": None}) for s in decompose(reasoning, question)]
@@ -361,7 +381,7 @@ def prune_perplexity(
         pieces.append(f"\nThe answer is \\boxed{{{answer}}}" if answer is not None else "")
         importance = removal_importance(scorer, scorer.prompt_ids(question), scorer.piece_ids(pieces),
                                         cands, max_tokens=settings.max_tokens, window=settings.window)  # fmt: skip
-    tokens = count_tokens_batch([s.text for s in steps], settings.tokenizer) if steps else []
+    tokens = count_tokens_batch([s.text for s in steps], tokenizer) if steps else []
     for i in select(importance, tokens, settings.ratio, settings.threshold):
         steps[i].action = "delete"
     graph = derivation.build(reasoning, question, answer)
@@ -377,8 +397,8 @@ class PerplexityPruner(OfflinePruner):
 
     name = "perplexity"
 
-    def __init__(self, settings: Settings, *, workers: int = 1, scorer: Scorer | None = None):
-        self.settings = settings
+    def __init__(self, settings: PerplexityOptions, *, tokenizer: str = "smollm2-135m", workers: int = 1, scorer: Scorer | None = None):
+        self.settings, self.tokenizer = settings, tokenizer
         threads = None
         import multiprocessing
 
@@ -390,7 +410,7 @@ class PerplexityPruner(OfflinePruner):
         self.traces = 0
 
     async def prune(self, trace: Trace) -> Pruned:
-        steps, pruned, scores = prune_perplexity(trace.reasoning, trace.answer, trace.question, self.scorer, self.settings)
+        steps, pruned, scores = prune_perplexity(trace.reasoning, trace.answer, trace.question, self.scorer, self.settings, self.tokenizer)
         self.traces += 1
         return Pruned(steps, pruned, self.method, extra={"importance": scores})
 

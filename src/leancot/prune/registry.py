@@ -1,9 +1,22 @@
 """Pruners by name: ``leancot prune --method NAME``.
 
 A plain registry (as lm-evaluation-harness keeps its models): name -> where the pruner
-lives, the module it needs and the extra that installs it. Pruners are imported only
-when chosen, so the offline path never imports the OpenAI SDK. A new method plugs in
-with one entry here and a class with the ``leancot.prune.base.Pruner`` interface.
+lives, the module it needs and the extra that installs it, and its own options model. Pruners
+are imported only when chosen, so the offline path never imports the OpenAI SDK.
+
+A pruner's options (``PerplexityOptions``, ``TeacherConfig``) are one nested block of
+``PruneConfig`` named by ``Entry.field``: validated against the pruner's model, shown in their own
+``--help`` panel (flag names from the model's ``FLAG_NAMES``), refused under another ``--method``,
+and fingerprinted only when their pruner runs.
+
+How to add a pruner:
+
+1. a class with the ``leancot.prune.base.Pruner`` interface (``OfflinePruner`` for one that runs
+   in this process) and a factory ``make_x(config: PruneConfig) -> Pruner``;
+2. one entry here; if it has options, a pydantic model (``extra="forbid"``, ``FLAG_NAMES``,
+   ``fingerprint_config``) named in the entry, and a field of that name in ``PruneConfig``.
+
+The stage verifies its paths like every pruner's (``leancot.prune.verify.verify_path``).
 """
 
 from __future__ import annotations
@@ -11,6 +24,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
 
 from leancot.errors import UsageError
 from leancot.extras import require
@@ -27,6 +42,15 @@ class Entry:
     factory: str  # "module:function" taking the PruneConfig, returning a Pruner
     requires: tuple[str, str] | None = None  # (module, extra) it needs
     summary: str = ""
+    options: str | None = None  # "module:Model" of its options, held in the PruneConfig field ``field``
+    field: str | None = None
+    needs: str = ""  # what to say when the options cannot be made from their defaults
+
+    def options_model(self) -> type[BaseModel] | None:
+        if self.options is None:
+            return None
+        module, name = self.options.split(":")
+        return getattr(importlib.import_module(module), name)
 
 
 PRUNERS: dict[str, Entry] = {
@@ -38,8 +62,17 @@ PRUNERS: dict[str, Entry] = {
         "leancot.prune.registry:perplexity",
         ("torch", "train"),
         "drop the functional steps whose removal a scorer LM minds least (SPIRIT, PIR)",
+        options="leancot.prune.perplexity:PerplexityOptions",
+        field="perplexity",
     ),
-    "llm": Entry("leancot.prune.registry:teacher", ("openai", "api"), "DRP by a teacher LLM behind an OpenAI-compatible endpoint"),
+    "llm": Entry(
+        "leancot.prune.registry:teacher",
+        ("openai", "api"),
+        "DRP by a teacher LLM behind an OpenAI-compatible endpoint",
+        options="leancot.prune.teacher.config:TeacherConfig",
+        field="teacher",
+        needs="--method llm needs a teacher model: --teacher-model NAME",
+    ),
 }
 
 
@@ -77,17 +110,14 @@ def first_answer(config: PruneConfig) -> Pruner:
 
 
 def perplexity(config: PruneConfig) -> Pruner:
-    from leancot.prune.perplexity import PerplexityPruner, Settings
+    from leancot.prune.perplexity import PerplexityPruner
 
-    settings = Settings(scorer=config.scorer, ratio=config.ratio, threshold=config.threshold,
-                        batch_size=config.scorer_batch_size, max_tokens=config.scorer_max_tokens,
-                        window=config.scorer_window, tokenizer=config.tokenizer)  # fmt: skip
-    return PerplexityPruner(settings, workers=config.worker_count())
+    assert config.perplexity is not None, "PruneConfig fills in the options of the chosen method"
+    return PerplexityPruner(config.perplexity, tokenizer=config.tokenizer, workers=config.worker_count())
 
 
 def teacher(config: PruneConfig) -> Pruner:
     from leancot.prune.teacher.pruner import TeacherPruner
 
-    if config.teacher is None:
-        raise UsageError("--method llm needs a teacher model: --teacher-model NAME")
+    assert config.teacher is not None, "PruneConfig refuses --method llm without a teacher"
     return TeacherPruner(config.teacher)

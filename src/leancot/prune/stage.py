@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from leancot import manifest
 from leancot.config import StageConfig, parse_shard
@@ -30,6 +30,7 @@ from leancot.io import MAX_LINE_BYTES, InputPath, RawRow, StageOutput, iter_rows
 from leancot.progress import progress_bar
 from leancot.prune import registry
 from leancot.prune.base import Deferred, Postponed, Pruned, PruneFailed, Pruner, Rejected, StopRun
+from leancot.prune.perplexity import PerplexityOptions
 from leancot.prune.reader import TraceReader
 from leancot.prune.teacher.config import TeacherConfig
 from leancot.prune.verify import verify_path
@@ -47,7 +48,7 @@ class PruneConfig(StageConfig):
         "heuristic",
         description="Who prunes: a registered pruner (heuristic: offline DRP rules; first-answer: cut where the answer is first derived; perplexity: drop the functional steps a scorer LM finds least needed; llm: a teacher LLM).",
     )
-    teacher: TeacherConfig | None = Field(None, description="Teacher settings for method 'llm' (stages.prune.teacher in a recipe).")
+    teacher: TeacherConfig | None = Field(None, description="Options of method 'llm': the teacher (stages.prune.teacher in a recipe).")
     fallback: Literal["heuristic", "reject"] = Field(
         "heuristic", description="A trace the method cannot prune (the teacher's answers stay invalid): prune it offline, or reject it."
     )
@@ -89,21 +90,9 @@ class PruneConfig(StageConfig):
         description="i/N: prune only the i-th of N slices of the input (rows i, i+N, ...), for a cluster; join them with leancot merge.",
     )
     max_line_bytes: int = Field(MAX_LINE_BYTES, ge=1024, description="Longer input lines are rejected as line_too_long.")
-    scorer: str = Field(
-        "smollm2-135m", description="Method 'perplexity': the causal LM that scores step importance (built-in name or local dir)."
+    perplexity: PerplexityOptions | None = Field(
+        None, description="Options of method 'perplexity' (stages.prune.perplexity in a recipe; flags --scorer, --ratio ...)."
     )
-    ratio: float = Field(0.3, gt=0, le=1, description="Method 'perplexity': remove at most this share of the reasoning's tokens.")
-    threshold: float = Field(
-        0.05,
-        description="Method 'perplexity': remove only steps whose removal raises the scorer's NLL of the next tokens by less than this (nats/token; 0.05 ~ 5% perplexity).",
-    )
-    scorer_batch_size: int = Field(8, ge=1, description="Method 'perplexity': step removals scored per forward.")
-    scorer_max_tokens: int = Field(
-        2048,
-        ge=256,
-        description="Method 'perplexity': tokens in one scoring context (question + a stretch of the path); longer traces are scored in overlapping chunks.",
-    )
-    scorer_window: int = Field(128, ge=1, description="Method 'perplexity': tokens after a step whose NLL measures its importance.")
 
     @field_validator("shard", mode="before")
     @classmethod
@@ -123,21 +112,36 @@ class PruneConfig(StageConfig):
         return v
 
     @model_validator(mode="after")
-    def _teacher_for_llm(self) -> PruneConfig:
-        if self.method == "llm" and self.teacher is None:
-            raise UsageError("--method llm needs a teacher model: --teacher-model NAME")
+    def _options_of_the_method(self) -> PruneConfig:
+        """The chosen pruner's options are its model's (filled in from the defaults); another pruner's are refused."""
+        from leancot.prune.registry import PRUNERS
+
+        for name, entry in PRUNERS.items():
+            if entry.field is None:
+                continue
+            block = getattr(self, entry.field)
+            if name != self.method and block is not None:
+                raise UsageError(f"{entry.field} options are for --method {name}; this run's method is {self.method}")
+            if name == self.method and block is None:
+                try:
+                    object.__setattr__(self, entry.field, entry.options_model()())  # type: ignore[misc]
+                except ValidationError:
+                    raise UsageError(entry.needs or f"--method {name} needs its options") from None
         return self
 
-    not_fingerprinted: ClassVar[set[str]] = {"workers", "scorer_batch_size"}
-    PERPLEXITY_FIELDS: ClassVar[tuple[str, ...]] = ("scorer", "ratio", "threshold", "scorer_max_tokens", "scorer_window")
+    not_fingerprinted: ClassVar[set[str]] = {"workers"}
 
     def fingerprint_config(self) -> dict[str, Any]:
-        """The settings that change the output; the teacher's transport settings do not."""
+        """The settings that change the output: the stage's, and exactly the chosen pruner's options
+        (``fingerprint_config`` of its options model: the teacher's transport settings do not count)."""
+        from leancot.prune.registry import PRUNERS
+
         config = super().fingerprint_config()
-        config["teacher"] = self.teacher.fingerprint_config() if self.teacher and self.method == "llm" else None
-        if self.method != "perplexity":  # they change nothing else's output (and old runs keep their fingerprint)
-            for name in self.PERPLEXITY_FIELDS:
-                config.pop(name, None)
+        for name, entry in PRUNERS.items():
+            if entry.field is not None:
+                block = config.pop(entry.field, None) and getattr(self, entry.field)
+                if name == self.method and block is not None:
+                    config[entry.field] = block.fingerprint_config()
         return config
 
 
@@ -205,7 +209,7 @@ async def _one_pass(
     writing the same records in the same order."""
     rows = _pending(config, fields, out)
     workers = config.worker_count()
-    if getattr(pruner, "processes", False) and workers > 1 and total - out.resumed >= PARALLEL_MIN_ROWS:
+    if pruner.processes and workers > 1 and total - out.resumed >= PARALLEL_MIN_ROWS:
         await _pool_pass(rows, config, fields, out, total, workers)
         return None, {}
     deferred: dict[str, dict[str, Any]] = {}

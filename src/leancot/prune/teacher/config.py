@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -14,6 +14,8 @@ class TeacherConfig(BaseModel):
     """Settings of the teacher LLM; in a recipe, ``stages.prune.teacher``."""
 
     model_config = ConfigDict(extra="forbid")
+    #: Flag names that differ from the field names: ``--teacher-model``; the others keep their names.
+    FLAG_NAMES: ClassVar[dict[str, str]] = {"model": "teacher-model"}
 
     model: str = Field(description="Teacher model name as the server knows it (e.g. gpt-4o, gemini-2.0-flash).")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint (default: OpenAI's); e.g. http://localhost:8000/v1.")

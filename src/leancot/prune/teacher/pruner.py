@@ -54,6 +54,7 @@ class TeacherPruner:
     """A teacher LLM behind any OpenAI-compatible endpoint prunes each trace (DRP)."""
 
     name = "llm"
+    processes = False  # one client, its requests in flight together: no process pool
 
     def __init__(self, settings: TeacherConfig):
         self.settings = settings
