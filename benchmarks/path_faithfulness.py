@@ -149,10 +149,10 @@ def main() -> None:
     ap.add_argument("--pruners", default="heuristic,first-answer", help="comma-separated offline pruners")
     ap.add_argument("--scorer", default="smollm2-135m", help="the perplexity pruner's scorer")
     ap.add_argument("--show", type=int, default=3, help="incomplete paths and rejects to list per pruner")
-    ap.add_argument("--sets", default="traps,heldout,real", help="traps (the main trap set), heldout, real")
+    ap.add_argument("--sets", default="traps,heldout,heldout2,real", help="traps (the main trap set), heldout, heldout2, real")
     args = ap.parse_args()
     pruners = [p for p in args.pruners.split(",") if p]
-    for name, key in (("main", "traps"), ("heldout", "heldout")):
+    for name, key in (("main", "traps"), ("heldout", "heldout"), ("heldout2", "heldout2")):
         if key in args.sets.split(","):
             traps_table(pruners, args.scorer, args.show, name)
     if "real" in args.sets:

@@ -2,7 +2,7 @@
 
 The annotations (``leancot.data.traps``) were written by hand and are read by ``leancot.prune.annotations``,
 not by leancot's own derivation check: these tests hold the pruners and the check to what a reader sees.
-The held-out set was written apart from the pruner code; both run here, one case per trace and pruner.
+The held-out sets were written apart from the pruner code; all run here, one case per trace and pruner.
 """
 
 import asyncio
@@ -18,7 +18,7 @@ from leancot.prune.stage import PruneConfig
 from leancot.prune.verify import verify_path
 from leancot.schema import Trace
 
-TRAPS = [(name, t) for name in ("main", "heldout") for t in load_traps(name)]
+TRAPS = [(name, t) for name in ("main", "heldout", "heldout2") for t in load_traps(name)]
 
 
 def _trace(t: dict) -> Trace:

@@ -22,7 +22,7 @@ from leancot.data.loader import files_dir, read_records
 TRAPS_FILE = "gsm8k_traps.jsonl"
 #: The sets: ``main`` is what the pruners' tests take cases from; ``heldout`` was written apart from
 #: the pruner code (its author never read it) and measured before any rule was tuned on it.
-SETS = {"main": TRAPS_FILE, "heldout": "gsm8k_traps_heldout.jsonl"}
+SETS = {"main": TRAPS_FILE, "heldout": "gsm8k_traps_heldout.jsonl", "heldout2": "gsm8k_traps_heldout2.jsonl"}
 
 # The trap classes a trace may be tagged with: what would mislead a pruner (first nine),
 # then the kinds of arithmetic a path must carry over intact.

@@ -50,7 +50,12 @@ _TWO_WORD_OPS = {("multiplied", "by"): "*", ("divided", "by"): "/"}
 _WEAK_EQ = {"is", "equals", "gives", "makes", "are"}
 _DIGIT = re.compile(r"\d")
 # An operation between numbers somewhere (a cheap filter before tokenising): "3 × 4", "25% of 80", "4 divided by 2".
-_OPERATION = re.compile(r"\d[^\n]{0,40}?(?:[-−+*×·÷/^]|\bx\b|\btimes\b|\bplus\b|\bminus\b|\bby\b|\bof\b)\s*[($\\\[{]*\s*[\d.(]")
+_OPERATION = re.compile(
+    r"\d[^\n]{0,40}?(?:[-−+*×·÷/^]|\bx\b|\btimes\b|\bplus\b|\bminus\b|\bby\b|\bof\b)\s*[($\\\[{]*\s*[\d.(]"
+    r"|\b(?:halfs?|halves|thirds?|quarters?|fourths?|fifths?|sixths?|tenths?)\s+of\s+\$?\d|\b(?:twice|double|triple)\s+\$?\d"
+    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty)\s+(?:times|plus|minus)\s+\$?\d",
+    re.I,
+)
 _EQUALS = re.compile(r"[=≈]|\b(?:is|equals|gives|makes|are)\s+[-−$\\(]*\d")
 _MAX_SIDE = 40  # tokens: a side longer than this is prose, not arithmetic (and bounds the work)
 _MAX_UNIT_WORDS = 3  # "2 hours × 60", "9 liters of water + 6": words after a number inside an expression
@@ -130,9 +135,60 @@ def _tokens(text: str) -> list[Tok]:
         kind = m.lastgroup or "sep"
         if kind == "num":
             raw.append(Tok("num", m.group("num"), m.start(), number=numbers.read(m.group("num"), m.start())))
+        elif kind == "op" and m.group(0) in "-*" and _bullet(text, m.start()):
+            raw.append(Tok("sep", m.group(0), m.start()))  # "- 15 × 12 = 180": a list's bullet, not a minus
         else:
             raw.append(Tok(kind, m.group(0), m.start(), approx=m.group(0) == "≈"))
-    return _word_operators(raw)
+    return _word_operators(_word_numbers(raw))
+
+
+def _bullet(text: str, i: int) -> bool:
+    """Whether the ``-`` or ``*`` at ``i`` opens a line and is followed by a space (a markdown list item)."""
+    return text[i + 1 : i + 2] == " " and text[text.rfind("\n", 0, i) + 1 : i].strip() == ""
+
+
+_NUMBER_WORDS = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+_NUMBER_WORDS |= {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_PARTS = {"half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4, "fourth": 4, "fourths": 4, "fifth": 5,
+          "fifths": 5, "sixth": 6, "sixths": 6, "tenth": 10, "tenths": 10}  # fmt: skip
+_MULTIPLES = {"twice": 2, "double": 2, "triple": 3}
+
+
+def _word_numbers(raw: list[Tok]) -> list[Tok]:
+    """Numbers written as words, where they compute: "half of 170 is 85", "a quarter of 60 is 15", "two thirds of 90",
+    "twice 9 is 18", "three times 15 is 45", "15 percent of 80 is 12"."""
+    out: list[Tok] = []
+    i = 0
+    while i < len(raw):
+        t, low = raw[i], raw[i].text.lower()
+        nxt = [x.text.lower() for x in raw[i + 1 : i + 3]]
+        if t.kind == "word" and low in _PARTS and nxt[:1] == ["of"]:  # "half of", "a quarter of", "two thirds of"
+            count = 1
+            if out and out[-1].kind == "word" and out[-1].text.lower() in ("a", "one", *_NUMBER_WORDS):
+                count = max(1, _NUMBER_WORDS.get(out.pop().text.lower(), 1))
+            out += [_synthetic(Fraction(count, _PARTS[low]), t), Tok("op", "*", t.start)]
+            i += 2
+            continue
+        if t.kind == "word" and low in _MULTIPLES and i + 1 < len(raw) and raw[i + 1].kind == "num":  # "twice 9"
+            out += [_synthetic(Fraction(_MULTIPLES[low]), t), Tok("op", "*", t.start)]
+            i += 1
+            continue
+        if t.kind == "word" and low in _NUMBER_WORDS and nxt[:1] in (["times"], ["plus"], ["minus"]):  # "three times 15"
+            out.append(_synthetic(Fraction(_NUMBER_WORDS[low]), t))
+            i += 1
+            continue
+        if t.kind == "word" and low in ("percent", "pct") and out and out[-1].kind == "num" and out[-1].number is not None:
+            n = out[-1].number  # "15 percent of 80" is "15% of 80"
+            out[-1] = Tok("num", out[-1].text, out[-1].start, number=numbers.Number(n.start, n.end, n.text, n.value, True))
+            i += 1
+            continue
+        out.append(t)
+        i += 1
+    return out
+
+
+def _synthetic(value: Fraction, at: Tok) -> Tok:
+    return Tok("num", at.text, at.start, number=numbers.Number(at.start, at.start + len(at.text), at.text, value))
 
 
 def _word_operators(raw: list[Tok]) -> list[Tok]:

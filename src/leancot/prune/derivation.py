@@ -72,7 +72,7 @@ _RETRACT = re.compile(
 _CHECK_OPEN = re.compile(
     r"^\W*(?:(?:but|so|hmm|wait|now|okay|ok|alright|and|also|just)\W+)*(?:alternatively|another (?:way|approach|method)"
     r"|let me try (?:another|a different)|(?:to|let me|let's|i'll) (?:re)?(?:cap|summari[sz]e|go (?:through|over))"
-    r"|(?:so,? )?to recap|in summary|(?:let me|let's|i'll) (?:also |just |quickly |now )?(?:double[- ]?check|check|verify|recompute|re-?calculate|confirm|make sure)"
+    r"|(?:so,? )?to recap|(?:\*\*)?(?:recap|summary|overall|in summary|summing up)\b|(?:let me|let's|i'll) (?:also |just |quickly |now )?(?:double[- ]?check|check|verify|recompute|re-?calculate|confirm|make sure)"
     r"|(?:let me|let's) (?:go|run) (?:through|over) (?:it|this|everything|the steps|each step)"
     r"|one more (?:time|check|pass)|final (?:check|pass)|(?:let me |let's )?sanity[- ]check|(?:with|using|try) (?:a|another) different (?:method|way))",
     re.I,
@@ -365,8 +365,9 @@ def _bind(
     retracted: set[int],
     qvalues: frozenset[Fraction],
 ) -> tuple[list[list[Binding]], dict[int, tuple[int, ...]]]:
-    """Every operand's binding, in trace order; and for each sentence without a computation, the
-    statements that produced the values it uses (a formula ``A = P(1 + 0.005)^12``, a lead-in ``29524 * 3:``)."""
+    """Every operand's binding, in trace order; and for each sentence, the statements that produced the
+    values its words use outside its own computations (a formula ``A = P(1 + 0.005)^12``, a lead-in
+    ``29524 * 3:``, "Split 1,020 into 1,000 + 20:" above its list): kept, it needs them."""
     producers: dict[Fraction, list[int]] = {}  # value -> statements that produced it, first of each identical group
     mentions: dict[Fraction, list[tuple[int, bool]]] = {}  # value -> sentences that state it (and whether they are content)
     by_sentence: dict[int, list[Statement]] = {}
@@ -374,24 +375,27 @@ def _bind(
         by_sentence.setdefault(st.sentence, []).append(st)
     out: list[list[Binding]] = []
     uses: dict[int, tuple[int, ...]] = {}
+    said: list[set[Fraction]] = []  # the values each sentence states
     for k, sent in enumerate(sentences):
         here = by_sentence.get(k, [])
+        values = numbers.values(_plain(reasoning[sent.start : sent.end]))
+        recent = values.union(*said[-2:])  # what a place-value split can split: "Split 1,020 into 1,000 + 20"
         for st in here:
-            out.append([_binding(op, statements, producers, mentions, qvalues) for op in st.comp.operands])
+            out.append([_binding(op, statements, producers, mentions, qvalues, recent) for op in st.comp.operands])
             if st.id not in retracted and first[st.id] == st.id:
                 for v in st.comp.produced:
                     producers.setdefault(v, []).append(st.id)
-        values = numbers.values(_plain(reasoning[sent.start : sent.end]))
-        if not here:
-            found = {s for v in values - CONSTANTS - qvalues for s in producers.get(v, ())}
-            if found:
-                uses[k] = tuple(sorted(found))
+        own = {v for st in here for v in (*st.comp.produced, *(x for op in st.comp.operands for x in op.forms))}
+        found = {s for v in values - own - CONSTANTS - qvalues for s in producers.get(v, ()) if statements[s].sentence != k}
+        if found:
+            uses[k] = tuple(sorted(found))
         for v in values:
             mentions.setdefault(v, []).append((k, sent.skill not in _NO_SOURCE_SKILLS))
+        said.append(values)
     return out, uses
 
 
-def _binding(op, statements: list[Statement], producers, mentions, qvalues) -> Binding:  # noqa: ANN001
+def _binding(op, statements: list[Statement], producers, mentions, qvalues, recent: set[Fraction]) -> Binding:  # noqa: ANN001
     cands = list(dict.fromkeys(s for f in op.forms for s in producers.get(f, ())))
     if cands:
         plain = [s for s in cands if not statements[s].check]
@@ -401,7 +405,7 @@ def _binding(op, statements: list[Statement], producers, mentions, qvalues) -> B
         return Binding("question", op.value)
     if op.forms & CONSTANTS:
         return Binding("constant", op.value)
-    whole = _whole_of(op.value, producers)
+    whole = _whole_of(op.value, producers, recent)
     if whole:  # "3 * 500" inside "3 * 29524" done by place value: 500 comes from 29524
         return Binding("derived", op.value, tuple(whole))
     said = sorted(m for f in op.forms for m in mentions.get(f, ()))
@@ -411,15 +415,13 @@ def _binding(op, statements: list[Statement], producers, mentions, qvalues) -> B
     return Binding("unbound", op.value)
 
 
-_PART_LOOKBACK = 64  # the values produced last: a place-value part belongs to a number just computed
-
-
-def _whole_of(v: Fraction, producers: dict[Fraction, list[int]]) -> list[int]:
-    """The producers of a recent value that ``v`` is a place-value part of (``500`` of ``29524``)."""
+def _whole_of(v: Fraction, producers: dict[Fraction, list[int]], recent: set[Fraction]) -> list[int]:
+    """The producers of a value written in this sentence or the two before it that ``v`` is a place-value
+    part of (``500`` of ``29524`` after "29524 * 3:", ``20`` of ``1,020`` after "Split 1,020 into 1,000 + 20")."""
     if v <= 0 or v.denominator != 1:
         return []
-    for k in list(producers)[-_PART_LOOKBACK:][::-1]:
-        if k > v and k.denominator == 1 and _part_of(int(k), int(v)):
+    for k in sorted(recent, reverse=True):
+        if k > v and k.denominator == 1 and k in producers and _part_of(int(k), int(v)):
             return producers[k]
     return []
 
@@ -477,6 +479,20 @@ def _retracted(
         last_cue = u
     for st in statements:  # a slip done right later: "7 × 8 = 54 ... 7 × 8 = 56"
         if not st.comp.correct and any(_same_question(st, later) and later.comp.correct for later in statements[st.id + 1 :]):
+            out.add(st.id)
+    return _built_on(statements, out, answer)
+
+
+def _built_on(statements: list[Statement], taken: set[int], answer: Fraction | None) -> set[int]:
+    """``taken`` and, transitively, the statements right after one of them that use its result and whose own
+    result nothing that stands uses: ``45,000 + 800 = 45,800`` after the slip ``20 × 45 = 800``."""
+    out = set(taken)
+    for st in statements:
+        if st.id in out or (answer is not None and st.comp.result == answer):
+            continue
+        made = {v for t in out if t < st.id and st.sentence <= statements[t].sentence + _WINDOW_SENTENCES
+                for v in statements[t].comp.produced}  # fmt: skip
+        if made and _operand_values(st) & made and not _used_after(statements, st, st.sentence):
             out.add(st.id)
     return out
 
@@ -749,7 +765,7 @@ def restored_text(graph: Graph, k: int) -> str:
 
 def _insert(graph: Graph, path: str, wanted: list[int]) -> str:
     """Insert the sentences ``wanted`` into ``path`` where they stood in the original, each on its own line."""
-    pieces = [(a, b) for a, b, _ in units(path)]
+    pieces = _pieces(path)
     anchors = _anchors(graph, path, pieces)
     inserts: dict[int, list[str]] = {}
     for k in wanted:
@@ -764,6 +780,20 @@ def _insert(graph: Graph, path: str, wanted: list[int]) -> str:
             prev = a
     out.append(path[prev:])
     return "".join(out)
+
+
+def _pieces(path: str) -> list[tuple[int, int]]:
+    """The path's sentences, each cut at its line breaks too: a restored sentence can go between any two."""
+    out = []
+    for a, b, _ in units(path):
+        start = a
+        for i in (j for j in range(a, b) if path[j] == "\n"):
+            if path[start:i].strip():
+                out.append((start, i + 1))
+            start = i + 1
+        if path[start:b].strip():
+            out.append((start, b))
+    return out
 
 
 def _anchors(graph: Graph, path: str, pieces: list[tuple[int, int]]) -> list[float]:

@@ -66,9 +66,10 @@ def select(graph: Graph, steps: list[Step]) -> Selection | None:
     if root is None:
         return None
     per_step = step_sentences(graph, steps)
-    drop = set(graph.retracted_sentences) | (graph.aside_sentences - graph.needed_sentences) | set(range(root + 1, len(graph.sentences)))
+    # a needed sentence stays even in a retracted passage: only its standing text goes into the path (Graph.standing_text)
+    drop = (graph.retracted_sentences | graph.aside_sentences) - graph.needed_sentences | set(range(root + 1, len(graph.sentences)))
     drop |= {k for k, ids in graph.by_sentence.items() if k not in graph.needed_sentences}
-    keep = {k for k in graph.needed_sentences if k <= root} - graph.retracted_sentences
+    keep = {k for k in graph.needed_sentences if k <= root}
     keep |= {k for k in range(root + 1) if k not in drop and _symbolic(graph, k)}
     keep |= {k for k in range(root) if k + 1 in keep and _lead_in(graph, k)}
     drawn, cited = graph.closure({s for k in keep if k in graph.uses for s in graph.uses[k]})  # what kept formulas draw on
