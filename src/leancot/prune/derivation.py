@@ -74,6 +74,7 @@ _CHECK_OPEN = re.compile(
     r"|let me try (?:another|a different)|(?:to|let me|let's|i'll) (?:re)?(?:cap|summari[sz]e|go (?:through|over))"
     r"|(?:so,? )?to recap|(?:\*\*)?(?:recap|summary|overall|in summary|summing up)\b|(?:let me|let's|i'll) (?:also |just |quickly |now )?(?:double[- ]?check|check|verify|recompute|re-?calculate|confirm|make sure)"
     r"|(?:let me|let's) (?:go|run) (?:through|over) (?:it|this|everything|the steps|each step)"
+    r"|(?:\w+\W+){0,5}?(?:another|a different|a second) (?:way|approach|method|route)\b"
     r"|one more (?:time|check|pass)|final (?:check|pass)|(?:let me |let's )?sanity[- ]check|(?:with|using|try) (?:a|another) different (?:method|way))",
     re.I,
 )
