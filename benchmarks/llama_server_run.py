@@ -89,7 +89,7 @@ def main() -> None:
     records, rejects = jsonl(out / "records.jsonl"), jsonl(out / "rejects.jsonl")
     with RequestCache(out / "teacher_cache.sqlite") as cache:
         held = cache.totals(MODEL_ALIAS)
-    usage, source = manifest.get("usage_total"), "the manifest's usage_total"
+    usage, source = (manifest.get("usage") or {}).get("total"), "the manifest's usage.total"
     if usage is None:  # stopped before the stage wrote its totals: what the cache holds is what was answered
         usage, source = {"calls": held["responses"]} | held, "the request cache"
     fallbacks = Counter(r.get("fallback_reason") for r in records if r["method"].startswith("heuristic:llm-fallback"))

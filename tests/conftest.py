@@ -39,6 +39,8 @@ def _left_behind() -> list[str]:
                     continue  # a zombie is already dead, waiting for its parent to read its status
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 command = f.read().replace(b"\0", b" ").decode(errors="replace")
+            if "multiprocessing.resource_tracker" in command or "multiprocessing.forkserver" in command:
+                continue  # this process's own multiprocessing helpers: they end when it does
             out.append(f"{entry}: {command[:160]}")
         except OSError:
             continue

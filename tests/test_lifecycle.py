@@ -117,8 +117,38 @@ def test_a_resumed_run_adds_its_time_to_the_runs_before_it(tmp_path):
     first = json.loads((tmp_path / "ev" / "manifest.json").read_text())
     one_record("b", 0.0)  # a resume: this run's own time is short, the total is not
     second = json.loads((tmp_path / "ev" / "manifest.json").read_text())
-    assert first["wall_seconds_total"] == first["wall_seconds"] >= 0.3
-    assert second["wall_seconds"] < 0.3 <= first["wall_seconds"] <= second["wall_seconds_total"]
+    assert first["wall_seconds"]["total"] == first["wall_seconds"]["run"] >= 0.3
+    assert second["wall_seconds"]["run"] < 0.3 <= first["wall_seconds"]["run"] <= second["wall_seconds"]["total"]
+
+
+def test_usage_is_this_runs_and_every_runs_and_an_old_manifest_is_read_in_the_one_schema(tmp_path):
+    from leancot import manifest
+
+    def spend(key: str, cost: float) -> dict:
+        with stage_run(tmp_path / "gen", "generate", {}, {}, skip_complete=False) as run:
+            out = run.output()
+            out.add(Item(id=key))
+            out.close()
+            run.complete({"input": 3, "records": run.done(), "rejects": 0}, status="incomplete", usage={"calls": 1, "cost_usd": cost})
+        return manifest.read(tmp_path / "gen")
+
+    spend("a", 0.25)
+    resumed = spend("b", 0.5)  # a resumed run: what it spent, and what the whole run spent
+    assert resumed["usage"]["run"]["cost_usd"] == 0.5 and resumed["usage"]["total"] == {
+        **resumed["usage"]["total"],
+        "calls": 2,
+        "cost_usd": 0.75,
+    }
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "manifest.json").write_text(json.dumps({"stage": "eval", "status": "complete", "fingerprint": "f", "config": {"shard": [1, 4]},
+                                                   "wall_seconds": 2.0, "wall_seconds_total": 5.0, "usage": {"calls": 3}, "usage_total": {"calls": 7}}))  # fmt: skip
+    m = manifest.read(old)
+    assert (m["wall_seconds"], m["shard"]) == ({"run": 2.0, "total": 5.0}, {"index": 1, "of": 4})
+    assert (m["usage"]["run"]["calls"], m["usage"]["total"]["calls"]) == (3, 7)
+    (old / "manifest.json").write_text(json.dumps({"stage": "eval", "wall_seconds": "two"}))  # a figure that is no figure
+    with pytest.raises(UsageError, match="re-run the stage with --overwrite"):
+        manifest.read(old)
 
 
 # --------------------------------------------------------------------------- failures

@@ -29,7 +29,7 @@ def test_records_are_pruned_by_the_teacher_and_every_input_is_accounted_for(serv
     assert r["pruned"] == "He buys 3 more, so 10 + 3 = 13.\nThe answer is \\boxed{13}" and r["tokens_after"] < r["tokens_before"]
     assert {s["action"] for s in r["steps"]} == {"keep", "delete"} and r["usage"]["prompt_tokens"] > 0
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["usage"]["calls"] == 12 and manifest["usage"]["cost_usd"] > 0
+    assert manifest["status"] == "complete" and manifest["usage"]["run"]["calls"] == 12 and manifest["usage"]["run"]["cost_usd"] > 0
     assert manifest["config"]["method"] == "llm" and manifest["teacher_settings"]["api_key_env"] == "OPENAI_API_KEY"
 
 
@@ -77,7 +77,7 @@ def test_a_rerun_over_a_warm_cache_makes_zero_calls(server, tmp_path):
     second = prune(inp, tmp_path / "b", server, cache=first / "teacher_cache.sqlite")
     assert server.chat_requests == calls
     assert by_id(first / "records.jsonl") == by_id(second / "records.jsonl")
-    assert json.loads((second / "manifest.json").read_text())["usage"]["cached_calls"] == 10
+    assert json.loads((second / "manifest.json").read_text())["usage"]["run"]["cached_calls"] == 10
 
 
 def test_transient_faults_lose_nothing(server, tmp_path):
@@ -130,7 +130,7 @@ def test_batch_mode_resubmits_only_failed_lines_and_keeps_every_batch_id(server,
     assert first[0]["lines"] == 10 and len(first) > 1 and first[1]["lines"] < 10  # only the failed lines again
     assert (out / first[0]["input_file"]).exists()
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["usage"]["calls"] == server.batch_lines - sum(1 for _ in server._failed_once)
+    assert manifest["status"] == "complete" and manifest["usage"]["run"]["calls"] == server.batch_lines - sum(1 for _ in server._failed_once)
     # a rerun submits nothing
     before = len(server.batches)
     prune(inp, tmp_path / "out2", server, batch=True, batch_poll_s=0.01, cache=out / "teacher_cache.sqlite")
@@ -242,7 +242,7 @@ def test_cached_prompt_tokens_are_counted_and_priced_in_records_and_manifest(ser
         assert u["cost_usd"] == pytest.approx(full - u["cached_prompt_tokens"] * (0.15 - 0.075) / 1e6, abs=2e-6)
     manifest = json.loads((out / "manifest.json").read_text())
     total = sum(r["usage"]["cached_prompt_tokens"] for r in records.values())
-    assert manifest["usage"]["cached_prompt_tokens"] == manifest["usage_total"]["cached_prompt_tokens"] == total
+    assert manifest["usage"]["run"]["cached_prompt_tokens"] == manifest["usage"]["total"]["cached_prompt_tokens"] == total
     assert total == server.cached_tokens_reported
 
 

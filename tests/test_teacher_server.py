@@ -159,8 +159,8 @@ def test_after_kill_9_the_usage_total_is_what_the_cache_holds(server, tmp_path, 
     manifest = json.loads((out / "manifest.json").read_text())
     with RequestCache(out / "teacher_cache.sqlite") as cache:
         held = cache.totals("gpt-4o-mini")
-    assert manifest["usage_total"]["calls"] == held["responses"]
-    assert manifest["usage_total"]["completion_tokens"] == held["completion_tokens"]
+    assert manifest["usage"]["total"]["calls"] == held["responses"]
+    assert manifest["usage"]["total"]["completion_tokens"] == held["completion_tokens"]
     assert 0 <= server.chat_requests - held["responses"] <= 2  # at most the requests in flight at the kill were lost
 
 

@@ -75,7 +75,7 @@ def prune_and_describe(out: Path) -> Path:
     stats = load_stats(prune_dir)
     agreement = segmentation_agreement()
     report = out / "pruning.md"
-    seconds = manifest.read(prune_dir)["wall_seconds"]
+    seconds = manifest.read(prune_dir)["wall_seconds"]["total"]
     write_text_atomic(report, render_report(prune_dir, stats, agreement, seconds))
     return report
 

@@ -15,6 +15,14 @@ mixing records of two configs would be silent corruption.
             ...                               # the stage's own work
         run.complete(counts)                  # exit-code rules, then status "complete"
 
+Every stage writes one schema (:class:`ManifestData`): ``stage``, ``status``, ``fingerprint``,
+``config``, ``inputs``, ``seed``, ``versions``, ``counts``, ``wall_seconds: {run, total}``,
+``usage: {run, total}`` (calls, tokens, cost; ``total`` is what the request cache holds, or the
+runs summed, across resumes), ``shard: {index, of}`` (from the config), and the stage's own fields.
+:func:`read` returns it as a dict, upgrading a manifest an earlier leancot wrote (``wall_seconds``
+as a number, ``usage_total`` beside ``usage``, ``shard`` at the top); one it cannot read is a
+one-line error that says to re-run with ``--overwrite``.
+
 It holds an exclusive OS lock on the output directory for the whole run (``flock``:
 released by the kernel when the process dies, so ``kill -9`` leaves no stale lock); a
 run that fails before writing any record leaves the directory as if it had not run;
@@ -37,6 +45,8 @@ from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from leancot.errors import Interrupted, StageFailed, UsageError
 from leancot.io import StageOutput, write_json_atomic
@@ -79,14 +89,96 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+SCHEMA = 2
+
+
+class Span(BaseModel):
+    """A figure for this run and for every run over the same directory (a resumed run adds to the earlier ones)."""
+
+    run: float = 0.0
+    total: float = 0.0
+
+
+class UsageFigures(BaseModel):
+    """API calls, tokens and cost (more fields a client counts are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def plus(self, other: UsageFigures) -> UsageFigures:
+        mine, theirs = self.model_dump(), other.model_dump()
+        summed = {k: mine.get(k, 0) + theirs.get(k, 0) for k in {*mine, *theirs} if isinstance(mine.get(k, 0), int | float)}
+        summed["cost_usd"] = round(summed.get("cost_usd", 0.0), 6)
+        return UsageFigures(**summed)
+
+
+class UsageSpan(BaseModel):
+    run: UsageFigures
+    total: UsageFigures
+
+
+class ShardInfo(BaseModel):
+    index: int
+    of: int
+
+
+class ManifestData(BaseModel):
+    """What every stage's ``manifest.json`` holds (the stage's own fields come along as extras)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: int = SCHEMA
+    stage: str
+    status: str = "unknown"
+    fingerprint: str = ""
+    config: dict[str, Any] = {}
+    inputs: dict[str, str] = {}
+    seed: int | None = None
+    versions: dict[str, str] = {}
+    started_at: str = ""
+    finished_at: str | None = None
+    wall_seconds: Span = Span()
+    usage: UsageSpan | None = None
+    counts: dict[str, int] = {}
+    shard: ShardInfo | None = None
+
+
 def read(out_dir: str | Path) -> dict[str, Any] | None:
+    """The manifest of ``out_dir`` as a dict of :class:`ManifestData` (None when there is none or it is not JSON)."""
     path = Path(out_dir) / MANIFEST
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError:
         return None
+    try:
+        return ManifestData.model_validate(_upgraded(raw)).model_dump(mode="json")
+    except ValidationError:
+        raise UsageError(f"{path} was written by another leancot and cannot be read; re-run the stage with --overwrite") from None
+
+
+def _upgraded(raw: dict[str, Any]) -> dict[str, Any]:
+    """A manifest of an earlier leancot in today's schema (its figures moved, none invented)."""
+    if raw.get("schema_version") == SCHEMA or not isinstance(raw, dict):
+        return raw
+    m = dict(raw)
+    run = m.get("wall_seconds")
+    if isinstance(run, int | float):
+        m["wall_seconds"] = {"run": run, "total": m.pop("wall_seconds_total", run)}
+    usage = m.get("usage")
+    if isinstance(usage, dict) and "run" not in usage:
+        m["usage"] = {"run": usage, "total": m.pop("usage_total", usage)}
+    shard = m.get("shard") or (m.get("config") or {}).get("shard")
+    if isinstance(shard, list | tuple) and len(shard) == 2:
+        m["shard"] = {"index": shard[0], "of": shard[1]}
+    m["schema_version"] = SCHEMA
+    return m
 
 
 def require_stage(directory: str | Path, *stages: str, command: str) -> dict[str, Any]:
@@ -150,8 +242,11 @@ class Manifest:
         self.path = Path(out_dir) / MANIFEST
         self.started = time.time()
         self.prior_seconds = 0.0  # the earlier runs' time, when this one resumes them
+        self.prior_usage: UsageFigures | None = None  # what the earlier runs spent, when this one resumes them
         self.enabled = True  # off on the non-zero ranks of a distributed run
+        shard = config.get("shard")
         self.data: dict[str, Any] = {
+            "schema_version": SCHEMA,
             "stage": stage,
             "status": "running",
             "fingerprint": fingerprint(stage, config, inputs),
@@ -160,18 +255,29 @@ class Manifest:
             "seed": seed,
             "versions": package_versions(),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
+            "shard": {"index": shard[0], "of": shard[1]} if shard else None,
         }
 
     @property
     def fingerprint(self) -> str:
         return self.data["fingerprint"]
 
-    def write(self, status: str = "running", **fields: Any) -> None:
+    def write(
+        self, status: str = "running", *, usage: dict[str, Any] | None = None, usage_total: dict[str, Any] | None = None, **fields: Any
+    ) -> None:
+        """Write the manifest; ``usage`` is what this run spent, ``usage_total`` what the request cache holds
+        (default: the earlier runs' total plus this run's)."""
         self.data.update(fields, status=status)
-        self.data["wall_seconds"] = round(time.time() - self.started, 3)  # this run's
-        self.data["wall_seconds_total"] = round(self.prior_seconds + self.data["wall_seconds"], 3)  # with the runs it resumed
+        run = round(time.time() - self.started, 3)
+        self.data["wall_seconds"] = {"run": run, "total": round(self.prior_seconds + run, 3)}
+        if usage is not None:
+            now = UsageFigures.model_validate(usage)
+            total = UsageFigures.model_validate(usage_total) if usage_total is not None else (self.prior_usage or UsageFigures()).plus(now)
+            self.data["usage"] = {"run": now.model_dump(), "total": total.model_dump()}
+        if status != "running":
+            self.data["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         if self.enabled:
-            write_json_atomic(self.path, self.data)
+            write_json_atomic(self.path, ManifestData.model_validate(self.data).model_dump(mode="json"))
 
 
 # --------------------------------------------------------------------------- the lock
@@ -271,7 +377,9 @@ class StageRun:
         done = skip_complete(out_dir) if callable(skip_complete) else skip_complete
         self.state = "resume" if state == "skip" and not done else state
         if self.state == "resume":
-            self.manifest.prior_seconds = float(self.previous.get("wall_seconds_total", self.previous.get("wall_seconds")) or 0.0)
+            self.manifest.prior_seconds = float((self.previous.get("wall_seconds") or {}).get("total") or 0.0)
+            total = (self.previous.get("usage") or {}).get("total")
+            self.manifest.prior_usage = UsageFigures.model_validate(total) if total else None
         self.had_records = self.state == "resume" and (_has_records(out_dir) or self.kept_work(out_dir))  # an earlier run's work
         self.total: int | None = None  # input items, when the stage knows them (for the interrupt message)
         self._out: StageOutput | None = None

@@ -41,9 +41,10 @@ def merge(dirs: list[Path], out: Path) -> Path:
 
 def _read_shard(d: Path) -> dict[str, Any]:
     m = manifest.require_stage(d, *SHARDABLE, command="merge")
-    shard = m.get("shard") or (m.get("config") or {}).get("shard")
-    if not shard:
+    info = m.get("shard")
+    if not info:
         raise UsageError(f"merge: {d} is not a shard (its run had no --shard)")
+    shard = (info["index"], info["of"])
     if m.get("status") != "complete":
         raise UsageError(f"merge: shard {shard[0]}/{shard[1]} in {d} is {m.get('status')}; finish it first (re-run its command)")
     return {**m, "dir": d, "shard": tuple(shard)}
@@ -88,10 +89,13 @@ def _joined(shards: list[dict[str, Any]], name: str, key: str) -> list[str]:
 def _summed(shards: list[dict[str, Any]]) -> dict[str, Any]:
     """Reject reasons, methods, tokens, usage and timings added up over the shards."""
     out: dict[str, Any] = {}
-    for field in ("reject_reasons", "methods", "usage", "usage_total", "tokens", "timings"):
+    for field in ("reject_reasons", "methods", "tokens", "timings"):
         parts = [s[field] for s in shards if isinstance(s.get(field), dict)]
         if parts:
             out[field] = _add(parts)
+    spans = [s["usage"] for s in shards if s.get("usage")]
+    if spans:  # the manifest's usage: {run, total}, each summed over the shards
+        out["usage"], out["usage_total"] = _add([u["run"] for u in spans]), _add([u["total"] for u in spans])
     if "tokens" in out and out["tokens"].get("before"):
         out["tokens"]["ratio"] = round(out["tokens"]["after"] / out["tokens"]["before"], 4)
     return out

@@ -58,7 +58,7 @@ def test_prune_negotiates_json_object_accounts_for_every_trace_and_every_call(ll
     assert json.loads((out / "teacher_state.json").read_text())["response_format"] == "json_object"
 
     # usage adds up: the manifest, the cache and the server's own access log count the same calls and tokens
-    usage = manifest["usage_total"]
+    usage = manifest["usage"]["total"]
     assert usage["calls"] == len(answered) == llama_server.answered() - answered_before
     assert usage["prompt_tokens"] == sum(e.response["usage"]["prompt_tokens"] for e in answered)
     assert usage["completion_tokens"] == sum(e.response["usage"]["completion_tokens"] for e in answered)
@@ -86,7 +86,7 @@ def test_generate_accounts_for_every_sample(proxy, tmp_path):
     assert all(r.get("reason") for r in rejects.values())
     manifest = json.loads((out / "manifest.json").read_text())
     served = proxy.chats(200)
-    usage = manifest["usage"]  # generate's manifest names its totals "usage" (prune's: "usage_total")
+    usage = manifest["usage"]["total"]  # what the whole run spent (the request cache's responses)
     assert usage["calls"] == len(served) == 2
     assert usage["completion_tokens"] == sum(e.response["usage"]["completion_tokens"] for e in served)
     assert all(e.request["max_tokens"] == 64 for e in served)
@@ -141,5 +141,5 @@ def test_a_server_killed_mid_run_stops_prune_with_exit_2_and_the_same_command_fi
     assert set(records) | set(rejects) == {f"t{i}" for i in range(6)}
     manifest = json.loads((out / "manifest.json").read_text())
     with RequestCache(out / "teacher_cache.sqlite") as cache:
-        assert manifest["usage_total"]["calls"] == cache.totals(MODEL_ALIAS)["responses"]
+        assert manifest["usage"]["total"]["calls"] == cache.totals(MODEL_ALIAS)["responses"]
     assert_key_written_nowhere(out, output, rerun.output)

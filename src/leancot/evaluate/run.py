@@ -167,7 +167,7 @@ def run(config: EvalConfig) -> Path:
             if any(todo.values()):
                 _generate_all(config, todo, out, stage.manifest, timings)
         summary = write_summary(config, suites, timings)
-        stage.complete(_counts(config.out), timings=timings, summary=summary, shard=config.shard)
+        stage.complete(_counts(config.out), timings=timings, summary=summary)
     return config.out
 
 

@@ -34,5 +34,5 @@ def _summary(config: Any, out_dir: Path) -> None:
     counts = m.get("counts", {})
     console.print(
         f"[bold]{counts.get('records', 0)}[/bold] traces kept, {counts.get('rejects', 0)} rejected "
-        f"({m.get('reject_reasons', {})}); {m.get('usage', {}).get('cost_usd', 0)} USD; status {m.get('status')} -> {out_dir}"
+        f"({m.get('reject_reasons', {})}); {((m.get('usage') or {}).get('total') or {}).get('cost_usd', 0)} USD (all runs over this directory); status {m.get('status')} -> {out_dir}"
     )

@@ -31,7 +31,7 @@ from leancot.errors import StageIncomplete
 from leancot.io import StageOutput
 from leancot.llm import pricing
 from leancot.llm.cache import RequestCache
-from leancot.llm.client import AUTO_MAX, BudgetExceeded, Completion, LLMClient, LLMError
+from leancot.llm.client import AUTO_MAX, BudgetExceeded, Completion, LLMClient, LLMError, cache_usage
 from leancot.progress import progress_bar
 from leancot.schema import Problem, Trace
 
@@ -102,10 +102,11 @@ def run(config: GenerateConfig) -> Path:
         try:
             with stage.output() as out:
                 stopped = asyncio.run(_generate(problems, config, client, out))
+            total = cache_usage(client.cache, config.model)  # every response paid for, by this run or an earlier one
         finally:
             client.cache.close()
         fields = {"teacher_settings": config.model_dump(mode="json", include=config.not_fingerprinted - {"cache", "prices"}), "usage": client.usage.as_dict(),
-                  "call_failures": client.failures, **summarise(out)}  # fmt: skip
+                  "usage_total": total, "call_failures": client.failures, **summarise(out)}  # fmt: skip
         left = stage.total - fields["counts"]["input"]
         fields["counts"]["input"] = stage.total  # records + rejects == input once nothing is left
         stopped = stopped or (f"{left} samples left after transient teacher failures" if left > 0 else None)

@@ -418,7 +418,7 @@ def train_and_eval(
 def _stage_seconds(stage_dir: Path, fallback: float) -> float:
     """A stage's time over every run of it (a resumed eval that had nothing left to do took ~0 s now)."""
     m = manifest.read(stage_dir) or {}
-    return float(m.get("wall_seconds_total") or m.get("wall_seconds") or fallback)
+    return float((m.get("wall_seconds") or {}).get("total") or fallback)
 
 
 def _log_arm(seed: int, arm: str, figures: dict[str, Any]) -> None:

@@ -92,6 +92,18 @@ class Usage:
         return d
 
 
+def cache_usage(cache: Any, model: str, *, batch: bool = False) -> dict[str, Any]:
+    """What every response the request cache holds for ``model`` cost, priced: the usage of a stage's whole
+    run across resumes (a killed run's responses included), as the manifest's ``usage.total`` records it."""
+    from leancot.llm import pricing
+
+    totals = cache.totals(model)
+    cached = totals.get("cached_prompt_tokens", 0)
+    cost = pricing.cost_usd(model, totals["prompt_tokens"], totals["completion_tokens"], cached_prompt_tokens=cached, batch=batch)
+    return {"calls": totals["responses"], "prompt_tokens": totals["prompt_tokens"], "completion_tokens": totals["completion_tokens"],
+            "cached_prompt_tokens": cached, "cost_usd": round(cost, 6)}  # fmt: skip
+
+
 @dataclass
 class Completion:
     """A chat completion reduced to what the stages use."""

@@ -165,8 +165,6 @@ def run(config: PruneConfig) -> Path:
             stopped, stop = str(e), e
         finally:
             extra = pruner.close()
-        if "usage" in extra and "usage_total" not in extra:
-            extra["usage_total"] = _add_usage(stage.previous.get("usage_total"), extra["usage"])
         summary = summarise(config.out)
         left = total - summary["counts"]["input"]
         summary["counts"]["input"] = total  # the input's rows; records + rejects == input once nothing is left
@@ -186,14 +184,6 @@ def run(config: PruneConfig) -> Path:
     if stop is not None and stop.exit_code:
         raise StageIncomplete(f"prune: {stopped}: {left} of {total} items left; re-run the same command to resume")
     return config.out
-
-
-def _add_usage(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, Any]:
-    """Usage summed over the runs that made this directory (a resumed run adds to the earlier ones)."""
-    total = dict(before or {})
-    for k, v in now.items():
-        total[k] = round(total.get(k, 0) + v, 6) if isinstance(v, float) else total.get(k, 0) + v
-    return total
 
 
 # --------------------------------------------------------------------------- the one row loop

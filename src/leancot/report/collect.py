@@ -38,7 +38,7 @@ class Run:
 
     @property
     def wall_seconds(self) -> float | None:
-        return num(self.manifest.get("wall_seconds"))
+        return num((self.manifest.get("wall_seconds") or {}).get("total"))
 
     @property
     def config(self) -> dict[str, Any]:
@@ -187,8 +187,7 @@ def _names(paths: list[Path]) -> list[str]:
 
 
 def _load(coll: Collection, name: str, path: Path, stage: str, *, max_records: int, tokenizer: str | None) -> None:
-    manifest = read_json(path / "manifest.json")
-    manifest = manifest if isinstance(manifest, dict) else {}
+    manifest = read_manifest(path, coll.warnings)
     if stage == "prune":
         coll.prune.append(load_prune(name, path, manifest, coll.warnings, max_records=max_records, tokenizer=tokenizer))
     elif stage == "train":
@@ -391,6 +390,18 @@ def link_evals(coll: Collection) -> None:
 
 
 # --------------------------------------------------------------------------- tolerant readers
+
+
+def read_manifest(path: Path, warnings: list[str]) -> dict[str, Any]:
+    """A run's manifest in the one schema (``leancot.manifest.read``); empty, with a warning, when it cannot be read."""
+    from leancot import manifest
+    from leancot.errors import UsageError
+
+    try:
+        return manifest.read(path) or {}
+    except UsageError as e:
+        warnings.append(str(e))
+        return {}
 
 
 def read_json(path: Path) -> Any:

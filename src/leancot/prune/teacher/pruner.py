@@ -21,7 +21,7 @@ from typing import Any
 from leancot.io import write_json_atomic
 from leancot.llm import pricing
 from leancot.llm.cache import RequestCache
-from leancot.llm.client import AUTO_MAX, BudgetExceeded, LLMClient, LLMError, NotCached
+from leancot.llm.client import AUTO_MAX, BudgetExceeded, LLMClient, LLMError, NotCached, cache_usage
 from leancot.prune.base import Deferred, Pass, Postponed, Pruned, PruneFailed, Rejected, StopRun
 from leancot.prune.teacher.config import TeacherConfig
 from leancot.prune.teacher.drp import TeacherInvalid, teach
@@ -29,18 +29,6 @@ from leancot.schema import Trace
 
 CACHE_FILE = "teacher_cache.sqlite"
 STATE_FILE = "teacher_state.json"  # what the run learnt about the server (the response_format it takes)
-
-
-def _priced(totals: dict[str, int], model: str, batch: bool) -> dict[str, Any]:
-    cached = totals.get("cached_prompt_tokens", 0)
-    cost = pricing.cost_usd(model, totals["prompt_tokens"], totals["completion_tokens"], cached_prompt_tokens=cached, batch=batch)
-    return {
-        "calls": totals["responses"],
-        "prompt_tokens": totals["prompt_tokens"],
-        "completion_tokens": totals["completion_tokens"],
-        "cached_prompt_tokens": cached,
-        "cost_usd": round(cost, 6),
-    }
 
 
 def _read_state(out_dir: Path) -> dict[str, Any]:
@@ -120,13 +108,13 @@ class TeacherPruner:
         if client is None:
             return {}
         write_json_atomic(self.out_dir / STATE_FILE, {"base_url": self.settings.base_url, "response_format": client.response_format})
-        cache_totals = client.cache.totals(self.settings.model) if client.cache is not None else {}
+        total = cache_usage(client.cache, self.settings.model, batch=client.batch_pricing) if client.cache is not None else None
         if client.cache is not None:
             client.cache.close()
         return {
             "server": {"response_format": client.response_format, "concurrency_reached": round(client.limit.limit, 1)},
             # every response in the cache was paid for once, by this run or an earlier (even killed) one
-            "usage_total": _priced(cache_totals, self.settings.model, client.batch_pricing) if cache_totals else client.usage.as_dict(),
+            "usage_total": total if total is not None and total["calls"] else client.usage.as_dict(),
             "teacher_settings": self.settings.model_dump(mode="json", exclude={"cache", "prices"}),
             "usage": client.usage.as_dict(),
             "priced": pricing.price_of(self.settings.model) is not None,
