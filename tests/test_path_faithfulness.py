@@ -76,3 +76,20 @@ def test_a_path_that_loses_a_computation_is_repaired_or_rejected_never_passed(na
 def _arithmetic(text: str) -> set[tuple]:
     """The computations of ``text`` as (operands in any order, result)."""
     return {(tuple(sorted(o.value for o in c.operands)), c.result) for c in computations(text)}
+
+
+@pytest.mark.parametrize("name,trap", [p for p in TRAPS if p[1]["retracted"]], ids=lambda x: x["id"] if isinstance(x, dict) else x)
+def test_what_the_annotator_says_a_trace_takes_back_the_graph_takes_back(name, trap):
+    """Every computation the annotation marks retracted is retracted in the derivation graph, so that no
+    pruner's path (the perplexity pruner keeps steps whole) can keep one and pass the check."""
+    from leancot.prune import derivation
+
+    trace = _trace(trap)
+    g = derivation.build(trace.reasoning, trace.question, trace.answer)
+    taken_back = set().union(*(_arithmetic_key(g.statements[i].text) for i in g.retracted))
+    for expr in trap["retracted"]:
+        assert _arithmetic_key(expr) <= taken_back, f"{expr!r} is not retracted"
+
+
+def _arithmetic_key(text: str) -> set[tuple]:
+    return {(tuple(sorted(o.value for o in c.operands)), c.result) for c in computations(text)}

@@ -130,7 +130,9 @@ def test_batch_mode_resubmits_only_failed_lines_and_keeps_every_batch_id(server,
     assert first[0]["lines"] == 10 and len(first) > 1 and first[1]["lines"] < 10  # only the failed lines again
     assert (out / first[0]["input_file"]).exists()
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["usage"]["run"]["calls"] == server.batch_lines - sum(1 for _ in server._failed_once)
+    assert manifest["status"] == "complete" and manifest["usage"]["run"]["calls"] == server.batch_lines - sum(
+        1 for _ in server._failed_once
+    )
     # a rerun submits nothing
     before = len(server.batches)
     prune(inp, tmp_path / "out2", server, batch=True, batch_poll_s=0.01, cache=out / "teacher_cache.sqlite")

@@ -61,11 +61,14 @@ from leancot.schema import Step
 CONSTANTS = frozenset(Fraction(n) for n in (*range(11), 12, 24, 30, 60, 90, 100, 180, 360, 365, 1000, 3600))
 # A self-correction that takes back what came before it.
 _RETRACT = re.compile(
-    r"\b(?:(?:does ?n[o']t|doesn'?t) make (?:any )?sense|can'?t be right|cannot be right|(?:i )?see (?:my|the) (?:mistake|error)"
+    r"\b(?:(?:does ?n[o']t|doesn'?t) make (?:any )?sense|(?:does ?n[o']t|doesn'?t) (?:seem|look) (?:right|correct)|was a mistake|can'?t be right|cannot be right|(?:i )?see (?:my|the) (?:mistake|error)"
     r"|i misread|misread (?:it|the)|i misunderstood|that'?s not (?:right|correct|it)|that (?:is|was) (?:wrong|incorrect)"
     r"|i made (?:a|an) (?:mistake|error)|wait,? no\b|no,? wait\b|oops|scratch that|that'?s wrong|was wrong|i messed up"
     r"|my mistake|i miscalculated|miscalculat\w*|(?:is|are|was|were) (?:wrong|incorrect|backwards)"
-    r"|i (?:flipped|mixed up|swapped|confused) (?:it|them|the)|should have (?:multiplied|divided|added|subtracted|used))",
+    r"|i (?:flipped|mixed up|swapped|confused) (?:it|them|the)|should have (?:multiplied|divided|added|subtracted|used)"
+    r"|(?:was|were) a misreading|misreading|throw (?:that|this|it) (?:out|away)|start (?:over|again)|scrap (?:that|this)"
+    r"|discard (?:that|this)|let me redo (?:that|this|it)\b|mix(?:ing|ed) (?:it|them|the \w+) up)"
+    r"|^\W*(?:hmm+\W+)?no[.!]",  # "Hmm, no. Reading it again, ..."
     re.I,
 )
 # Passages that re-derive what is known: they are sources only when nothing else derived the value.
@@ -81,7 +84,8 @@ _CHECK_OPEN = re.compile(
 _ASIDE_OPEN = re.compile(
     r"^\W*(?:(?:hmm+|but|wait|now|or|and|so|ok|okay|also|alternatively)\W+)*(?:what if\b|could (?:it|this|that|they|the \w+|\"[^\"]{1,40}\") (?:also |instead )?mean\b"
     r"|does (?:it|this|that) mean\b|maybe it means\b|suppose (?:it|the|they|he|she|instead)\b|if i (?:read|take|misread)\b"
-    r"|if (?:it|he|she|they|we|the \w+)\b[^.?!]{0,80}\bwould\b|had (?:it|he|she|they)\b[^.?!]{0,80}\bwould\b)",
+    r"|if (?:it|he|she|they|we|the \w+)\b[^.?!]{0,80}\bwould\b|had (?:it|he|she|they)\b[^.?!]{0,80}\bwould\b"
+    r"|[^.?!\n]{0,80}\b(?:i'd have|i would have|would have (?:gotten|got|been|had)|would've))",
     re.I,
 )
 _ASIDE_CLOSE = re.compile(
@@ -455,6 +459,7 @@ def _is_cue(reasoning: str, s: Sentence) -> bool:
     return s.skill != "verification" and (s.skill == "self_correction" or bool(_RETRACT.search(reasoning[s.start : s.end])))
 
 
+_NEGATED = re.compile(r"\b(?:not|instead of|rather than)\s+((?:the\s+)?\$?\d[\d,.]*)", re.I)
 _NAMED_LOOKBACK = 16  # sentences: how far back a correction that names a value ("the count of 4 is wrong") reaches
 
 
@@ -473,9 +478,15 @@ def _retracted(
         window = _window(sentences, by_sentence, u, last_cue)
         taken = _taken_back(statements, window, u, answer)
         taken += [i for i in by_sentence.get(u, []) if not statements[i].comp.correct]  # "7 × 8 = 54, no wait"
-        named = _named(reasoning, sentences[u], [statements[i] for i in by_sentence.get(u, [])]) - qvalues - {answer}
+        named = _named_by_correction(reasoning, sentences, by_sentence, statements, u) - qvalues - {answer}
         earlier = [i for k in range(max(0, u - _NAMED_LOOKBACK), u) for i in by_sentence.get(k, [])]
-        taken += [i for i in earlier if statements[i].comp.result in named and not statements[i].check]  # "the count of 4 is wrong"
+        # "the count of 4 is wrong", "3 hours 20 minutes is not 3.20 hours": what computed or used the value named goes
+        accused = [i for i in earlier if not statements[i].check
+                   and (statements[i].comp.result in named or _operand_values(statements[i]) & (named - CONSTANTS))]  # fmt: skip
+        taken += [i for i in accused if not _used_after(statements, statements[i], u)]
+        # one that something after uses stays, unless it is built on what was taken back ("210 ÷ 42 = 5" on "6 × 7 = 42")
+        made = {v for i in taken for v in statements[i].comp.produced}
+        taken += [i for i in accused if i not in taken and _operand_values(statements[i]) & made]
         out |= _with_dependants(statements, sorted(set(window) | set(earlier)), set(taken), u)
         last_cue = u
     for st in statements:  # a slip done right later: "7 × 8 = 54 ... 7 × 8 = 56"
@@ -498,10 +509,22 @@ def _built_on(statements: list[Statement], taken: set[int], answer: Fraction | N
     return out
 
 
-def _named(reasoning: str, s: Sentence, own: list[Statement]) -> set[Fraction]:
-    """The values a correction names ("the chicken count of 4 and everything built on it is wrong"), less
-    those of the computations it makes itself ("that's wrong, 7 × 8 = 56")."""
-    said = {n.value for n in numbers.tokens(_plain(reasoning[s.start : s.end]))}
+def _named_by_correction(
+    reasoning: str, sentences: list[Sentence], by_sentence: dict[int, list[int]], statements: list[Statement], u: int
+) -> set[Fraction]:
+    """The values a correction names as wrong ("the chicken count of 4 and everything built on it is wrong"): in its
+    sentence and the explanation after it, up to the next computation or paragraph, less the values of the
+    computations the correction itself makes ("that's wrong, 7 × 8 = 56")."""
+    said: set[Fraction] = set()
+    k = u
+    while k < len(sentences) and (k == u or (not sentences[k].paragraph and k not in by_sentence)) and k - u < 4:
+        text = _plain(reasoning[sentences[k].start : sentences[k].end])
+        if k == u:  # the correction itself: every value it names ("the 42 a week is wrong")
+            said |= {n.value for n in numbers.tokens(text)}
+        else:  # its explanation: the values it says are not so ("3 hours 20 minutes is not 3.20 hours")
+            said |= {n.value for m in _NEGATED.finditer(text) for n in numbers.tokens(m.group(1))}
+        k += 1
+    own = [statements[i] for i in by_sentence.get(u, [])]
     return said - {v for st in own for v in (*st.comp.produced, *(op.value for op in st.comp.operands))}
 
 
@@ -519,9 +542,11 @@ def _window(sentences: list[Sentence], by_sentence: dict[int, list[int]], u: int
 
 
 def _used_after(statements: list[Statement], st: Statement, u: int) -> bool:
-    """Whether a computation after sentence ``u`` (not a re-check) uses ``st``'s result."""
+    """Whether a computation from sentence ``u`` on (not a re-check) uses ``st``'s result: the correction's own
+    computations count ("hmm no. 4*100=400, ...")."""
     result = st.comp.result
-    return any(result in op.forms for later in statements if later.sentence > u and not later.check for op in later.comp.operands)
+    return any(result in op.forms for later in statements if later.sentence >= u and later.id > st.id and not later.check
+               for op in later.comp.operands)  # fmt: skip
 
 
 def _taken_back(statements: list[Statement], window: list[int], u: int, answer: Fraction | None) -> list[int]:
