@@ -16,7 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
-from leancot.evaluate.run import EvalConfig, run
+from leancot.evaluate.config import EvalConfig
+from leancot.evaluate.stage import run
 
 
 def main() -> None:

@@ -20,8 +20,9 @@ from leancot.io import read_jsonl, write_jsonl_atomic
 
 
 def main() -> None:
+    from leancot.prune.config import PruneConfig
     from leancot.prune.first_answer import answer_position
-    from leancot.prune.stage import PruneConfig, run
+    from leancot.prune.stage import run
 
     rows = [r for r in read_jsonl(data.traces_path()) if r["is_correct"]]
     with tempfile.TemporaryDirectory() as tmp:

@@ -41,7 +41,8 @@ def annotated_complete(path: str, trap: dict[str, Any]) -> tuple[bool, str]:
 
 
 def _run(rows: list[dict[str, Any]], method: str, tmp: Path, **settings: Any) -> tuple[list[dict], list[dict]]:
-    from leancot.prune.stage import PruneConfig, run
+    from leancot.prune.config import PruneConfig
+    from leancot.prune.stage import run
 
     src = tmp / "input.jsonl"
     if not src.exists():
@@ -53,8 +54,8 @@ def _run(rows: list[dict[str, Any]], method: str, tmp: Path, **settings: Any) ->
 
 def _raw_paths(rows: list[dict[str, Any]], method: str, scorer: str) -> dict[str, str]:
     """The pruner's own paths, before the stage's check and repair (the ``heuristic-unchecked`` view)."""
+    from leancot.prune.config import PruneConfig
     from leancot.prune.registry import make
-    from leancot.prune.stage import PruneConfig
 
     options = {"perplexity": {"scorer": scorer}} if method == "perplexity" else {}
     pruner = make(method, PruneConfig.model_validate({"input": __file__, "out": "unused", "method": method, "workers": 1, **options}))

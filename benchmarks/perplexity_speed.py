@@ -100,7 +100,8 @@ def speed(rows: list[dict], n: int, cache_check: bool) -> None:
 
 
 def quality(rows: list[dict], n: int) -> None:
-    from leancot.prune.stage import PruneConfig, run
+    from leancot.prune.config import PruneConfig
+    from leancot.prune.stage import run
 
     chosen = [r for r in rows if r["is_correct"]][:n]
     raw = [{k: v for k, v in r.items() if k not in ("reasoning", "final", "answer")} for r in chosen]

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from leancot import data
-from leancot.prune.stage import PruneConfig
+from leancot.prune.config import PruneConfig
 from leancot.prune.stage import run as prune
-from leancot.report.stage import ReportConfig
+from leancot.report.config import ReportConfig
 from leancot.report.stage import run as report
 
 

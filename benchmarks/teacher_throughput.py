@@ -81,7 +81,8 @@ class Server:
 
 
 def prune(inp: Path, out: Path, url: str, **teacher) -> dict:
-    from leancot.prune.stage import PruneConfig, run
+    from leancot.prune.config import PruneConfig
+    from leancot.prune.stage import run
     from leancot.prune.teacher.config import TeacherConfig
 
     run(PruneConfig(input=inp, out=out, method="llm", teacher=TeacherConfig(model="gpt-4o-mini", base_url=url, **teacher)))
@@ -168,7 +169,7 @@ def kill_and_resume(work: Path, n: int, logs: Path) -> None:
         out = work / "kr_out"
         code = (
             "import logging,sys; logging.basicConfig(level=logging.DEBUG, stream=sys.stderr); "
-            "from leancot.prune.stage import PruneConfig, run; from leancot.prune.teacher.config import TeacherConfig; "
+            "from leancot.prune.config import PruneConfig; from leancot.prune.stage import run; from leancot.prune.teacher.config import TeacherConfig; "
             f"run(PruneConfig(input={str(inp)!r}, out={str(out)!r}, method='llm', "
             f"teacher=TeacherConfig(model='gpt-4o-mini', base_url={server.url!r}, concurrency=16)))"
         )

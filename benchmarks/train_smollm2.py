@@ -26,7 +26,7 @@ def pruned_records(work: Path) -> tuple[Path, str]:
     from leancot.data import traces_path
 
     try:
-        from leancot.prune.stage import PruneConfig
+        from leancot.prune.config import PruneConfig
         from leancot.prune.stage import run as prune
 
         out = prune(PruneConfig(input=traces_path(), out=work / "prune"))

@@ -44,7 +44,7 @@ def by_id(path: Path) -> dict[str, dict]:
 def kill_9_after(inp: Path, out: Path, base_url: str, *, records: int) -> None:
     """``prune --method llm`` in a subprocess (concurrency 2), killed with SIGKILL once it wrote ``records`` records."""
     code = (
-        f"from leancot.prune.stage import PruneConfig, run; from leancot.prune.teacher.config import TeacherConfig; "
+        f"from leancot.prune.config import PruneConfig; from leancot.prune.stage import run; from leancot.prune.teacher.config import TeacherConfig; "
         f"run(PruneConfig(input={str(inp)!r}, out={str(out)!r}, method='llm', "
         f"teacher=TeacherConfig(model='gpt-4o-mini', base_url={base_url!r}, concurrency=2)))"
     )

@@ -9,7 +9,7 @@ import pytest
 from leancot.evaluate.backends import BackendOptions, Generation, Prompt, Sampling
 from leancot.evaluate.backends.base import think_boundary
 from leancot.evaluate.counting import token_counts
-from leancot.evaluate.run import make_records
+from leancot.evaluate.stage import make_records
 from leancot.schema import Problem
 from leancot.tokens import count_tokens
 

@@ -8,7 +8,8 @@ from fake_openai_server import FakeOpenAI
 
 from leancot import data
 from leancot.errors import UsageError
-from leancot.evaluate.run import EvalConfig, run
+from leancot.evaluate.config import EvalConfig
+from leancot.evaluate.stage import run
 
 GOLD = {p.question.strip(): p.gold_answer for p in data.load("gsm8k", limit=6)}
 

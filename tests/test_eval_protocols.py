@@ -7,7 +7,8 @@ from test_eval_run import ScriptedBackend, scripted  # noqa: F401 - the fixture
 
 from leancot.errors import UsageError
 from leancot.evaluate import metrics, protocols
-from leancot.evaluate.run import EvalConfig, run
+from leancot.evaluate.config import EvalConfig
+from leancot.evaluate.stage import run
 
 
 def test_every_protocol_file_sets_every_field_and_builds_a_config(tmp_path):

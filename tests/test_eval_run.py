@@ -15,7 +15,8 @@ from leancot.errors import UsageError
 from leancot.evaluate import backends
 from leancot.evaluate.backends.base import Backend, Generation, Prompt
 from leancot.evaluate.command import register
-from leancot.evaluate.run import EvalConfig, run
+from leancot.evaluate.config import EvalConfig
+from leancot.evaluate.stage import run
 
 
 class ScriptedBackend(Backend):

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from leancot.evaluate.run import EvalConfig, run
+from leancot.evaluate.config import EvalConfig
+from leancot.evaluate.stage import run
 
 
 @pytest.mark.slow

@@ -45,7 +45,7 @@ def pruned(i: int, *, verified: bool = True, answer: str | None = None) -> Prune
 @pytest.fixture(scope="module")
 def real_prune(tmp_path_factory, smollm2_tokenizer_dir) -> Path:
     """The 40 bundled R1-Distill traces through the real prune stage (20 records)."""
-    from leancot.prune.stage import PruneConfig
+    from leancot.prune.config import PruneConfig
     from leancot.prune.stage import run as prune
 
     return prune(PruneConfig(input=data.traces_path(), out=tmp_path_factory.mktemp("real") / "prune"))
@@ -88,8 +88,8 @@ def test_default_places_are_beside_the_stage_output(real_prune, exports):
 def test_prune_reads_an_export_back_to_the_same_questions_and_completions(real_prune, exports, fmt, tmp_path):
     """leancot prune's own reader (format detection, fields, the split at </think>) gets back what was written."""
     from leancot.io import iter_rows
+    from leancot.prune.config import PruneConfig
     from leancot.prune.reader import TraceReader
-    from leancot.prune.stage import PruneConfig
 
     records = {r["id"]: r for r in read_jsonl(real_prune / "records.jsonl")}
     reader = TraceReader(PruneConfig(input=exports[fmt], out=tmp_path / "o"))
@@ -103,7 +103,7 @@ def test_prune_reads_an_export_back_to_the_same_questions_and_completions(real_p
 
 
 def test_prune_runs_on_a_sharegpt_export(exports, tmp_path):
-    from leancot.prune.stage import PruneConfig
+    from leancot.prune.config import PruneConfig
     from leancot.prune.stage import run as prune
 
     out = prune(PruneConfig(input=exports["sharegpt"], out=tmp_path / "again"))

@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 
 from leancot.cli import app
 from leancot.config import StageConfig
-from leancot.evaluate.run import EvalConfig
+from leancot.evaluate.config import EvalConfig
 from leancot.flags import Nested, add_config_command
-from leancot.generate.stage import GenerateConfig
+from leancot.generate.config import GenerateConfig
+from leancot.prune.config import PruneConfig
 from leancot.prune.perplexity import PerplexityOptions
-from leancot.prune.stage import PruneConfig
 from leancot.prune.teacher.config import TeacherConfig
 from leancot.train.config import TrainConfig
 

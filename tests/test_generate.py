@@ -7,7 +7,7 @@ from teacher_fixtures import by_id
 from typer.testing import CliRunner
 
 from leancot.generate.command import register
-from leancot.prune.stage import PruneConfig
+from leancot.prune.config import PruneConfig
 from leancot.prune.stage import run as prune_offline
 
 

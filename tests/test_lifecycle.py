@@ -23,7 +23,8 @@ from leancot.cli import app
 from leancot.errors import StageFailed, UsageError
 from leancot.io import read_jsonl
 from leancot.manifest import stage_run
-from leancot.prune.stage import PruneConfig, run
+from leancot.prune.config import PruneConfig
+from leancot.prune.stage import run
 
 runner = CliRunner()
 GOOD = {

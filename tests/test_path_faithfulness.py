@@ -14,8 +14,8 @@ from leancot.data.traps import load_traps
 from leancot.prune.annotations import complete
 from leancot.prune.arithmetic import computations
 from leancot.prune.base import Rejected
+from leancot.prune.config import PruneConfig
 from leancot.prune.registry import make
-from leancot.prune.stage import PruneConfig
 from leancot.prune.verify import verify_path
 from leancot.schema import Trace
 

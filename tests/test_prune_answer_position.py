@@ -10,7 +10,8 @@ from leancot.prune.stats import answer_positions
 
 
 def test_input_file_and_prune_output_agree(tmp_path):
-    from leancot.prune.stage import PruneConfig, run
+    from leancot.prune.config import PruneConfig
+    from leancot.prune.stage import run
 
     out = run(PruneConfig(input=data.traces_path(), out=tmp_path / "p", limit=8, require_correct=False))
     from_dir = answer_positions(out).summary()

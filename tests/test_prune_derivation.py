@@ -12,9 +12,10 @@ import pytest
 from leancot.data import bundled_trace, load_traces
 from leancot.prune import derivation
 from leancot.prune.base import Pruned
+from leancot.prune.config import PruneConfig
 from leancot.prune.first_answer import prune_first_answer
 from leancot.prune.heuristic import prune_trace
-from leancot.prune.stage import PruneConfig, _verified
+from leancot.prune.stage import _verified
 from leancot.prune.verify import verify_path
 
 GOATS_Q = "Farm X has 55 goats and Farm Y has 45 goats. Farm X sells 10 goats and Farm Y sells 20. How many goats are left?"

@@ -71,7 +71,8 @@ def test_real_traces_keep_their_answers(real):
 def test_prune_stage_with_first_answer(tmp_path):
     from leancot import data
     from leancot.io import read_jsonl
-    from leancot.prune.stage import PruneConfig, run
+    from leancot.prune.config import PruneConfig
+    from leancot.prune.stage import run
 
     out = run(PruneConfig(input=data.traces_path(), out=tmp_path / "fa", method="first-answer", limit=6))
     records = read_jsonl(out / "records.jsonl")

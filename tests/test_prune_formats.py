@@ -7,7 +7,8 @@ import json
 import pytest
 
 from leancot.io import read_jsonl
-from leancot.prune.stage import PruneConfig, run
+from leancot.prune.config import PruneConfig
+from leancot.prune.stage import run
 
 QUESTION = "Tom has 3 apples and buys 4 more. How many apples does he have?"
 THINK = "Okay, so Tom has 3 apples. Hmm, let me think. He buys 4 more, so 3 + 4 = 7.\nWait, let me double-check: 3 + 4 = 7. Yes."

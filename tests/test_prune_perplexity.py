@@ -169,7 +169,8 @@ def test_pruner_keeps_the_ratio_and_closes_with_the_answer(tiny_model_dir, real)
 def test_prune_stage_with_perplexity(tmp_path, tiny_model_dir):
     from leancot import data, manifest
     from leancot.io import read_jsonl
-    from leancot.prune.stage import PruneConfig, run
+    from leancot.prune.config import PruneConfig
+    from leancot.prune.stage import run
 
     config = PruneConfig(
         input=data.traces_path(),
@@ -191,7 +192,7 @@ def test_prune_stage_with_perplexity(tmp_path, tiny_model_dir):
 def test_a_pruners_options_are_its_own(tmp_path):
     """Validated by its model, fingerprinted only when it runs, refused under another method."""
     from leancot.errors import UsageError
-    from leancot.prune.stage import PruneConfig
+    from leancot.prune.config import PruneConfig
 
     base = dict(input=tmp_path / "x.jsonl", out=tmp_path / "o")
     (tmp_path / "x.jsonl").write_text("")
@@ -222,7 +223,7 @@ def test_the_cli_shows_each_pruners_options_in_its_panel_and_refuses_them_under_
 
 def test_choosing_another_method_imports_no_torch():
     code = (
-        "import sys; from leancot.prune import registry, perplexity; from leancot.prune.stage import PruneConfig; "
+        "import sys; from leancot.prune import registry, perplexity; from leancot.prune.config import PruneConfig; "
         "print('torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

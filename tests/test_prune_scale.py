@@ -17,7 +17,8 @@ from leancot.cli import app
 from leancot.errors import UsageError
 from leancot.io import read_jsonl
 from leancot.merge import merge
-from leancot.prune.stage import PruneConfig, run
+from leancot.prune.config import PruneConfig
+from leancot.prune.stage import run
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ import pytest
 from leancot import data
 from leancot.errors import StageFailed, UsageError
 from leancot.io import read_jsonl
-from leancot.prune.stage import PruneConfig, run
+from leancot.prune.config import PruneConfig
+from leancot.prune.stage import run
 
 GOOD = {
     "id": "t1",

@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 
 from leancot.report.collect import collect, find_runs, lsp_series
 from leancot.report.command import register
+from leancot.report.config import ReportConfig
 from leancot.report.html import script_json
 from leancot.report.plots import pareto_front, series_labels
-from leancot.report.stage import ReportConfig, run
+from leancot.report.stage import run
 from leancot.report.tables import answer_position_table, sparkline
 
 runner = CliRunner()

@@ -12,7 +12,8 @@ import shutil
 import pytest
 from report_fixtures import EVIL, make_sweep
 
-from leancot.report.stage import ReportConfig, run
+from leancot.report.config import ReportConfig
+from leancot.report.stage import run
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 CHROMIUM = os.environ.get("LEANCOT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")

@@ -4,8 +4,9 @@ import pytest
 from pydantic import ValidationError
 from teacher_fixtures import by_id, write_traces
 
+from leancot.prune.config import PruneConfig
 from leancot.prune.skills import SKILLS
-from leancot.prune.stage import PruneConfig, run
+from leancot.prune.stage import run
 from leancot.prune.teacher import prompts
 from leancot.prune.teacher.config import TeacherConfig
 from leancot.prune.teacher.parse import ParseError, parse_paper_compression, parse_paper_segmentation

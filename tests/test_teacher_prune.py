@@ -6,7 +6,8 @@ import pytest
 from teacher_fixtures import SECRET, by_id, kill_9_after, write_traces
 
 from leancot.errors import Interrupted
-from leancot.prune.stage import PruneConfig, run
+from leancot.prune.config import PruneConfig
+from leancot.prune.stage import run
 from leancot.prune.teacher.config import TeacherConfig
 
 

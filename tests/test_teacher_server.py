@@ -15,7 +15,8 @@ from teacher_fixtures import SECRET, by_id, kill_9_after, write_traces
 
 from leancot.errors import StageIncomplete
 from leancot.llm.cache import RequestCache
-from leancot.prune.stage import PruneConfig, run
+from leancot.prune.config import PruneConfig
+from leancot.prune.stage import run
 from leancot.prune.teacher.config import TeacherConfig
 
 

@@ -33,8 +33,9 @@ def _main(
 def _register_prune() -> None:
     """``leancot prune``: its flags are PruneConfig's fields, each pruner's options in its own panel (the registry's)."""
     from leancot.flags import Nested, add_config_command
+    from leancot.prune.config import PruneConfig
     from leancot.prune.registry import PRUNERS
-    from leancot.prune.stage import PruneConfig, run
+    from leancot.prune.stage import run
 
     nested = {
         e.field: Nested(panel=f"{name} pruner (--method {name})", rename=dict(getattr(e.options_model(), "FLAG_NAMES", {})))

@@ -21,8 +21,9 @@ from leancot import data, manifest
 from leancot.io import read_jsonl, write_text_atomic
 from leancot.models import resolve
 from leancot.prune.agreement import compare
+from leancot.prune.config import PruneConfig
 from leancot.prune.heuristic import prune_trace
-from leancot.prune.stage import PruneConfig, run
+from leancot.prune.stage import run
 from leancot.prune.stats import PruneStats, load_stats
 from leancot.schema import ACTIONS
 

@@ -62,11 +62,11 @@ ORDER = ("generate", "prune", "train", "eval", "report")
 
 # Stage name -> (config class, run function), imported only when a recipe uses the stage.
 STAGES: dict[str, tuple[str, str]] = {
-    "generate": ("leancot.generate.stage:GenerateConfig", "leancot.generate.stage:run"),
-    "prune": ("leancot.prune.stage:PruneConfig", "leancot.prune.stage:run"),
+    "generate": ("leancot.generate.config:GenerateConfig", "leancot.generate.stage:run"),
+    "prune": ("leancot.prune.config:PruneConfig", "leancot.prune.stage:run"),
     "train": ("leancot.train.config:TrainConfig", "leancot.train.stage:run"),
-    "eval": ("leancot.evaluate.run:EvalConfig", "leancot.evaluate.run:run"),
-    "report": ("leancot.report.stage:ReportConfig", "leancot.report.stage:run"),
+    "eval": ("leancot.evaluate.stage:EvalConfig", "leancot.evaluate.stage:run"),
+    "report": ("leancot.report.config:ReportConfig", "leancot.report.stage:run"),
 }
 
 # Keys the pipeline itself reads from a stage's settings (not passed to the stage).

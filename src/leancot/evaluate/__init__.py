@@ -7,6 +7,7 @@
 imported here: backends load torch, vLLM or the OpenAI SDK only when chosen.
 """
 
-from leancot.evaluate.run import EvalConfig, run
+from leancot.evaluate.config import EvalConfig
+from leancot.evaluate.stage import run
 
 __all__ = ["EvalConfig", "run"]

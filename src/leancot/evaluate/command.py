@@ -14,7 +14,8 @@ from leancot.cli_utils import console, handle_errors
 
 def register(app: typer.Typer) -> None:
     """Add the ``eval`` and ``compare`` subcommands to ``app``."""
-    from leancot.evaluate.run import EvalConfig, run
+    from leancot.evaluate.config import EvalConfig
+    from leancot.evaluate.stage import run
     from leancot.flags import add_config_command
 
     add_config_command(
@@ -30,7 +31,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _eval_summary(config: Any, out_dir: Path) -> None:
-    from leancot.evaluate.run import load_summary
+    from leancot.evaluate.stage import load_summary
 
     print_summary(load_summary(out_dir))
     console.print(f"records: [bold]{out_dir / 'records.jsonl'}[/bold]")

@@ -108,7 +108,7 @@ def _questions(benchmarks: list[str], split: str) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for name in benchmarks:
         bench = data.find_benchmark(name)
-        key = bench.name if bench else Path(name).stem  # as leancot.evaluate.run names it in the records
+        key = bench.name if bench else Path(name).stem  # as leancot.evaluate.stage names it in the records
         try:
             problems = data.load(name, split=split)
         except UsageError as e:

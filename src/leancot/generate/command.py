@@ -13,7 +13,8 @@ from leancot.cli_utils import console
 def register(app: typer.Typer) -> None:
     """Add the ``generate`` subcommand to ``app``."""
     from leancot.flags import add_config_command
-    from leancot.generate.stage import GenerateConfig, run
+    from leancot.generate.config import GenerateConfig
+    from leancot.generate.stage import run
 
     add_config_command(
         app,

@@ -17,7 +17,7 @@
    compares any of them. ``--student smollm2-135m`` (or a model dir) fine-tunes that pretrained
    model with LoRA instead (merged for the evaluator), in its own vocabulary, sized by
    ``PRETRAINED_SIZES`` (``benchmarks/lab_pretrained.py``): the papers' students are pretrained;
-5. evaluates each with the real evaluator (``leancot.evaluate.run``, hf backend, greedy) on the
+5. evaluates each with the real evaluator (``leancot.evaluate.stage``, hf backend, greedy) on the
    held-out problems, written as a problem file; seeds run side by side in ``workers`` processes;
 6. writes ``lab_summary.json`` (every figure, per seed and pooled, with 95% intervals, each arm's
    paired difference against ``verbose``, and the paper targets), ``lab_table.md`` and
@@ -246,7 +246,7 @@ def prune_traces(config: LabConfig, method: str, tokenizer: Path, *, scorer: Pat
 
     The perplexity pruner scores with ``--scorer``, else the student itself (SPIRIT): the
     pretrained ``--student``, or ``scorer`` (``train_scorer``'s model) for students from scratch."""
-    from leancot.prune.stage import PruneConfig
+    from leancot.prune.config import PruneConfig
     from leancot.prune.stage import run as prune
 
     chosen = config.scorer or config.student or (str(scorer) if scorer else None)
@@ -392,8 +392,8 @@ def train_and_eval(
     config: LabConfig, settings: dict[str, Any], seed: int, arm: Arm, data: dict[str, Any], test_file: Path
 ) -> dict[str, Any]:
     """Train the student of ``arm`` and ``seed`` and evaluate it; returns its figures and eval records."""
-    from leancot.evaluate.run import EvalConfig
-    from leancot.evaluate.run import run as evaluate
+    from leancot.evaluate.config import EvalConfig
+    from leancot.evaluate.stage import run as evaluate
 
     base = config.out / f"seed{seed}" / arm.dirname
     tick = time.perf_counter()

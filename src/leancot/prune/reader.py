@@ -17,7 +17,7 @@ from leancot.io import RawRow
 from leancot.schema import Trace
 
 if TYPE_CHECKING:
-    from leancot.prune.stage import PruneConfig
+    from leancot.prune.config import PruneConfig
 
 Reject = tuple[str, str]
 

@@ -34,7 +34,7 @@ from leancot.schema import Trace
 
 if TYPE_CHECKING:
     from leancot.prune.base import Pruner
-    from leancot.prune.stage import PruneConfig
+    from leancot.prune.config import PruneConfig
 
 
 @dataclass(frozen=True)

@@ -173,8 +173,8 @@ def _traces_of(source: Path, limit: int | None) -> Iterator[tuple[str, str | Non
     if not source.exists():
         raise UsageError(f"stats: {source} is neither a prune output directory nor a traces file")
     from leancot.io import iter_rows
+    from leancot.prune.config import PruneConfig
     from leancot.prune.reader import TraceReader
-    from leancot.prune.stage import PruneConfig
 
     reader = TraceReader(PruneConfig(input=source, out=Path(".")))  # the prune stage's own reading of every format
     for n, row in enumerate(iter_rows(source)):

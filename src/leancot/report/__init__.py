@@ -4,6 +4,7 @@
 formats them, ``html`` renders report.html / report.md, ``stage.run`` ties them together.
 """
 
-from leancot.report.stage import ReportConfig, run
+from leancot.report.config import ReportConfig
+from leancot.report.stage import run
 
 __all__ = ["ReportConfig", "run"]

@@ -26,7 +26,8 @@ def report(
     tokenizer: Annotated[str | None, typer.Option(help="Tokenizer for per-skill token counts (default: the prune run's).")] = None,
 ) -> None:
     """Write a self-contained report.html (plots, tables, trace viewer) and report.md for run directories."""
-    from leancot.report.stage import ReportConfig, run
+    from leancot.report.config import ReportConfig
+    from leancot.report.stage import run
 
     path = run(ReportConfig(runs=runs, out=out, title=title, max_records=max_records, tokenizer=tokenizer))
     console.print(f"report: {path} (and {path.with_name('report.md')})", highlight=False, soft_wrap=True)
