@@ -68,7 +68,7 @@ def test_allow_overlap_lets_it_run_and_is_recorded(tmp_path):
     assert report.allow_overlap and report.overlap["math500"] == 2
     recipe = write_recipe(tmp_path, {"prune": stages["prune"]}, allow_overlap=True)
     # a recipe key does the same; run() writes the report to pipeline.json
-    out = pipeline.run(recipe, ["allow_overlap=true"])
+    out = pipeline.run_recipe(recipe, ["allow_overlap=true"])
     record = json.loads((out / "pipeline.json").read_text())["leakage"]
     assert record["allow_overlap"] is True and record["overlap_bundled_test"]["math500"] == 2
 
@@ -84,7 +84,7 @@ def test_a_declared_input_not_there_yet_passes_the_dry_run_and_stops_the_run(tmp
     plan = pipeline.plan(path)
     assert plan.missing_inputs == {"stratos": str(missing)} and plan.leakage.not_checked == [str(missing)]
     with pytest.raises(UsageError, match="inputs.stratos"):
-        pipeline.run(path)
+        pipeline.run_recipe(path)
     assert not (tmp_path / "runs").exists()
     given = _own_traces(tmp_path, 0)
     assert str(pipeline.plan(path, [f"inputs.stratos={given}"]).steps[0].config.input) == str(given)

@@ -81,7 +81,7 @@ def test_a_list_setting_is_a_sweep_and_earlier_stages_are_shared(tmp_path):
 def test_bad_recipes_fail_before_any_work_naming_the_key(tmp_path, stages, message):
     path = write_recipe(tmp_path, stages)
     with pytest.raises(UsageError, match=message) as err:
-        pipeline.run(path)
+        pipeline.run_recipe(path)
     assert str(path) in str(err.value) or "not found" in str(err.value)
     assert not (tmp_path / "runs").exists()
 
@@ -116,12 +116,12 @@ def test_set_reaches_nested_keys_and_the_dry_run_prints_them(tmp_path):
 
 def test_run_skips_finished_stages_and_from_reruns_them(tmp_path):
     path = write_recipe(tmp_path, {"prune": {"input": "bundled:r1-traces", "limit": 4}})
-    out = pipeline.run(path)
+    out = pipeline.run_recipe(path)
     manifest = out / "prune" / "manifest.json"
     first = json.loads(manifest.read_text())["started_at"], manifest.stat().st_mtime_ns
-    pipeline.run(path)
+    pipeline.run_recipe(path)
     assert manifest.stat().st_mtime_ns == first[1]  # skipped: the manifest was not rewritten
-    pipeline.run(path, from_stage="prune")
+    pipeline.run_recipe(path, from_stage="prune")
     assert manifest.stat().st_mtime_ns != first[1]
     assert json.loads((out / "pipeline.json").read_text())["steps"][0]["stage"] == "prune"
 
@@ -131,7 +131,7 @@ def test_an_eval_model_that_does_not_exist_fails_before_work(tmp_path):
         tmp_path, {"prune": {"input": "bundled:r1-traces"}, "eval": {"model": str(tmp_path / "nope"), "benchmarks": ["gsm8k"]}}
     )
     with pytest.raises(UsageError, match="stages.eval.model"):
-        pipeline.run(path)
+        pipeline.run_recipe(path)
     tiny_base = write_recipe(
         tmp_path,
         {"train": {"input": "bundled:r1-traces", "student": "tiny:2x64"}, "eval": {"benchmarks": ["gsm8k"], "compare_to_base": True}},
@@ -152,7 +152,7 @@ def test_a_tiny_recipe_runs_end_to_end(tmp_path, tiny_model_dir):
             "report": {},
         },
     )
-    out = pipeline.run(path)
+    out = pipeline.run_recipe(path)
     for variant in ("lsp0.5", "lsp1.0"):
         assert (out / variant / "train" / "metrics.json").exists()
         summary = json.loads((out / variant / "eval" / "summary.json").read_text())

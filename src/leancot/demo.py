@@ -43,7 +43,7 @@ def run_demo(out: Path, *, quick: bool = False) -> Path:
 
     run_lab(LabConfig(out=out / "lab", size="small"))
     runs = [str(out / d) for d in ("prune", "eval-base", "train", "eval", "lab/prune", "lab/seed0")]
-    pipeline.run(CPU_DEMO, [f"report.runs={runs}"], out=out)
+    pipeline.run_recipe(CPU_DEMO, [f"report.runs={runs}"], out=out)
     return out / "report" / "report.html"
 
 

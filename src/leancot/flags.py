@@ -153,6 +153,8 @@ def _parameter(
 ) -> inspect.Parameter:
     """One ``inspect.Parameter`` carrying its typer Option / Argument."""
     annotation = _cli_type(info.annotation)
+    if argument and _is_list(info.annotation):
+        annotation = list[_element_type(info.annotation)]  # a list argument takes several values: leancot report runs/*
     has_default = info.default is not PydanticUndefined
     if required is False and not has_default:
         has_default = True  # nested: its block is validated as a whole, where a missing key is named
@@ -200,6 +202,14 @@ def _is_list(annotation: Any) -> bool:
     if origin in (typing.Union, types.UnionType):
         return any(_is_list(a) for a in typing.get_args(annotation))
     return origin in (list, set)  # a tuple is one value with its own syntax (a shard "i/N")
+
+
+def _element_type(annotation: Any) -> Any:
+    """``list[Path] | None`` -> ``Path``."""
+    for arg in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(arg) in (list, set):
+            return _cli_type(typing.get_args(arg)[0])
+    return str
 
 
 def _model_of(annotation: Any) -> type[BaseModel]:

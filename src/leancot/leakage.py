@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leancot import data
+from leancot import data, stages
 from leancot.data import formats
 from leancot.errors import UsageError
 from leancot.io import FIELD_ALIASES, iter_rows
@@ -105,24 +105,26 @@ def check(plan: Plan, *, allow_overlap: bool = False) -> Report:
 
 
 def _training_sources(plan: Plan, stage_dirs: list[Path], not_checked: list[str]) -> list[TrainingSource]:
-    """The first data-bearing input of each chain: generate's problems, else a file prune/train reads."""
+    """The first data-bearing input of each chain (what each stage's declaration says it trains on): a
+    stage's problems, else a file it reads that no earlier stage of the plan writes."""
     sources: dict[str, TrainingSource] = {}
     for step in plan.steps:
-        cfg = step.config
-        if step.stage == "generate":
-            bench = data.find_benchmark(cfg.source)
-            label = f"generate: {bench.name if bench else cfg.source} {cfg.split}"
+        declared = stages.get(step.stage)
+        source = declared.trains_on(step.config) if declared.trains_on else None
+        if isinstance(source, stages.Problems):
+            bench = data.find_benchmark(source.source)
+            label = f"{step.stage}: {bench.name if bench else source.source} {source.split}"
             if label not in sources:
-                problems = data.load(cfg.source, split=cfg.split, limit=cfg.limit, **cfg.field_kwargs())
+                problems = data.load(source.source, split=source.split, limit=source.limit, **source.fields)
                 sources[label] = TrainingSource(label, {normalise_question(p.question) for p in problems},
-                                                (bench.name, cfg.split) if bench else None)  # fmt: skip
-        elif step.stage in ("prune", "train"):
-            path = Path(cfg.input).absolute()
+                                                (bench.name, source.split) if bench else None)  # fmt: skip
+        elif isinstance(source, stages.InputFile):
+            path = source.path.absolute()
             if any(path.is_relative_to(d.absolute()) for d in stage_dirs):
                 continue  # an earlier stage's output: its source is checked instead
-            label = f"{step.stage} input {cfg.input}"
+            label = f"{step.stage} input {source.path}"
             if not path.exists():
-                not_checked.append(str(cfg.input))
+                not_checked.append(str(source.path))
             elif label not in sources:
                 sources[label] = TrainingSource(label, file_questions(path))
     return list(sources.values())
@@ -152,30 +154,35 @@ def _question_column(row: dict[str, Any]) -> str | None:
     return None
 
 
-def _evaluated_splits(plan: Plan) -> set[tuple[str, str]]:
-    """(benchmark, split) of every eval step (one per sweep variant: the same pairs repeat)."""
-    pairs = set()
+def _evaluations(plan: Plan) -> list[stages.Problems]:
+    """Every problem set the plan's steps evaluate (as their declarations say), sweep repeats included."""
+    out = []
     for step in plan.steps:
-        if step.stage == "eval":
-            for b in step.config.benchmarks:
-                bench = data.find_benchmark(b)
-                pairs.add((bench.name if bench else str(b), step.config.split))
+        declared = stages.get(step.stage)
+        if declared.evaluates is not None:
+            out += declared.evaluates(step.config)
+    return out
+
+
+def _evaluated_splits(plan: Plan) -> set[tuple[str, str]]:
+    """(benchmark, split) of every evaluation (one per sweep variant: the same pairs repeat)."""
+    pairs = set()
+    for p in _evaluations(plan):
+        bench = data.find_benchmark(p.source)
+        pairs.add((bench.name if bench else str(p.source), p.split))
     return pairs
 
 
 def _evaluated(plan: Plan) -> dict[str, set[str]]:
-    """Benchmark (or file) -> the normalised questions the plan's eval steps evaluate."""
+    """Benchmark (or file) -> the normalised questions the plan evaluates."""
     out: dict[str, set[str]] = {}
-    for step in plan.steps:
-        if step.stage != "eval":
-            continue
-        for b in step.config.benchmarks:
-            bench = data.find_benchmark(b)
-            name = bench.name if bench else str(b)
-            if bench is not None:
-                out.setdefault(name, set()).update(_bundled_questions(name, step.config.split))
-            elif Path(b).exists():
-                out.setdefault(name, set()).update(normalise_question(p.question) for p in data.load(b, **step.config.field_kwargs()))
+    for p in _evaluations(plan):
+        bench = data.find_benchmark(p.source)
+        name = bench.name if bench else str(p.source)
+        if bench is not None:
+            out.setdefault(name, set()).update(_bundled_questions(name, p.split))
+        elif Path(p.source).exists():
+            out.setdefault(name, set()).update(normalise_question(q.question) for q in data.load(p.source, **p.fields))
     return out
 
 

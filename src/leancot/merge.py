@@ -15,32 +15,30 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from leancot import manifest
+from leancot import manifest, stages
 from leancot.errors import UsageError
-from leancot.io import write_json_atomic, write_text_atomic
-
-SHARDABLE = ("prune", "generate", "eval")
+from leancot.io import write_text_atomic
 
 
 def merge(dirs: list[Path], out: Path) -> Path:
     """Join the shard directories ``dirs`` into ``out``; returns ``out``."""
     shards = sorted((_read_shard(d) for d in dirs), key=lambda s: s["shard"][0])
     _check_together(shards)
-    key = "problem_id" if shards[0]["stage"] == "eval" else "id"
-    records, rejects = _joined(shards, "records.jsonl", key), _joined(shards, "rejects.jsonl", "id")
-    with manifest.stage_run(out, shards[0]["stage"], _common_config(shards[0]), shards[0]["inputs"], overwrite=True) as run:
+    stage = stages.get(shards[0]["stage"])
+    records, rejects = _joined(shards, "records.jsonl", stage.record_key), _joined(shards, "rejects.jsonl", ("id",))
+    with manifest.stage_run(out, stage.name, _common_config(shards[0]), shards[0]["inputs"], overwrite=True) as run:
         write_text_atomic(out / "records.jsonl", "".join(records))
         write_text_atomic(out / "rejects.jsonl", "".join(rejects))
         fields = _summed(shards)
-        if shards[0]["stage"] == "eval":
-            fields["summary"] = _eval_summary(out, shards[0]["config"], fields.get("timings", {}))
+        if stage.after_merge is not None:
+            fields.update(stage.after_merge(out, shards[0]["config"], fields))
         counts = {"input": len(records) + len(rejects), "records": len(records), "rejects": len(rejects)}
         run.complete(counts, merged_from=[str(s["dir"]) for s in shards], **fields)
     return out
 
 
 def _read_shard(d: Path) -> dict[str, Any]:
-    m = manifest.require_stage(d, *SHARDABLE, command="merge")
+    m = manifest.require_stage(d, *(s.name for s in stages.all_stages() if s.shards), command="merge")
     info = m.get("shard")
     if not info:
         raise UsageError(f"merge: {d} is not a shard (its run had no --shard)")
@@ -69,7 +67,7 @@ def _check_together(shards: list[dict[str, Any]]) -> None:
         raise UsageError(f"merge: shards {', '.join(f'{i}/{n}' for i in missing)} are missing")
 
 
-def _joined(shards: list[dict[str, Any]], name: str, key: str) -> list[str]:
+def _joined(shards: list[dict[str, Any]], name: str, key: tuple[str, ...]) -> list[str]:
     """The lines of every shard's file, in shard order; an id in two shards is refused."""
     lines, where = [], {}
     for s in shards:
@@ -78,7 +76,7 @@ def _joined(shards: list[dict[str, Any]], name: str, key: str) -> list[str]:
             if not line.strip():
                 continue
             row = json.loads(line)
-            ident = f"{row.get('benchmark', '')}/{row[key]}/{row.get('sample', '')}" if key == "problem_id" else row[key]
+            ident = "/".join(str(row.get(k, "")) for k in key)
             if ident in where:
                 raise UsageError(f"merge: id {ident!r} is in {where[ident]} and in {s['dir']}: the shards overlap")
             where[ident] = s["dir"]
@@ -110,21 +108,3 @@ def _add(parts: list[dict[str, Any]]) -> dict[str, Any]:
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 total[k] = total.get(k, 0) + v
     return total
-
-
-def _eval_summary(out: Path, config: dict[str, Any], timings: dict[str, Any]) -> dict[str, Any]:
-    """``summary.json`` over the merged eval records (per benchmark, as ``leancot eval`` writes it)."""
-    from leancot.evaluate.metrics import summarize_benchmark
-
-    by_bench: dict[str, list[dict[str, Any]]] = {}
-    for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            by_bench.setdefault(r["benchmark"], []).append(r)
-    benchmarks = {name: summarize_benchmark(rs, timings.get(name)) for name, rs in sorted(by_bench.items())}
-    decoding = {k: config.get(k) for k in ("max_new_tokens", "temperature", "top_p")}
-    write_json_atomic(
-        out / "summary.json",
-        {"model": config.get("model"), "backend": config.get("backend"), "decoding": decoding, "benchmarks": benchmarks, "merged": True},
-    )
-    return benchmarks

@@ -80,6 +80,28 @@ BUILTINS: dict[str, BuiltinModel] = {
 }
 
 
+# Students built at training time: a random tiny Llama, or a built-in model cut to k layers (the one parser).
+TINY = re.compile(r"^tiny:(\d+)x(\d+)$")
+LAYERS = re.compile(r"^(.+):layers=(\d+)$")
+
+
+def parse_tiny(spec: str) -> tuple[int, int] | None:
+    """``tiny:4x64`` -> (4, 64); anything else -> None."""
+    m = TINY.match(spec)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def parse_layers(spec: str) -> tuple[str, int] | None:
+    """``smollm2-135m:layers=6`` -> ('smollm2-135m', 6); anything else -> None."""
+    m = LAYERS.match(spec)
+    return (m.group(1), int(m.group(2))) if m else None
+
+
+def built_when_trained(spec: str) -> bool:
+    """Whether a student name is made at training time (``tiny:...``, ``...:layers=k``), not loadable before."""
+    return parse_tiny(spec) is not None or parse_layers(spec) is not None
+
+
 def cache_dir() -> Path:
     """The cache root: ``$LEANCOT_HOME`` or ``~/.cache/leancot`` (read on every call)."""
     home = os.environ.get("LEANCOT_HOME")

@@ -1,7 +1,8 @@
 """``leancot run RECIPE.yaml``: chain the stages of one experiment from a YAML file.
 
-A recipe names its stages (in the fixed order generate → prune → train → eval → report)
-and their settings, which are exactly the fields of each stage's config class::
+A recipe names its stages (in the order of the stage table, ``leancot.stages``: generate →
+prune → train → eval → report) and their settings, which are exactly the fields of each
+stage's config class::
 
     out: runs/cpu-demo
     stages:
@@ -10,8 +11,9 @@ and their settings, which are exactly the fields of each stage's config class::
       eval:  {benchmarks: [gsm8k], limit: 20, compare_to_base: true}
       report: {}
 
-Inputs chain by default (prune reads generate's records, train reads prune's, eval
-evaluates train's model, report reads every stage's directory); a string may name
+Inputs chain by default, as each stage's declaration says (``Stage.feeds``: prune reads
+generate's records, train reads prune's, eval evaluates train's model; ``Stage.collects``:
+the report reads every stage's directory); a string may name
 another stage's output as ``{prune}``, ``{train}`` ... or the recipe's ``{out}``.
 A setting given as a list where the field takes a single value is a sweep: the
 stages from the first swept one on run once per combination, each in its own
@@ -40,7 +42,6 @@ written to ``pipeline.json``.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import logging
 import typing
@@ -52,34 +53,17 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from leancot import stages
 from leancot.config import validation_message
 from leancot.errors import UsageError
 from leancot.io import write_json_atomic
 
 log = logging.getLogger(__name__)
 
-ORDER = ("generate", "prune", "train", "eval", "report")
-
-# Stage name -> (config class, run function), imported only when a recipe uses the stage.
-STAGES: dict[str, tuple[str, str]] = {
-    "generate": ("leancot.generate.config:GenerateConfig", "leancot.generate.stage:run"),
-    "prune": ("leancot.prune.config:PruneConfig", "leancot.prune.stage:run"),
-    "train": ("leancot.train.config:TrainConfig", "leancot.train.stage:run"),
-    "eval": ("leancot.evaluate.stage:EvalConfig", "leancot.evaluate.stage:run"),
-    "report": ("leancot.report.config:ReportConfig", "leancot.report.stage:run"),
-}
-
-# Keys the pipeline itself reads from a stage's settings (not passed to the stage).
-PIPELINE_KEYS = {"eval": {"compare_to_base"}}
 TOP_LEVEL = ("out", "stages", "name", "description", "seed", "inputs", "allow_overlap")
 
 # Declared user inputs that do not exist yet, while a plan is being built (validated as stand-ins).
 _MISSING_INPUTS: ContextVar[frozenset[str]] = ContextVar("missing_inputs", default=frozenset())
-
-
-def _load(ref: str) -> Any:
-    module, name = ref.split(":")
-    return getattr(importlib.import_module(module), name)
 
 
 @dataclass
@@ -128,7 +112,7 @@ def read_recipe(path: str | Path, overrides: list[str] | None = None) -> dict[st
     inputs = recipe.get("inputs") or {}
     if not isinstance(inputs, dict) or not all(isinstance(v, str) and v for v in inputs.values()):
         raise UsageError(f"{path}: 'inputs:' must map names to paths")
-    clash = set(inputs) & {"out", *ORDER}
+    clash = set(inputs) & {"out", *stages.recipe_order()}
     if clash:
         raise UsageError(f"{path}: inputs.{min(clash)}: the name is taken by {{out}} or a stage's output dir")
     if not isinstance(recipe.get("allow_overlap", False), bool):
@@ -192,40 +176,41 @@ def plan(
 def _plan(path: Path, recipe: dict[str, Any], inputs: dict[str, str], from_stage: str | None, out: Path | None) -> Plan:
     if out is not None:
         recipe["out"] = str(out)
-    stages = {name: dict(settings or {}) for name, settings in recipe["stages"].items()}
-    for name in stages:
-        if name not in STAGES:
-            raise UsageError(f"{path}: unknown stage '{name}' (stages: {', '.join(ORDER)})")
-    if from_stage and from_stage not in stages:
-        raise UsageError(f"--from {from_stage}: {path} has no such stage (it has: {', '.join(stages)})")
+    order = stages.recipe_order()
+    settings_of = {name: dict(settings or {}) for name, settings in recipe["stages"].items()}
+    for name in settings_of:
+        if name not in order:
+            raise UsageError(f"{path}: unknown stage '{name}' (stages: {', '.join(order)})")
+    if from_stage and from_stage not in settings_of:
+        raise UsageError(f"--from {from_stage}: {path} has no such stage (it has: {', '.join(settings_of)})")
     out = Path(recipe.get("out") or Path("runs") / path.stem).absolute()
-    sweeps = _find_sweeps(stages, path)
+    sweeps = _find_sweeps(settings_of, path)
     result = Plan(recipe=path, out=out)
-    first_swept = min((ORDER.index(s) for s, _ in sweeps), default=len(ORDER))
+    first_swept = min((order.index(s) for s, _ in sweeps), default=len(order))
     combos = list(itertools.product(*(values for _, values in sweeps.items()))) or [()]
     seen: set[Path] = set()
     for combo in combos:
         chosen = dict(zip(sweeps, combo))
         tag = "-".join(f"{key}{_short(value)}" for (_, key), value in chosen.items())
         result.variants.append({"variant": tag, **{f"{s}.{k}": v for (s, k), v in chosen.items()}})
-        for step in _variant_steps(stages, chosen, tag, first_swept, out, path, from_stage, inputs):
+        for step in _variant_steps(settings_of, chosen, tag, first_swept, out, path, from_stage, inputs):
             if step.out not in seen:  # stages before the first swept one are shared
                 seen.add(step.out)
                 result.steps.append(step)
-    if "report" in stages:  # one report, last, over every variant
-        result.steps.append(_report_step(stages["report"], result, out, path, inputs))
+    for name in (n for n in order if n in settings_of and stages.get(n).collects):  # once, last, over every variant
+        result.steps.append(_collecting_step(name, settings_of[name], result, out, path, inputs))
     return result
 
 
-def _find_sweeps(stages: dict[str, dict[str, Any]], path: Path) -> dict[tuple[str, str], list[Any]]:
+def _find_sweeps(settings_of: dict[str, dict[str, Any]], path: Path) -> dict[tuple[str, str], list[Any]]:
     """(stage, key) -> values, for every list given where the field takes one value."""
     sweeps = {}
-    for stage in ORDER:
-        if stage not in stages:
+    for stage in stages.recipe_order():
+        if stage not in settings_of:
             continue
-        fields = _load(STAGES[stage][0]).model_fields
-        for key, value in stages[stage].items():
-            if key in PIPELINE_KEYS.get(stage, ()):
+        fields = stages.get(stage).config.model_fields
+        for key, value in settings_of[stage].items():
+            if key in stages.get(stage).pipeline_keys:
                 continue
             if key not in fields:
                 raise UsageError(f"{path}: stages.{stage}.{key}: unknown key for stage '{stage}'")
@@ -247,23 +232,25 @@ def _short(value: Any) -> str:
     return str(value).replace("/", "_").replace(" ", "")
 
 
-def _variant_steps(stages, chosen, tag, first_swept, out, path, from_stage, inputs) -> list[Step]:
+def _variant_steps(settings_of, chosen, tag, first_swept, out, path, from_stage, inputs) -> list[Step]:
     """The steps of one sweep variant, with chained inputs and output dirs filled in."""
+    order = stages.recipe_order()
     dirs: dict[str, Path] = {}
     steps = []
-    for stage in (s for s in ORDER if s in stages and s != "report"):
-        swept_dir = tag and ORDER.index(stage) >= first_swept
-        dirs[stage] = out / tag / stage if swept_dir else out / stage
-        settings = {k: v for k, v in stages[stage].items() if k not in PIPELINE_KEYS.get(stage, ())}
-        settings.update({k: v for (s, k), v in chosen.items() if s == stage})
+    for name in (s for s in order if s in settings_of and not stages.get(s).collects):
+        stage = stages.get(name)
+        swept_dir = tag and order.index(name) >= first_swept
+        dirs[name] = out / tag / name if swept_dir else out / name
+        settings = {k: v for k, v in settings_of[name].items() if k not in stage.pipeline_keys}
+        settings.update({k: v for (s, k), v in chosen.items() if s == name})
         settings = _fill(settings, dirs, out, stage, path, inputs)
-        settings.setdefault("out", str(dirs[stage]))
-        if from_stage and ORDER.index(stage) >= ORDER.index(from_stage) and "overwrite" in _load(STAGES[stage][0]).model_fields:
+        settings.setdefault("out", str(dirs[name]))
+        if from_stage and order.index(name) >= order.index(from_stage) and "overwrite" in stage.config.model_fields:
             settings["overwrite"] = True
-        if stage == "eval" and stages[stage].get("compare_to_base"):
-            steps.append(_base_eval_step(settings, stages, out, path))
-        steps.append(Step(stage, tag if swept_dir else "", _validate(stage, settings, path, out), label=stage))
-        if stage == "eval":
+        if name == "eval" and settings_of[name].get("compare_to_base"):
+            steps.append(_base_eval_step(settings, settings_of, out, path))
+        steps.append(Step(name, tag if swept_dir else "", _validate(name, settings, path, out), label=name))
+        if name == "eval":
             _check_eval_model(steps[-1].config, out, path)
     return steps
 
@@ -281,17 +268,15 @@ def _check_eval_model(config: BaseModel, root: Path, path: Path) -> None:
 
 
 def _fill(
-    settings: dict[str, Any], dirs: dict[str, Path], out: Path, stage: str, path: Path, inputs: dict[str, str] | None = None
+    settings: dict[str, Any], dirs: dict[str, Path], out: Path, stage: stages.Stage, path: Path, inputs: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Chain default inputs from earlier stages and expand ``{stage}`` / ``{out}`` / ``{input name}`` references."""
+    """Chain the stage's default inputs from earlier stages (``stage.feeds``) and expand ``{stage}`` /
+    ``{out}`` / ``{input name}`` references."""
     names = {**(inputs or {}), "out": str(out), **{k: str(v) for k, v in dirs.items()}}
-    filled = {k: _expand(v, names, f"{path}: stages.{stage}.{k}") for k, v in settings.items()}
-    if stage == "prune" and "input" not in filled and "generate" in dirs:
-        filled["input"] = str(dirs["generate"] / "records.jsonl")
-    if stage == "train" and "input" not in filled and "prune" in dirs:
-        filled["input"] = str(dirs["prune"] / "records.jsonl")
-    if stage == "eval" and "model" not in filled and "train" in dirs:
-        filled["model"] = str(dirs["train"] / "model")
+    filled = {k: _expand(v, names, f"{path}: stages.{stage.name}.{k}") for k, v in settings.items()}
+    for feed in stage.feeds:
+        if feed.field not in filled and feed.stage in dirs:
+            filled[feed.field] = str(dirs[feed.stage] / feed.path)
     if filled.get("input") == "bundled:r1-traces":
         from leancot.data import traces_path
 
@@ -310,10 +295,12 @@ def _expand(value: Any, names: dict[str, str], where: str) -> Any:
         raise UsageError(f"{where}: cannot resolve {value!r} ({e}); known: {', '.join('{' + n + '}' for n in names)}") from None
 
 
-def _base_eval_step(settings: dict[str, Any], stages: dict[str, Any], out: Path, path: Path) -> Step:
+def _base_eval_step(settings: dict[str, Any], settings_of: dict[str, Any], out: Path, path: Path) -> Step:
     """The same evaluation of the untuned student, for ``compare_to_base: true``."""
-    student = (stages.get("train") or {}).get("student", "smollm2-135m")
-    if isinstance(student, str) and (student.startswith("tiny:") or ":layers=" in student):
+    from leancot import models
+
+    student = (settings_of.get("train") or {}).get("student", "smollm2-135m")
+    if isinstance(student, str) and models.built_when_trained(student):
         raise UsageError(
             f"{path}: stages.eval.compare_to_base: the student '{student}' is built at training time; "
             "compare_to_base needs a built-in name or a checkpoint"
@@ -324,11 +311,13 @@ def _base_eval_step(settings: dict[str, Any], stages: dict[str, Any], out: Path,
     return step
 
 
-def _report_step(settings: dict[str, Any], result: Plan, out: Path, path: Path, inputs: dict[str, str]) -> Step:
-    settings = _fill(dict(settings), {}, out, "report", path, inputs)
+def _collecting_step(name: str, settings: dict[str, Any], result: Plan, out: Path, path: Path, inputs: dict[str, str]) -> Step:
+    """A stage that reads every earlier step's output (``Stage.collects``: the report)."""
+    stage = stages.get(name)
+    settings = _fill(dict(settings), {}, out, stage, path, inputs)
     settings.setdefault("runs", [str(s.out) for s in result.steps])
-    settings.setdefault("out", str(out / "report"))
-    return Step("report", "", _validate("report", settings, path, out), label="report")
+    settings.setdefault("out", str(out / name))
+    return Step(name, "", _validate(name, settings, path, out), label=name)
 
 
 def _validate(stage: str, settings: dict[str, Any], path: Path, root: Path) -> BaseModel:
@@ -338,7 +327,7 @@ def _validate(stage: str, settings: dict[str, Any], path: Path, root: Path) -> B
     validated as a stand-in that exists (the recipe file, or its folder), so every
     other setting is still checked now, and the real path goes back into the config.
     """
-    cls = _load(STAGES[stage][0])
+    cls = stages.get(stage).config
     pending = {k: v for k, v in settings.items() if _pending(v, root)}
     trial = {**settings, **{k: _stand_in(v, path) for k, v in pending.items()}}
     try:
@@ -368,7 +357,7 @@ def _stand_in(value: Any, recipe: Path) -> Any:
     return str(recipe if Path(value).suffix else recipe.parent)
 
 
-def run(
+def run_recipe(
     path: str | Path,
     overrides: list[str] | None = None,
     *,
@@ -395,5 +384,5 @@ def run(
     for step in p.steps:
         log.info("run: %s%s -> %s", step.label, f" [{step.variant}]" if step.variant else "", step.out)
         config = type(step.config).model_validate(step.config.model_dump())  # inputs exist now
-        _load(STAGES[step.stage][1])(config)
+        stages.get(step.stage).run(config)
     return p.out

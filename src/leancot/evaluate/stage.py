@@ -28,7 +28,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from leancot import data, grading, manifest
+from leancot import data, grading, manifest, stages
 from leancot.errors import UsageError
 from leancot.evaluate import protocols
 from leancot.evaluate.backends import Backend, BackendOptions, Generation, Prompt, Sampling, backend_class, default_backend, load_backend
@@ -264,3 +264,33 @@ def load_summary(out_dir: Path) -> dict[str, Any]:
     if not path.exists():
         raise UsageError(f"{out_dir} has no summary.json: not an eval output directory")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def merged_summary(out: Path, config: dict[str, Any], timings: dict[str, Any]) -> dict[str, Any]:
+    """``summary.json`` over the records of merged shards (per benchmark, as ``leancot eval`` writes it)."""
+    by_bench: dict[str, list[dict[str, Any]]] = {}
+    for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            by_bench.setdefault(r["benchmark"], []).append(r)
+    benchmarks = {name: summarize_benchmark(rs, timings.get(name)) for name, rs in sorted(by_bench.items())}
+    decoding = {k: config.get(k) for k in ("max_new_tokens", "temperature", "top_p")}
+    write_json_atomic(
+        out / "summary.json",
+        {"model": config.get("model"), "backend": config.get("backend"), "decoding": decoding, "benchmarks": benchmarks, "merged": True},
+    )
+    return benchmarks
+
+
+STAGE = stages.Stage(
+    "eval",
+    EvalConfig,
+    run,
+    command="leancot.evaluate.command:register",
+    feeds=(stages.Feed("model", "train", "model"),),
+    record_key=("benchmark", "problem_id", "sample"),
+    shards=True,
+    pipeline_keys=frozenset({"compare_to_base"}),
+    evaluates=lambda c: [stages.Problems(b, c.split, None, c.field_kwargs()) for b in c.benchmarks],
+    after_merge=lambda out, config, fields: {"summary": merged_summary(out, config, fields.get("timings", {}))},
+)

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from leancot import data, grading, manifest, templates
+from leancot import data, grading, manifest, stages, templates
 from leancot.errors import StageIncomplete
 from leancot.generate.config import GenerateConfig
 from leancot.io import StageOutput
@@ -181,3 +181,14 @@ def _keep_or_reject(
             source=problem.source,
         )
     )
+
+
+STAGE = stages.Stage(
+    "generate",
+    GenerateConfig,
+    run,
+    command="leancot.generate.command:register",
+    record_key=("id",),
+    shards=True,
+    trains_on=lambda c: stages.Problems(c.source, c.split, c.limit, c.field_kwargs()),
+)

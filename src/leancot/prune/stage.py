@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from leancot import manifest
+from leancot import manifest, stages
 from leancot.errors import StageIncomplete
 from leancot.io import RawRow, StageOutput, iter_rows
 from leancot.progress import progress_bar
@@ -329,3 +329,15 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
         for line in f:
             if line.strip():
                 yield json.loads(line)
+
+
+STAGE = stages.Stage(
+    "prune",
+    PruneConfig,
+    run,
+    command="leancot.prune.command:register",
+    feeds=(stages.Feed("input", "generate", "records.jsonl"),),
+    record_key=("id",),
+    shards=True,
+    trains_on=lambda c: stages.InputFile(Path(c.input)),
+)

@@ -12,6 +12,7 @@ import logging
 import os
 from pathlib import Path
 
+from leancot import stages
 from leancot.io import write_text_atomic
 from leancot.report.config import ReportConfig
 
@@ -39,3 +40,6 @@ def run(config: ReportConfig) -> Path:
     for path in (html_path, out / "report.md"):
         os.chmod(path, 0o644)  # the atomic write's temp file is private; a report is for sharing
     return html_path
+
+
+STAGE = stages.Stage("report", ReportConfig, run, command="leancot.report.command:register", collects=True)

@@ -8,12 +8,12 @@ miniature lab); or a local checkpoint directory. Teachers take the same forms.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from leancot import models
 from leancot.config import StageConfig
 from leancot.errors import UsageError
 from leancot.io import InputPath
@@ -34,8 +34,6 @@ ThinkClose = Literal["answer", "cot"]
 #   tvd_log      1/2 sum |log p - log q|                         TVD on log-probabilities: Essence's tvd with tvd_log_scale
 KDKind = Literal["forward_kl", "reverse_kl", "jsd", "tvd", "skew_kl", "srkl", "combined_kl", "tvd_log"]
 
-_TINY = re.compile(r"^tiny:(\d+)x(\d+)$")
-_LAYERS = re.compile(r"^(.+):layers=(\d+)$")
 
 
 class TrainConfig(StageConfig):
@@ -177,7 +175,7 @@ class TrainConfig(StageConfig):
     def _model_spec(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        m = _LAYERS.match(v)
+        m = models.LAYERS.match(v)
         if m and int(m.group(2)) < 1:
             raise UsageError(f"{v}: layers must be >= 1")
         return v
@@ -210,15 +208,3 @@ class TrainConfig(StageConfig):
     @property
     def kd_enabled(self) -> bool:
         return self.teacher is not None and self.kd_ratio > 0
-
-
-def parse_tiny(spec: str) -> tuple[int, int] | None:
-    """``tiny:4x64`` -> (4, 64); anything else -> None."""
-    m = _TINY.match(spec)
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def parse_layers(spec: str) -> tuple[str, int] | None:
-    """``smollm2-135m:layers=6`` -> ('smollm2-135m', 6); anything else -> None."""
-    m = _LAYERS.match(spec)
-    return (m.group(1), int(m.group(2))) if m else None

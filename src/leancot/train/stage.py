@@ -23,7 +23,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from leancot import manifest
+from leancot import manifest, stages
 from leancot.errors import UsageError
 from leancot.io import iter_rows, write_json_atomic, write_jsonl_atomic
 from leancot.train.config import TrainConfig
@@ -343,3 +343,13 @@ def _save(trainer: Any, config: TrainConfig, tokenizer: Any) -> Path:
         tr.save_final(merged, tokenizer, target)
     trainer.accelerator.wait_for_everyone()
     return target
+
+
+STAGE = stages.Stage(
+    "train",
+    TrainConfig,
+    run,
+    command="leancot.train.command:register",
+    feeds=(stages.Feed("input", "prune", "records.jsonl"),),
+    trains_on=lambda c: stages.InputFile(Path(c.input)),
+)

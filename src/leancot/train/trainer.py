@@ -21,8 +21,9 @@ import torch
 from transformers import Trainer, TrainerCallback
 
 from leancot.errors import UsageError
+from leancot.models import parse_layers, parse_tiny
 from leancot.train.compute import Counters
-from leancot.train.config import TrainConfig, parse_layers, parse_tiny
+from leancot.train.config import TrainConfig
 from leancot.train.fused_loss import fused_distill_loss
 from leancot.train.losses import IGNORE_INDEX, distill_loss
 
