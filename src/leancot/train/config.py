@@ -35,7 +35,6 @@ ThinkClose = Literal["answer", "cot"]
 KDKind = Literal["forward_kl", "reverse_kl", "jsd", "tvd", "skew_kl", "srkl", "combined_kl", "tvd_log"]
 
 
-
 class TrainConfig(StageConfig):
     """Settings of the train stage (``leancot train``)."""
 
