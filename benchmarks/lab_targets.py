@@ -59,6 +59,8 @@ def main() -> None:
 
 
 def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Path, budget: float | None = None) -> None:
+    from leancot.lab.stats import complete_cell
+
     st = s["settings"]
     if st.get("student"):
         student = f"student {st['student']} + LoRA, sequences cut at {st['max_length']} tokens"
@@ -72,13 +74,22 @@ def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Pat
     d = s["data"]
     pruned = ", ".join(f"{m} {p['reasoning_tokens']:.0f}" for m, p in d.get("pruners", {}).items())
     print(
-        f"data: {d['train_problems']} training problems, {d['trained_on']} verified by every pruner ({d['prune_rejects']} rejected), "
+        f"data: {d['train_problems']} training problems, {d['trained_on']} verified by every checked pruner ({d['prune_rejects']} rejected), "
         f"{d['test_problems']} held-out; teacher reasoning {d['teacher_reasoning_tokens']:.0f} tokens -> {pruned}"
     )
+    if d.get("teacher_situations"):
+        print("teacher traces holding each situation: " + ", ".join(f"{k} {v}" for k, v in d["teacher_situations"].items()))
+    for m, p in d.get("pruners", {}).items():
+        c, v = p["complete_paths"], p.get("complete_paths_verified", p["complete_paths"])
+        print(
+            f"pruner {m}{'' if p.get('derivation_check', True) else ' (no derivation check)'}: {p['verified']} verified, "
+            f"rejects {p['rejects'] or '{}'}; complete paths {c['complete']}/{c['paths']} of those trained on, "
+            f"{v['complete']}/{v['paths']} of all verified; incomplete: {v['incomplete'] or '{}'}"
+        )
     base = s.get("baseline", "verbose")
     print(
-        f"{'student':13} {'accuracy [Wilson 95%]':24} {'by seed':14} {'output tok':>10} {'train s':>8} {'train tok':>10} {'eval s':>7}  "
-        f"vs {base}: accuracy [paired bootstrap 95%], output tokens, training time"
+        f"{'student':20} {'accuracy [Wilson 95%]':24} {'complete paths':16} {'by seed':14} {'output tok':>10} {'train s':>8} {'train tok':>10} "
+        f"{'eval s':>7}  vs {base}: accuracy [paired bootstrap 95%], output tokens, training time"
     )
     for arm, f in s["arms"].items():
         lo, hi = f["accuracy_ci95"]
@@ -89,7 +100,7 @@ def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Pat
                                    f"{c['train_time_ratio']:.1%}")  # fmt: skip
         acc = f"{f['accuracy']:6.1%} [{lo:.1%}, {hi:.1%}]"
         print(
-            f"{arm:13} {acc:24} {seeds:14} {f['mean_output_tokens']:10.1f} "
+            f"{arm:20} {acc:24} {complete_cell(f.get('complete_paths')):16} {seeds:14} {f['mean_output_tokens']:10.1f} "
             f"{f['train_seconds']:8.1f} {f['train_tokens']:10,.0f} {f['eval_seconds']:7.1f}{vs}"
         )
     for spec, why in s.get("skipped_arms", {}).items():
