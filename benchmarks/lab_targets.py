@@ -18,9 +18,13 @@ arm at about the same time), so the time ratio is measured under the same machin
 
 ``--arms`` compares other students on the same problems and seeds (``leancot lab --arms``), e.g.
 ``--arms verbose,heuristic,first-answer,perplexity,lsp:0.5,lsp-cot:0.5``; each arm is printed with
-its paired difference against ``verbose``.
+its paired difference against ``verbose``, and a pruner's arm with the share of its training paths
+that are complete derivations by the teacher's annotations (``complete paths``).
+``heuristic-unchecked`` is the ablation of the derivation check: the heuristic pruner's paths as it
+made them, trained on the problems of the others plus those only the check rejected; each pruner's
+rejects and incomplete paths are printed above the table.
 
-    python benchmarks/lab_targets.py [--size full] [--seeds 0,1] [--workers 2] [--arms A,B,...] [--out DIR]
+    python benchmarks/lab_targets.py [--size full] [--seeds 0,1] [--workers 2] [--arms A,B,...] [--out DIR] [--resume]
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="lab output dir (default: a fresh temporary one)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--arms", default=None, help="comma-separated arms (default: verbose,pruned,lsp)")
+    parser.add_argument("--resume", action="store_true", help="keep what --out already holds (default: start over)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -52,10 +57,14 @@ def main() -> None:
     started = time.perf_counter()
     arms = {"arms": args.arms} if args.arms else {}
     summary_path = run(
-        LabConfig(out=out, size=args.size, seeds=args.seeds, workers=args.workers, threads=args.threads, overwrite=True, **arms)
+        LabConfig(out=out, size=args.size, seeds=args.seeds, workers=args.workers, threads=args.threads, overwrite=not args.resume, **arms)
     )
     wall = time.perf_counter() - started
-    report(json.loads(summary_path.read_text()), wall, load_before, os.getloadavg(), out)
+    summary = json.loads(summary_path.read_text())
+    report(summary, wall, load_before, os.getloadavg(), out)
+    if args.resume:
+        print("(--resume: the total time above is only what this run did; the stages it found done were skipped)")
+    stray_steps(summary, out)
 
 
 def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Path, budget: float | None = None) -> None:
@@ -103,6 +112,12 @@ def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Pat
             f"{arm:20} {acc:24} {complete_cell(f.get('complete_paths')):16} {seeds:14} {f['mean_output_tokens']:10.1f} "
             f"{f['train_seconds']:8.1f} {f['train_tokens']:10,.0f} {f['eval_seconds']:7.1f}{vs}"
         )
+    for arm, c in s.get("vs_checked", {}).items():
+        lo, hi = c["accuracy_diff_ci95"]
+        print(
+            f"{arm} vs {c['checked']} (the derivation check's ablation): accuracy {c['accuracy_diff']:+.1%} [paired bootstrap 95% "
+            f"{lo:+.1%}, {hi:+.1%}] over {c['problems']} answers, output tokens {c['token_ratio']:.1%}"
+        )
     for spec, why in s.get("skipped_arms", {}).items():
         print(f"arm {spec} skipped: {why}")
     for name, t in s["targets"].items():
@@ -113,6 +128,32 @@ def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Pat
         f"load average before/after {load_before[0]:.1f}/{load_after[0]:.1f} on {os.cpu_count()} cores (shared machine: times are pessimistic)"
     )
     print(f"output: {out}")
+
+
+def stray_steps(summary: dict, out: Path) -> None:
+    """Per arm, over the seeds: the answers whose reasoning computes on a number from nowhere (neither
+    the question's nor one computed before it in the answer), the mark a misreading left in a path
+    would leave in a student's answers, and how many of those answers are wrong."""
+    import re
+
+    from leancot.io import read_jsonl
+
+    questions = {p["id"]: p["question"] for p in read_jsonl(out / "problems" / "test.jsonl")}
+    step = re.compile(r"(\d+) [-+*/] (\d+) = (\d+)")
+    for arm in summary["arms"]:
+        answers = stray = stray_wrong = 0
+        for seed in summary["seeds"]:
+            for r in read_jsonl(out / f"seed{seed}" / arm.replace(":", "-") / "eval" / "records.jsonl"):
+                known = {int(t) for t in re.findall(r"\d+", questions[r["problem_id"]])}
+                from_nowhere = False
+                for m in step.finditer(r["output"].split("</think>")[0]):
+                    a, b, c = map(int, m.groups())
+                    from_nowhere |= a not in known or b not in known
+                    known.add(c)
+                answers += 1
+                stray += from_nowhere
+                stray_wrong += from_nowhere and not r["correct"]
+        print(f"{arm}: {stray} of {answers} answers compute on a number from nowhere, {stray_wrong} of them wrong")
 
 
 if __name__ == "__main__":

@@ -144,6 +144,12 @@ def test_the_unchecked_arm_trains_on_the_paths_as_the_pruner_made_them(pruner_la
     for arm in ("verbose", "lsp:0.5", "lsp-cot:0.5"):
         assert summary["arms"][arm]["complete_paths"] is None and summary["arms"][arm]["trained_on"] == summary["data"]["trained_on"]
     assert "heuristic-unchecked accuracy >= verbose" not in summary["targets"]  # an ablation has no paper target
+    twin = summary["vs_checked"]["heuristic-unchecked"]  # and it is compared with its checked twin, paired
+    assert (
+        twin["checked"] == "heuristic"
+        and twin["problems"] == MICRO["test_problems"]
+        and set(summary["vs_checked"]) == {"heuristic-unchecked"}
+    )
 
 
 def test_every_arm_is_compared_with_verbose_in_one_table_and_plot(pruner_lab):

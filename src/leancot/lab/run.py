@@ -495,8 +495,12 @@ def summarise(
             vs[arm] = {**stats.compare_arms(keyed[baseline], keyed[arm]),
                        "train_time_ratio": pooled[arm]["train_seconds"] / base["train_seconds"] if base["train_seconds"] else None,
                        "train_token_ratio": pooled[arm]["train_tokens"] / base["train_tokens"] if base["train_tokens"] else None}  # fmt: skip
+    # an unchecked arm against its checked twin (heuristic-unchecked against heuristic), paired the same way
+    twins = {a.name: t.name for a in arms if a.kind == "pruner" and not checked(a.data)
+             for t in arms if t.kind == "pruner" and t.data == prune_method(a.data)}  # fmt: skip
+    vs_checked = {arm: {"checked": twin, **stats.compare_arms(keyed[twin], keyed[arm])} for arm, twin in twins.items()}
     summary = {"settings": settings, "seeds": seeds, "data": data, "arms": pooled, "per_seed": per_seed, "baseline": baseline,
-               "vs_baseline": vs, "targets": targets(arms, pooled, vs) if baseline == "verbose" else {},
+               "vs_baseline": vs, "vs_checked": vs_checked, "targets": targets(arms, pooled, vs) if baseline == "verbose" else {},
                "skipped_arms": skipped or {}, "phases": phases, "wall_seconds": wall}  # fmt: skip
     if baseline == "verbose":  # the names of the default arms' comparisons, as before there were others
         for legacy in ("pruned", "lsp"):
