@@ -131,29 +131,37 @@ def report(s: dict, wall: float, load_before: tuple, load_after: tuple, out: Pat
 
 
 def stray_steps(summary: dict, out: Path) -> None:
-    """Per arm, over the seeds: the answers whose reasoning computes on a number from nowhere (neither
-    the question's nor one computed before it in the answer), the mark a misreading left in a path
-    would leave in a student's answers, and how many of those answers are wrong."""
+    """Per arm, over the seeds, the marks in a student's answers of what a misreading kept in its
+    training paths would teach: answers that compute on a number from nowhere (neither the question's
+    nor one computed before it in the answer), and answers with more computations than the problem
+    has operations (a step the solution does not take: every answer of a verbose arm, which re-checks);
+    and how many of each are wrong."""
     import re
 
     from leancot.io import read_jsonl
+    from leancot.lab.run import draw_problems
 
-    questions = {p["id"]: p["question"] for p in read_jsonl(out / "problems" / "test.jsonl")}
+    problems = {p.id: p for p in draw_problems(summary["settings"])[1]}
     step = re.compile(r"(\d+) [-+*/] (\d+) = (\d+)")
     for arm in summary["arms"]:
-        answers = stray = stray_wrong = 0
+        answers, stray, extra = 0, [0, 0], [0, 0]  # [answers, of them wrong]
         for seed in summary["seeds"]:
             for r in read_jsonl(out / f"seed{seed}" / arm.replace(":", "-") / "eval" / "records.jsonl"):
-                known = {int(t) for t in re.findall(r"\d+", questions[r["problem_id"]])}
+                problem = problems[r["problem_id"]]
+                known = {int(t) for t in re.findall(r"\d+", problem.question)}
+                steps = [tuple(map(int, m.groups())) for m in step.finditer(r["output"].split("</think>")[0])]
                 from_nowhere = False
-                for m in step.finditer(r["output"].split("</think>")[0]):
-                    a, b, c = map(int, m.groups())
+                for a, b, c in steps:
                     from_nowhere |= a not in known or b not in known
                     known.add(c)
                 answers += 1
-                stray += from_nowhere
-                stray_wrong += from_nowhere and not r["correct"]
-        print(f"{arm}: {stray} of {answers} answers compute on a number from nowhere, {stray_wrong} of them wrong")
+                for count, hit in ((stray, from_nowhere), (extra, len(steps) > len(problem.ops))):
+                    count[0] += hit
+                    count[1] += hit and not r["correct"]
+        print(
+            f"{arm}: of {answers} answers, {stray[0]} compute on a number from nowhere ({stray[1]} wrong), "
+            f"{extra[0]} write more computations than the problem has operations ({extra[1]} wrong)"
+        )
 
 
 if __name__ == "__main__":

@@ -205,9 +205,7 @@ def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | 
 
     arms = arms if arms is not None else resolve_arms(list(ARMS), lsp=config.lsp)[0]
     out = config.out
-    shares = {"shared_value": STYLE.p_shared_value, "answer_equals_given": STYLE.p_answer_equals_given}
-    train = generate(settings["train_problems"], config.data_seed, prefix="train", **shares)
-    test = generate(settings["test_problems"], config.data_seed + 10_000, prefix="test", exclude={p.question for p in train}, **shares)
+    train, test = draw_problems(settings)
     test_file = out / "problems" / "test.jsonl"
     write_jsonl_atomic(out / "problems" / "train.jsonl", [p.record() for p in train])
     write_jsonl_atomic(test_file, [p.record() for p in test])
@@ -256,6 +254,16 @@ def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | 
 
 #: The teacher's situations, and the share of problems drawn holding a coincidence (``problems.generate``).
 STYLE = TeacherStyle()
+
+
+def draw_problems(settings: dict[str, Any]) -> tuple[list[LabProblem], list[LabProblem]]:
+    """The lab's training and held-out problems for ``settings`` (``LabConfig.resolved()``, or a summary's):
+    disjoint by question, a share of each holding a coincidence (``STYLE``)."""
+    shares = {"shared_value": STYLE.p_shared_value, "answer_equals_given": STYLE.p_answer_equals_given}
+    seed = settings["data_seed"]
+    train = generate(settings["train_problems"], seed, prefix="train", **shares)
+    test = generate(settings["test_problems"], seed + 10_000, prefix="test", exclude={p.question for p in train}, **shares)
+    return train, test
 
 
 def _trace_row(problem: LabProblem, seed: int) -> dict[str, Any]:
