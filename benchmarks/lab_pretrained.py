@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lab_targets import report  # noqa: E402
+from lab_targets import report, stray_steps  # noqa: E402
 
 BUDGET_S = 75 * 60
 
@@ -84,6 +84,7 @@ def main() -> None:
     if args.resume:
         print("(--resume: the total time above is only what this run did; judge the 75-minute target on a fresh run)")
     dropped_operands(summary, out)
+    stray_steps(summary, out)
 
 
 def dropped_operands(summary: dict, out: Path) -> None:

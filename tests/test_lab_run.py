@@ -45,6 +45,14 @@ def test_micro_lab_writes_every_file(micro_lab):
     assert summary["arms"]["lsp"]["train_tokens"] < summary["arms"]["verbose"]["train_tokens"]
     assert summary["arms"]["pruned"]["train_tokens"] < summary["arms"]["lsp"]["train_tokens"]
     assert set(summary["targets"]) and all(isinstance(t["met"], bool) for t in summary["targets"].values())
+    # every trace carries its annotation; the pruned arm's paths are counted by it, the verbose arms have none
+    traces = [json.loads(line) for line in (out / "teacher" / "traces.jsonl").read_text().splitlines()]
+    assert all({"required", "retracted", "asides", "classes"} <= set(t["annotation"]) for t in traces)
+    assert sum(summary["data"]["teacher_situations"].values()) == sum(len(t["annotation"]["classes"]) for t in traces)
+    paths = summary["arms"]["pruned"]["complete_paths"]
+    assert paths["paths"] == summary["data"]["trained_on"] and 0 <= paths["complete"] <= paths["paths"]
+    assert summary["arms"]["verbose"]["complete_paths"] is None and summary["arms"]["lsp"]["complete_paths"] is None
+    assert "| complete paths |" in (out / "lab_table.md").read_text()
 
 
 def test_training_prompt_is_the_evaluators_prompt(micro_lab):

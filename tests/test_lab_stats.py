@@ -44,7 +44,13 @@ def _summary() -> dict:
     pruned = [_rec(str(i), i < 5, 80) for i in range(10)]
     arms = {
         "verbose": {**arm_figures(verbose), "train_seconds": 60.0, "train_tokens": 1000, "accuracy_by_seed": [0.2]},
-        "first-answer": {**arm_figures(pruned), "train_seconds": 20.0, "train_tokens": 300, "accuracy_by_seed": [0.5]},
+        "first-answer": {
+            **arm_figures(pruned),
+            "train_seconds": 20.0,
+            "train_tokens": 300,
+            "accuracy_by_seed": [0.5],
+            "complete_paths": {"complete": 48, "paths": 50, "share": 0.96, "incomplete": {"retracted": 2}},
+        },
     }
     return {
         "settings": {"size": "small"},
@@ -62,8 +68,10 @@ def test_table_shows_each_arms_paired_difference_with_verbose():
     from leancot.lab.stats import table
 
     text = table(_summary())
-    assert "| verbose | 20.0% (5.7%-51.0%) | 400 | 60 | 1,000 | – | – |" in text
+    assert "| accuracy (95% CI) | complete paths | output tokens |" in text
+    assert "| verbose | 20.0% (5.7%-51.0%) | – | 400 | 60 | 1,000 | – | – |" in text  # trained on verbose traces: no paths
     row = next(line for line in text.splitlines() if line.startswith("| first-answer |"))
+    assert "| 50.0% (23.7%-76.3%) | 96.0% (48/50) | 80 |" in row
     assert "+30.0% (" in row and "| 20.0% (20.0%-20.0%) |" in row
     assert "- arm perplexity skipped: not registered" in text
 
@@ -75,9 +83,33 @@ def test_plot_is_written(tmp_path):
     assert (tmp_path / "lab_arms.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_print_summary_prints_every_arm(capsys):
+def test_print_summary_prints_every_arm(capsys, monkeypatch):
+    from leancot.cli_utils import console
     from leancot.lab.command import print_summary
 
+    monkeypatch.setattr(console, "width", 240)  # one line per arm
     print_summary(_summary())
     out = capsys.readouterr().out
     assert "first-answer" in out and "perplexity skipped" in out
+    assert "complete" in out and "96.0% (48/50)" in out
+
+
+def test_complete_paths_are_judged_by_the_annotations():
+    from leancot.lab.stats import complete_paths, situations
+
+    notes = {
+        i: {"required": [{"id": "a", "expr": "3 * 4 = 12", "after": []}, {"id": "b", "expr": "12 + 5 = 17", "after": ["a"]}],
+            "retracted": ["3 * 4 = 13"], "classes": classes}
+        for i, classes in (("1", ["slip"]), ("2", []), ("3", ["slip", "aside"]), ("4", []))
+    }  # fmt: skip
+    records = {
+        "1": {"pruned": "So 3 * 4 = 12 toys.\n12 + 5 = 17 toys."},
+        "2": {"pruned": "12 + 5 = 17 toys."},  # the derivation of 12 dropped
+        "3": {"pruned": "3 * 4 = 13, no: 3 * 4 = 12. Then 12 + 5 = 17."},  # a retracted slip kept
+        "4": {"pruned": "12 + 5 = 17, as 3 * 4 = 12."},  # in the wrong order
+    }
+    c = complete_paths(records, ["1", "2", "3", "4"], notes)
+    assert (c["complete"], c["paths"], c["share"]) == (1, 4, 0.25)
+    assert c["incomplete"] == {"missing": 1, "retracted": 1, "order": 1}
+    assert complete_paths(records, ["1"], notes)["share"] == 1.0 and complete_paths(records, [], notes)["share"] is None
+    assert situations(list(notes.values())) == {"aside": 1, "slip": 2}

@@ -6,20 +6,30 @@ An arm is named on the command line (``leancot lab --arms verbose,heuristic,lsp-
 - a registered pruner (``heuristic``, ``first-answer``, ``perplexity``, ...): the teacher's traces
   pruned by ``leancot.prune.stage`` with that ``--method``; ``pruned`` is the historical name of
   the ``heuristic`` arm (the default arms keep it, so earlier summaries still compare);
+- ``<pruner>-unchecked`` (``heuristic-unchecked``): an ablation, the paths as that pruner made them,
+  pruned with ``--no-derivation-check`` (no derivation check, no repair) into their own directory;
 - ``lsp:X`` / ``lsp-cot:X``: the verbose traces under the trainer's lead-span policy at ``X``
   (``lsp`` cuts the whole sequence, ``lsp-cot`` only the reasoning, so the answer stays);
   ``lsp`` alone is the historical ``lsp-cot`` arm at ``LabConfig.lsp``.
 
 Every arm trains the same student on the same verified problems with the same trainer and is
-evaluated by the same evaluator; only its data or its length policy differ.
+evaluated by the same evaluator; only its data or its length policy differ. The problems are
+those every checked pruner verified (the heuristic one when no arm names a checked pruner), so
+an unchecked arm never changes what the others train on. An unchecked arm also keeps the
+problems that only the derivation check took out of that set: in the lab the check rejects the
+paths it cannot repair (a retracted computation kept), so without them the ablation would train
+on the checked paths and measure nothing. The summary counts each arm's problems.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from leancot.errors import UsageError
+from leancot.io import read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +39,8 @@ DEFAULT_ARMS = ("verbose", "pruned", "lsp")
 EXPECTED_PRUNERS = ("perplexity",)
 #: Pruners the lab cannot run: they need a teacher endpoint, and the lab is offline.
 ONLINE_PRUNERS = ("llm",)
+#: The suffix of an ablation arm: the pruner's paths before the derivation check and repair.
+UNCHECKED = "-unchecked"
 
 
 @dataclass(frozen=True)
@@ -79,9 +91,11 @@ def parse_arm(spec: str, *, lsp: float, pruners: dict[str, object]) -> Arm | str
         )
     if spec in pruners:
         return Arm(spec, spec)
+    if spec.endswith(UNCHECKED) and spec.removesuffix(UNCHECKED) in _offline(pruners):
+        return Arm(spec, spec)
     if spec in EXPECTED_PRUNERS:
         return f"the {spec!r} pruner is not registered in this leancot (leancot.prune.registry.PRUNERS has {', '.join(pruners)})"
-    choices = ["verbose", *_offline(pruners), "lsp:X", "lsp-cot:X"]
+    choices = ["verbose", *_offline(pruners), f"<pruner>{UNCHECKED}", "lsp:X", "lsp-cot:X"]
     raise UsageError(f"--arms: unknown arm {spec!r}; choose from {', '.join(choices)}")
 
 
@@ -112,12 +126,54 @@ def resolve_arms(specs: list[str], *, lsp: float) -> tuple[list[Arm], dict[str, 
 
 
 def pruners_of(arms: list[Arm]) -> list[str]:
-    """The pruning methods the arms need, in order; the heuristic one when none does.
+    """The pruning runs the arms need, in order (``heuristic-unchecked`` is one); the heuristic
+    pruner first when no arm names a checked one.
 
     The heuristic pruner then still runs, as before there were pruner arms, so that every arm
-    trains on the problems whose pruned path the pruner verified (the lab's historical set)."""
+    trains on the problems whose pruned path a checked pruner verified (the lab's historical set)."""
     methods = list(dict.fromkeys(a.data for a in arms if a.kind == "pruner"))
-    return methods or ["heuristic"]
+    return methods if any(checked(m) for m in methods) else ["heuristic", *methods]
+
+
+def checked(run: str) -> bool:
+    """Whether the pruning run ``run`` checks (and repairs) its paths as derivations: all but the ``-unchecked`` ones."""
+    return not run.endswith(UNCHECKED)
+
+
+def prune_method(run: str) -> str:
+    """The pruner (``--method``) of the pruning run ``run``: ``heuristic`` for ``heuristic-unchecked``."""
+    return run.removesuffix(UNCHECKED)
+
+
+#: Reject reasons of the derivation check: the only ones an unchecked pruner's arm keeps its problems past.
+DERIVATION_REJECTS = ("incomplete_derivation", "retracted_kept")
+
+
+def training_sets(
+    traces: list[dict[str, Any]], pruned: dict[str, dict[str, dict[str, Any]]], dirs: dict[str, Path]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The problems every arm trains on, and each pruning run's own: ``(common, {run: ids})``, ids in trace order.
+
+    ``pruned`` holds each run's verified records by id, ``dirs`` its prune directory. The common
+    problems are those every checked run verified and every unchecked run has a path for; an
+    unchecked run also trains on those whose only rejects were the derivation check's
+    (``DERIVATION_REJECTS``; module docstring)."""
+    runs = list(pruned)
+    gates = [m for m in runs if checked(m)]
+    common = [t["id"] for t in traces if all(t["id"] in pruned[m] for m in runs)]
+    why = {m: _reject_reasons(dirs[m]) for m in gates}
+
+    def passes(i: str, gate: str) -> bool:  # verified by the gate, or rejected by its derivation check alone
+        return i in pruned[gate] or why[gate].get(i) in DERIVATION_REJECTS
+
+    ids = {m: common if checked(m) else [t["id"] for t in traces if t["id"] in pruned[m] and all(passes(t["id"], g) for g in gates)]
+           for m in runs}  # fmt: skip
+    return common, ids
+
+
+def _reject_reasons(prune_dir: Path) -> dict[str, str]:
+    path = prune_dir / "rejects.jsonl"
+    return {r["id"]: r["reason"] for r in read_jsonl(path)} if path.exists() else {}
 
 
 def data_name(method: str) -> str:

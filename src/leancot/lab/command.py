@@ -46,14 +46,14 @@ def print_summary(summary: dict) -> None:
 
 def arms_table(summary: dict) -> Table:
     """The lab's table, rendered from ``lab_summary.json`` as it was written: one row per student."""
-    from leancot.lab.stats import paired_cells
+    from leancot.lab.stats import complete_cell, paired_cells
 
     base = summary.get("baseline", "verbose")
-    table = Table(Column("student", no_wrap=True), "accuracy [95% CI]", "by seed", "output tokens", "train s", "train tokens", f"accuracy − {base} [paired 95%]",
+    table = Table(Column("student", no_wrap=True), "accuracy [95% CI]", "by seed", "complete paths", "output tokens", "train s", "train tokens", f"accuracy − {base} [paired 95%]",
                   f"tokens ÷ {base} [95%]", title=f"leancot lab ({lab_setting(summary)}, {summary['wall_seconds']:.0f} s)")  # fmt: skip
     for arm, f in summary["arms"].items():
         by_seed = " ".join(f"{a:.0%}" for a in f["accuracy_by_seed"])
-        table.add_row(arm, accuracy_cell(f), by_seed, f"{f['mean_output_tokens']:.0f}", f"{f['train_seconds']:.0f}",
+        table.add_row(arm, accuracy_cell(f), by_seed, complete_cell(f.get("complete_paths")), f"{f['mean_output_tokens']:.0f}", f"{f['train_seconds']:.0f}",
                       f"{f['train_tokens']:,.0f}", *paired_cells(summary.get("vs_baseline", {}).get(arm)))  # fmt: skip
     return table
 

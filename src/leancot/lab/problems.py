@@ -13,6 +13,13 @@ teacher can write a trace that follows them.
 Generation is a pure function of the seed: ``generate(n, seed)`` always returns the same
 problems, and problems of different seeds are different draws (the lab keeps train and
 held-out problems disjoint by question text).
+
+By default no value the solution computes is a number of the question, so every number of a
+trace tells where it came from. ``shared_value`` and ``answer_equals_given`` draw a share of the
+problems so that one does, the coincidences that mislead a pruner matching values instead of
+quantities (``leancot.prune.derivation``): two quantities with one value (the cousin is
+``12 + 3 = 15``, as old as Tom, 15, and the question goes on from the cousin's age), and an
+answer equal to a given (``(20 - 4) / 4 = 4`` candies each, among 4 friends).
 """
 
 from __future__ import annotations
@@ -170,34 +177,91 @@ TEMPLATES: dict[str, Callable[[random.Random, str], Drawn]] = {
 }
 
 
-def generate(n: int, seed: int = 0, *, prefix: str = "lab", exclude: set[str] | None = None) -> list[LabProblem]:
-    """``n`` distinct problems drawn with ``seed`` (templates in turn); questions in ``exclude`` are skipped."""
+#: The coincidences a problem can be drawn to hold, and the templates whose draws can hold them
+#: (only the ages have two-digit givens; only a share comes out as a digit that can equal a given).
+COINCIDENCES: dict[str, tuple[str, ...]] = {
+    "shared_value": ("ages",),
+    "answer_equals_given": ("ages", "sharing", "baking"),
+}
+
+
+def generate(
+    n: int,
+    seed: int = 0,
+    *,
+    prefix: str = "lab",
+    exclude: set[str] | None = None,
+    shared_value: float = 0.0,
+    answer_equals_given: float = 0.0,
+) -> list[LabProblem]:
+    """``n`` distinct problems drawn with ``seed`` (templates in turn); questions in ``exclude`` are skipped.
+
+    ``shared_value`` and ``answer_equals_given`` are the shares of problems drawn to hold that
+    coincidence (``COINCIDENCES``; module docstring); the others hold none."""
+    if shared_value < 0 or answer_equals_given < 0 or shared_value + answer_equals_given > 1:
+        raise ValueError(f"coincidence shares must be >= 0 and sum to <= 1, got {shared_value} and {answer_equals_given}")
     r = random.Random(seed)
     seen = set(exclude or ())
     names = list(TEMPLATES)
     out: list[LabProblem] = []
     tries = 0
+    want = _wanted(r, shared_value, answer_equals_given)
     while len(out) < n:
         tries += 1
         if tries > 200 * n + 1000:
             raise ValueError(f"could not draw {n} distinct problems (got {len(out)})")
-        template = names[len(out) % len(names)]
+        template = names[len(out) % len(names)] if want is None else r.choice(COINCIDENCES[want])
         drawn = TEMPLATES[template](r, r.choice(NAMES))
         if drawn is None or drawn[0] in seen or not _traceable(*drawn) or not all(map(_without_carry, drawn[1])):
+            continue
+        if coincidence(drawn[0], drawn[1]) != want:
             continue
         question, ops, unit = drawn
         seen.add(question)
         out.append(LabProblem(f"{prefix}-{len(out)}", template, question, ops[-1].result, tuple(ops), unit))
+        want = _wanted(r, shared_value, answer_equals_given)
     return out
 
 
+def _wanted(r: random.Random, shared_value: float, answer_equals_given: float) -> str | None:
+    """The coincidence the next problem is drawn to hold (None: none); no draw at all when both shares are 0,
+    so that the default problems are those of before there were coincidences."""
+    if not (shared_value or answer_equals_given):
+        return None
+    u = r.random()
+    return "shared_value" if u < shared_value else "answer_equals_given" if u < shared_value + answer_equals_given else None
+
+
+def given_numbers(question: str) -> set[int]:
+    """The numbers the question states."""
+    return {int(t) for t in re.findall(r"\d+", question)}
+
+
+def coincidence(question: str, ops: list[Op] | tuple[Op, ...]) -> str | None:
+    """``shared_value`` when an intermediate value of the solution is also a number of the question,
+    ``answer_equals_given`` when the answer is; None when every computed value is new."""
+    given = given_numbers(question)
+    if any(op.result in given for op in ops[:-1]):
+        return "shared_value"
+    return "answer_equals_given" if ops[-1].result in given else None
+
+
 def _traceable(question: str, ops: list[Op], unit: str) -> bool:
-    """Every value the solution computes is new (not a number of the question), and every
-    intermediate one is over 10: what a reader, or the pruner's number tracking, needs to
-    tell which computation a later one builds on."""
-    given = {int(t) for t in re.findall(r"\d+", question)}
+    """Every intermediate value is over 10 and the values the solution computes are distinct and
+    positive: what a reader needs to tell which computation a later one builds on. (Whether a
+    computed value is also a number of the question is :func:`coincidence`'s, chosen by the draw.)"""
     results = [op.result for op in ops]
-    return all(v > 10 for v in results[:-1]) and not given & set(results) and results[-1] > 0 and len(set(results)) == len(results)
+    return all(v > 10 for v in results[:-1]) and results[-1] > 0 and len(set(results)) == len(results)
+
+
+def learnable(op: Op) -> bool:
+    """An operation the lab's student learns as a table: a digit times a digit, a number plus or minus a
+    digit with no carry or borrow (and a positive result), a number shared by a digit into a digit."""
+    if op.op == "*":
+        return 2 <= op.left <= 9 and 2 <= op.right <= 9
+    if op.op == "/":
+        return op.right >= 2 and op.left % op.right == 0 and op.left // op.right <= 9
+    return 2 <= op.right <= 9 and op.result > 0 and _without_carry(op)
 
 
 def _without_carry(op: Op) -> bool:

@@ -2,14 +2,20 @@
 
 ``run(LabConfig(...))``:
 
-1. draws training and held-out arithmetic word problems (``leancot.lab.problems``);
-2. has the verbose teacher write an R1-style trace for every training problem (``teacher.py``);
+1. draws training and held-out arithmetic word problems (``leancot.lab.problems``):
+   a share of them is drawn so that a computed value is also a number of the question (two
+   quantities with one value, an answer equal to a given: ``TeacherStyle``'s shares);
+2. has the verbose teacher write an R1-style trace for every training problem, with the
+   situations that mislead a pruner (a slip corrected, a misreading discussed and dropped, a
+   misreading computed on and taken back), and its annotation: the computations a faithful path
+   needs and those it must not keep (``teacher.py``);
 3. prunes the traces with the real pruners its arms name (``leancot.prune.stage``, one run per
-   ``--method``; the offline DRP pruner when no arm names one), and trains the students'
-   tokenizer, a small BPE with digits kept apart, on the training prompts and traces
-   (``tokenizer.py``);
+   ``--method``, ``heuristic-unchecked`` with ``--no-derivation-check``; the offline DRP pruner
+   when no arm names a checked one), counts each pruner's complete paths by the annotations
+   (``leancot.prune.annotations.complete``), and trains the students' tokenizer, a small BPE
+   with digits kept apart, on the training prompts and traces (``tokenizer.py``);
 4. trains one student per arm (``arms.py``) from scratch with the real trainer
-   (``leancot.train.stage``), all on the same problems (those every pruner verified). The
+   (``leancot.train.stage``), all on the same problems (those every checked pruner verified). The
    default arms are today's three: (a) ``verbose`` traces, (b) ``pruned`` traces (the heuristic
    pruner), (c) ``lsp``: verbose traces truncated to the first half of their reasoning
    (lead-span ``lsp-cot`` at 0.5: a student trained from scratch has no other way to learn to
@@ -20,7 +26,8 @@
 5. evaluates each with the real evaluator (``leancot.evaluate.stage``, hf backend, greedy) on the
    held-out problems, written as a problem file; seeds run side by side in ``workers`` processes;
 6. writes ``lab_summary.json`` (every figure, per seed and pooled, with 95% intervals, each arm's
-   paired difference against ``verbose``, and the paper targets), ``lab_table.md`` and
+   paired difference against ``verbose``, each pruner arm's share of complete paths, and the
+   paper targets), ``lab_table.md`` and
    ``lab_arms.png`` (accuracy against output tokens, and the paired differences).
 
 Every stage keeps its own manifest, so a re-run over the same ``out`` skips what is done.
@@ -41,9 +48,9 @@ from leancot import manifest
 from leancot.errors import UsageError
 from leancot.io import read_jsonl, write_json_atomic, write_jsonl_atomic, write_text_atomic
 from leancot.lab import stats
-from leancot.lab.arms import DEFAULT_ARMS, Arm, data_name, prune_dirname, pruners_of, resolve_arms
-from leancot.lab.problems import generate
-from leancot.lab.teacher import write_trace
+from leancot.lab.arms import DEFAULT_ARMS, Arm, checked, data_name, prune_dirname, prune_method, pruners_of, resolve_arms, training_sets
+from leancot.lab.problems import LabProblem, generate
+from leancot.lab.teacher import TeacherStyle, write_annotated
 from leancot.lab.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
@@ -191,19 +198,18 @@ def run(config: LabConfig) -> Path:
 def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | None = None) -> tuple[Path, dict[str, Any]]:
     """Problems -> teacher traces -> real pruning (each pruner the arms name) -> training files.
 
-    Every arm trains on the same problems: those whose pruned path every pruner verified.
-    Returns (held-out problem file, info)."""
+    Every arm trains on the same problems: those every checked pruner verified (an unchecked arm
+    also on those only the derivation check rejected: ``leancot.lab.arms``). Returns (held-out
+    problem file, info)."""
     from leancot.evaluate.prompts import build_prompt
 
     arms = arms if arms is not None else resolve_arms(list(ARMS), lsp=config.lsp)[0]
     out = config.out
-    train = generate(settings["train_problems"], config.data_seed, prefix="train")
-    test = generate(settings["test_problems"], config.data_seed + 10_000, prefix="test", exclude={p.question for p in train})
+    train, test = draw_problems(settings)
     test_file = out / "problems" / "test.jsonl"
     write_jsonl_atomic(out / "problems" / "train.jsonl", [p.record() for p in train])
     write_jsonl_atomic(test_file, [p.record() for p in test])
-    traces = [{"id": p.id, "question": p.question, "completion": write_trace(p, config.data_seed), "answer": str(p.answer),
-               "template": p.template} for p in train]  # fmt: skip
+    traces = [_trace_row(p, config.data_seed) for p in train]
     write_jsonl_atomic(out / "teacher" / "traces.jsonl", traces)
     if config.student:  # a pretrained student counts (and is trained) in its own vocabulary
         tokenizer = Path(pretrained_student(config))
@@ -212,48 +218,78 @@ def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | 
                                     out / "tokenizer", settings["vocab_size"])  # fmt: skip
     methods = pruners_of(arms)
     scorer = train_scorer(config, settings, traces) if "perplexity" in methods and not (config.scorer or config.student) else None
-    pruned = {m: prune_traces(config, m, tokenizer, scorer=scorer) for m in methods}  # method -> {id: verified record}
-    common = [t["id"] for t in traces if all(t["id"] in recs for recs in pruned.values())]
+    pruned = {m: prune_traces(config, m, tokenizer, scorer=scorer) for m in methods}  # run -> {id: verified record}
+    common, ids = training_sets(traces, pruned, {m: out / prune_dirname(m) for m in methods})
     if not common:
         dirs = ", ".join(str(out / prune_dirname(m) / "rejects.jsonl") for m in methods)
         raise UsageError(f"no teacher trace of the {len(traces)} was verified by every pruner ({', '.join(methods)}); see {dirs}")
     first = pruned[methods[0]]
     files = {"verbose": out / "data" / "verbose.jsonl", **{m: out / "data" / f"{data_name(m)}.jsonl" for m in methods}}
-    for name, source, field in (("verbose", first, "original"), *((m, pruned[m], "pruned") for m in methods)):
+    for name, source, field, rows_of in (("verbose", first, "original", common), *((m, pruned[m], "pruned", ids[m]) for m in methods)):
         rows = [{"id": i, "question": build_prompt(source[i]["question"], "lab"), "reasoning": source[i][field], "answer": source[i]["answer"]}
-                for i in common]  # fmt: skip
+                for i in rows_of]  # fmt: skip
         write_jsonl_atomic(files[name], rows)
     longest = max(_count(t["completion"], tokenizer) for t in traces)
     main = "heuristic" if "heuristic" in pruned else methods[0]
+    notes = {t["id"]: t["annotation"] for t in traces}
     info = {
         "train_problems": len(train), "test_problems": len(test), "trained_on": len(common),
         "prune_rejects": len(traces) - len(common), "longest_trace_tokens": longest,
         "max_new_tokens": settings["max_new_tokens"] or longest + 64,
         "teacher_reasoning_tokens": _mean_tokens(first, common, "tokens_before"),
         "pruned_reasoning_tokens": _mean_tokens(pruned[main], common, "tokens_after"),
-        "pruners": {m: {"dir": str(out / prune_dirname(m)), "verified": len(pruned[m]), "rejects": _reject_reasons(out / prune_dirname(m)),
-                        "reasoning_tokens": _mean_tokens(pruned[m], common, "tokens_after")} for m in methods},
+        "teacher_situations": stats.situations([t["annotation"] for t in traces]),
+        "pruners": {m: {"dir": str(out / prune_dirname(m)), "derivation_check": checked(m), "verified": len(pruned[m]),
+                        "rejects": _reject_reasons(out / prune_dirname(m)), "trained_on": len(ids[m]),
+                        "reasoning_tokens": _mean_tokens(pruned[m], common, "tokens_after"),
+                        "complete_paths": stats.complete_paths(pruned[m], ids[m], notes),
+                        "complete_paths_verified": stats.complete_paths(pruned[m], list(pruned[m]), notes)} for m in methods},
         "files": {k: str(v) for k, v in files.items()},
     }  # fmt: skip
-    log.info("lab: %d teacher traces, %d verified by every pruner (%s); reasoning %.0f -> %s tokens", len(traces), len(common),
+    log.info("lab: %d teacher traces, %d verified by every checked pruner (%s); reasoning %.0f -> %s tokens", len(traces), len(common),
              ", ".join(methods), info["teacher_reasoning_tokens"],
              ", ".join(f"{m} {p['reasoning_tokens']:.0f}" for m, p in info["pruners"].items()))  # fmt: skip
     return test_file, info
 
 
+#: The teacher's situations, and the share of problems drawn holding a coincidence (``problems.generate``).
+STYLE = TeacherStyle()
+
+
+def draw_problems(settings: dict[str, Any]) -> tuple[list[LabProblem], list[LabProblem]]:
+    """The lab's training and held-out problems for ``settings`` (``LabConfig.resolved()``, or a summary's):
+    disjoint by question, a share of each holding a coincidence (``STYLE``)."""
+    shares = {"shared_value": STYLE.p_shared_value, "answer_equals_given": STYLE.p_answer_equals_given}
+    seed = settings["data_seed"]
+    train = generate(settings["train_problems"], seed, prefix="train", **shares)
+    test = generate(settings["test_problems"], seed + 10_000, prefix="test", exclude={p.question for p in train}, **shares)
+    return train, test
+
+
+def _trace_row(problem: LabProblem, seed: int) -> dict[str, Any]:
+    """A teacher trace as the prune stage reads it, with its annotation (``teacher.Annotation``)."""
+    completion, annotation = write_annotated(problem, seed, STYLE)
+    return {"id": problem.id, "question": problem.question, "completion": completion, "answer": str(problem.answer),
+            "template": problem.template, "annotation": annotation}  # fmt: skip
+
+
 def prune_traces(config: LabConfig, method: str, tokenizer: Path, *, scorer: Path | None = None) -> dict[str, dict[str, Any]]:
     """Prune the teacher's traces with ``method`` (the real stage); its verified records by id.
 
-    The perplexity pruner scores with ``--scorer``, else the student itself (SPIRIT): the
-    pretrained ``--student``, or ``scorer`` (``train_scorer``'s model) for students from scratch."""
+    ``method`` is a pruning run of ``leancot.lab.arms``: a pruner, or one with ``-unchecked`` (its
+    paths before the derivation check and repair). The perplexity pruner scores with ``--scorer``,
+    else the student itself (SPIRIT): the pretrained ``--student``, or ``scorer`` (``train_scorer``'s
+    model) for students from scratch."""
     from leancot.prune.config import PruneConfig
     from leancot.prune.stage import run as prune
 
     chosen = config.scorer or config.student or (str(scorer) if scorer else None)
-    extra = {"perplexity": {"scorer": chosen}} if method == "perplexity" and chosen else {}
+    pruner = prune_method(method)
+    extra = {"perplexity": {"scorer": chosen}} if pruner == "perplexity" and chosen else {}
     out = config.out
-    prune_dir = prune(PruneConfig(input=out / "teacher" / "traces.jsonl", out=out / prune_dirname(method), method=method,
-                                  tokenizer=str(tokenizer), overwrite=config.overwrite, **extra))  # fmt: skip
+    prune_dir = prune(PruneConfig(input=out / "teacher" / "traces.jsonl", out=out / prune_dirname(method), method=pruner,
+                                  derivation_check=checked(method), tokenizer=str(tokenizer), overwrite=config.overwrite,
+                                  **extra))  # fmt: skip
     records = {r["id"]: r for r in read_jsonl(prune_dir / "records.jsonl") if r["verified"]}
     if not records:
         raise UsageError(f"the {method} pruner verified none of the teacher traces; see {prune_dir / 'rejects.jsonl'}")
@@ -453,6 +489,10 @@ def summarise(
             f[key] = sum(results[s][arm]["figures"][key] for s in seeds) / len(seeds)
         f["accuracy_by_seed"] = [results[s][arm]["figures"]["accuracy"] for s in seeds]
         pooled[arm] = f
+    for arm in arms:  # what each trained on: its problems and, for a pruner's arm, the share of its paths that are complete
+        run = data.get("pruners", {}).get(arm.data) if arm.kind == "pruner" else None
+        pooled[arm.name]["trained_on"] = run["trained_on"] if run else data["trained_on"]
+        pooled[arm.name]["complete_paths"] = run["complete_paths"] if run else None
     # pairs keyed by (seed, problem) so that seeds pool into one paired bootstrap
     keyed = {arm: [{**rec, "problem_id": f"{s}/{rec['problem_id']}"} for s in seeds for rec in results[s][arm]["records"]] for arm in names}
     baseline = "verbose" if "verbose" in names else names[0]
@@ -463,8 +503,12 @@ def summarise(
             vs[arm] = {**stats.compare_arms(keyed[baseline], keyed[arm]),
                        "train_time_ratio": pooled[arm]["train_seconds"] / base["train_seconds"] if base["train_seconds"] else None,
                        "train_token_ratio": pooled[arm]["train_tokens"] / base["train_tokens"] if base["train_tokens"] else None}  # fmt: skip
+    # an unchecked arm against its checked twin (heuristic-unchecked against heuristic), paired the same way
+    twins = {a.name: t.name for a in arms if a.kind == "pruner" and not checked(a.data)
+             for t in arms if t.kind == "pruner" and t.data == prune_method(a.data)}  # fmt: skip
+    vs_checked = {arm: {"checked": twin, **stats.compare_arms(keyed[twin], keyed[arm])} for arm, twin in twins.items()}
     summary = {"settings": settings, "seeds": seeds, "data": data, "arms": pooled, "per_seed": per_seed, "baseline": baseline,
-               "vs_baseline": vs, "targets": targets(arms, pooled, vs) if baseline == "verbose" else {},
+               "vs_baseline": vs, "vs_checked": vs_checked, "targets": targets(arms, pooled, vs) if baseline == "verbose" else {},
                "skipped_arms": skipped or {}, "phases": phases, "wall_seconds": wall}  # fmt: skip
     if baseline == "verbose":  # the names of the default arms' comparisons, as before there were others
         for legacy in ("pruned", "lsp"):
@@ -482,7 +526,7 @@ def targets(arms: list[Arm], pooled: dict[str, dict[str, Any]], vs: dict[str, di
         c, acc = vs.get(arm.name), pooled[arm.name]["accuracy"]
         if c is None:
             continue
-        if arm.kind == "pruner":
+        if arm.kind == "pruner" and checked(arm.data):  # an unchecked arm is an ablation, not a method with targets
             tokens = c["token_ratio"]
             out[f"{arm.name} accuracy >= verbose"] = {"figure": f"{acc:.1%} vs {a:.1%}", "target": ">=", "met": acc >= a}
             out[f"{arm.name} output tokens <= 40% of verbose"] = {"figure": "n/a" if tokens is None else f"{tokens:.1%}", "target": "<= 40%",

@@ -1,7 +1,7 @@
-"""The lab's figures: accuracy with 95% intervals, paired bootstraps, the summary table.
+"""The lab's figures: accuracy with 95% intervals, paired bootstraps, complete paths, the summary table.
 
-Pure functions over eval records (dicts as read from ``records.jsonl``) and the figures the
-lab collects per student, so they are tested without training anything.
+Pure functions over eval and prune records (dicts as read from ``records.jsonl``), the teacher's
+annotations and the figures the lab collects per student, so they are tested without training anything.
 """
 
 from __future__ import annotations
@@ -86,6 +86,31 @@ def arm_figures(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def complete_paths(records: dict[str, dict[str, Any]], ids: list[str], notes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """How many of the paths ``ids`` are complete by the teacher's annotations (``leancot.prune.annotations``),
+    independently of leancot's own derivation check, and why the others are not, counted (``missing``:
+    a required computation, ``order``: one before a computation it uses, ``retracted``: one kept)."""
+    from leancot.prune.annotations import complete
+
+    done, why = 0, {}
+    for i in ids:
+        ok, reason = complete(records[i]["pruned"], notes[i]["required"], notes[i]["retracted"])
+        done += ok
+        if not ok:
+            kind = reason.split(" ", 1)[0] if reason.startswith(("missing", "retracted")) else "order"
+            why[kind] = why.get(kind, 0) + 1
+    return {"complete": done, "paths": len(ids), "share": done / len(ids) if ids else None, "incomplete": why}
+
+
+def situations(notes: list[dict[str, Any]]) -> dict[str, int]:
+    """How many teacher traces hold each situation (``teacher.Annotation.classes``), from their annotations."""
+    counts: dict[str, int] = {}
+    for note in notes:
+        for c in note["classes"]:
+            counts[c] = counts.get(c, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def _mean(xs: Sequence[float]) -> float:
     return sum(xs) / len(xs) if xs else 0.0
 
@@ -93,16 +118,18 @@ def _mean(xs: Sequence[float]) -> float:
 def table(summary: dict[str, Any]) -> str:
     """The lab's result as a Markdown table (one row per student, pooled over seeds) plus targets.
 
-    Each arm's accuracy carries its Wilson 95% interval; its difference from the baseline
-    (``verbose``) and its output-token ratio carry paired bootstrap 95% intervals over the problems."""
+    Each arm's accuracy carries its Wilson 95% interval, and beside it the share of its training
+    paths that are complete derivations by the teacher's annotations (``–`` for an arm trained on
+    the verbose traces); its difference from the baseline (``verbose``) and its output-token ratio
+    carry paired bootstrap 95% intervals over the problems."""
     base = summary.get("baseline", "verbose")
     vs = summary.get("vs_baseline", {})
-    lines = [f"| student | accuracy (95% CI) | output tokens | train s | train tokens | accuracy − {base} (paired 95% CI) "
-             f"| output tokens ÷ {base} (95% CI) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [f"| student | accuracy (95% CI) | complete paths | output tokens | train s | train tokens | accuracy − {base} (paired 95% CI) "
+             f"| output tokens ÷ {base} (95% CI) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for arm, f in summary["arms"].items():
         lo, hi = f["accuracy_ci95"]
         lines.append(
-            f"| {arm} | {f['accuracy']:.1%} ({lo:.1%}-{hi:.1%}) | {f['mean_output_tokens']:.0f} "
+            f"| {arm} | {f['accuracy']:.1%} ({lo:.1%}-{hi:.1%}) | {complete_cell(f.get('complete_paths'))} | {f['mean_output_tokens']:.0f} "
             f"| {f['train_seconds']:.0f} | {f['train_tokens']:,.0f} | {' | '.join(paired_cells(vs.get(arm)))} |"
         )
     lines.append("")
@@ -111,6 +138,13 @@ def table(summary: dict[str, Any]) -> str:
     for spec, why in summary.get("skipped_arms", {}).items():
         lines.append(f"- arm {spec} skipped: {why}")
     return "\n".join(lines) + "\n"
+
+
+def complete_cell(c: dict[str, Any] | None) -> str:
+    """``96.0% (960/1000)``: an arm's complete training paths (``leancot.lab.run.complete_paths``); ``–`` for none."""
+    if not c or not c.get("paths"):
+        return "–"
+    return f"{c['complete'] / c['paths']:.1%} ({c['complete']}/{c['paths']})"
 
 
 def paired_cells(c: dict[str, Any] | None) -> tuple[str, str]:
