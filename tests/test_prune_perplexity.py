@@ -217,8 +217,10 @@ def test_the_cli_shows_each_pruners_options_in_its_panel_and_refuses_them_under_
     assert "perplexity pruner (--method perplexity)" in help_text and "llm pruner (--method llm)" in help_text
     assert help_text.index("--scorer-window") > help_text.index("perplexity pruner") and "--teacher-model" in help_text
     (tmp_path / "x.jsonl").write_text('{"question": "q", "completion": "c"}\n')
-    res = CliRunner().invoke(app, ["prune", str(tmp_path / "x.jsonl"), "--out", str(tmp_path / "o"), "--ratio", "0.5"])
+    res = CliRunner().invoke(app, ["prune", str(tmp_path / "x.jsonl"), "--out", str(tmp_path / "o"), "--scorer-window", "64"])
     assert res.exit_code == 2 and "perplexity options are for --method perplexity" in res.output
+    res = CliRunner().invoke(app, ["prune", str(tmp_path / "x.jsonl"), "--out", str(tmp_path / "o"), "--ratio", "0.5"])
+    assert res.exit_code == 2 and "--ratio is for --method perplexity or step-entropy" in res.output  # a flag both share
 
 
 def test_choosing_another_method_imports_no_torch():

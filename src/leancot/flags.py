@@ -4,12 +4,16 @@
 are the config's fields: the name (``lora_r`` -> ``--lora-r``), the type (``Literal`` -> a choice,
 ``bool`` -> ``--x/--no-x``, ``list`` -> a comma-separated value), the default and the
 description. A nested settings model (``PruneConfig.teacher``) is flattened into its own help
-panel; its block is passed only when one of its flags is given. The command builds the config
-(validation errors are one line, exit 2), calls ``run`` and hands the result to ``then``.
+panel; its block is passed only when one of its flags is given. A flag name that several nested
+models share (``--scorer`` of ``perplexity`` and ``step_entropy``) is one flag in a panel of its own;
+each block says when it is the chosen one (``Nested.when``: ``("method", "perplexity")``) and the
+value goes to that block alone. The command builds the config (validation errors are one line,
+exit 2), calls ``run`` and hands the result to ``then``.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 import types
 import typing
@@ -35,6 +39,10 @@ class Nested:
     prefix: str = ""  # flag name prefix, e.g. "teacher-" (empty: the field names as they are)
     panel: str = ""  # help panel title
     rename: dict[str, str] = field(default_factory=dict)  # nested field -> flag name (without --)
+    when: tuple[str, str] | None = None  # (field, value): the block a shared flag fills when the config's field has this value
+
+    def flag(self, sub_name: str) -> str:
+        return self.rename.get(sub_name, self.prefix + sub_name.replace("_", "-"))
 
 
 @dataclass
@@ -43,6 +51,7 @@ class _Flag:
     path: tuple[str, ...]  # where the value goes in the config: ("lora_r",) or ("teacher", "model")
     default: Any
     split: bool = False  # a list field given as "a,b,c"
+    when: tuple[str, str] | None = None  # a shared flag: (field, value) under which it fills this path
 
 
 def add_config_command(
@@ -61,15 +70,21 @@ def add_config_command(
     """Register ``name`` on ``app`` with one option per field of ``config_cls``; returns the command."""
     decls, nested = decls or {}, nested or {}
     params, flags = [], []
+    shared = _shared(config_cls, nested, exclude)
     for field_name, info in _ordered_fields(config_cls):
         if field_name in exclude:
             continue
         if field_name in nested:
+            spec = nested[field_name]
             for sub_name, sub_info in _model_of(info.annotation).model_fields.items():
-                spec = nested[field_name]
-                flag = spec.rename.get(sub_name, spec.prefix + sub_name.replace("_", "-"))
-                params.append(_parameter(flag.replace("-", "_"), sub_info, (f"--{flag}",), spec.panel, required=False))
-                flags.append(_Flag(flag.replace("-", "_"), (field_name, sub_name), sub_info.default, _is_list(sub_info.annotation)))
+                flag = spec.flag(sub_name)
+                owners = shared.get(flag)
+                if owners is None:
+                    params.append(_parameter(flag.replace("-", "_"), sub_info, (f"--{flag}",), spec.panel, required=False))
+                elif owners[0][0] == field_name:
+                    params.append(_shared_parameter(flag, owners, nested))
+                when = spec.when if owners else None
+                flags.append(_Flag(flag.replace("-", "_"), (field_name, sub_name), sub_info.default, _is_list(sub_info.annotation), when))
             continue
         panel = "Run" if field_name in getattr(config_cls, "RUN_FIELDS", ()) else None
         params.append(_parameter(field_name, info, decls.get(field_name), panel, argument=field_name in arguments))
@@ -91,6 +106,42 @@ def add_config_command(
     command.__name__ = name.replace("-", "_")
     app.command(name, help=help, cls=PanelledCommand)(command)
     return command
+
+
+def _shared(config_cls: type[BaseModel], nested: dict[str, Nested], exclude: tuple[str, ...]) -> dict[str, list[tuple[str, FieldInfo]]]:
+    """Flag name -> ``(block, field info)`` of every nested block that has it, for the names two or more share."""
+    owners: dict[str, list[tuple[str, FieldInfo]]] = {}
+    for field_name, info in _ordered_fields(config_cls):
+        if field_name in nested and field_name not in exclude:
+            for sub_name, sub_info in _model_of(info.annotation).model_fields.items():
+                owners.setdefault(nested[field_name].flag(sub_name), []).append((field_name, sub_info))
+    shared = {flag: blocks for flag, blocks in owners.items() if len(blocks) > 1}
+    for flag, blocks in shared.items():
+        if any(nested[b].when is None for b, _ in blocks):
+            raise TypeError(f"--{flag} is shared by {', '.join(b for b, _ in blocks)}: each needs Nested.when")
+    return shared
+
+
+def _shared_parameter(flag: str, owners: list[tuple[str, FieldInfo]], nested: dict[str, Nested]) -> inspect.Parameter:
+    """One flag for the blocks in ``owners``: no default of its own (each block keeps its model's), a help
+    that names each block's default, in the panel ``--method a / b``."""
+    whens = [nested[b].when for b, _ in owners]
+    labels = [when[1] for when in whens if when]
+    helps = {info.description or "" for _, info in owners}
+    text = (
+        helps.pop()
+        if len(helps) == 1
+        else "; ".join(f"{label}: {(info.description or '').rstrip('.')}" for label, (_, info) in zip(labels, owners)) + "."
+    )
+    defaults = [info.default for _, info in owners]
+    if len(set(map(repr, defaults))) == 1:
+        text += f"  [default: {defaults[0]}]" if defaults[0] is not None else ""
+    else:
+        text += "  [default: " + ", ".join(f"{label} {d}" for label, d in zip(labels, defaults)) + "]"
+    info = copy.copy(owners[0][1])
+    info.default, info.description = None, text
+    panel = f"--{whens[0][0].replace('_', '-')} {' / '.join(labels)}" if whens[0] else ""
+    return _parameter(flag.replace("-", "_"), info, (f"--{flag}",), panel, required=False)
 
 
 class PanelledCommand(typer.core.TyperCommand):
@@ -142,10 +193,26 @@ def _config_dict(flags: list[_Flag], values: dict[str, Any]) -> dict[str, Any]:
         if len(f.path) == 1:
             if value is not None or f.default is None:
                 config[f.path[0]] = value
-        elif value is not None and value != f.default:
+        elif value is not None and _chosen(f, flags, values) and value != f.default:
             blocks.setdefault(f.path[0], {})[f.path[1]] = value
     config.update(blocks)
     return config
+
+
+def _chosen(f: _Flag, flags: list[_Flag], values: dict[str, Any]) -> bool:
+    """Whether a given flag's value goes to ``f.path``: always for a flag of one block; for a shared one, when
+    ``f``'s block is the chosen one (``UsageError`` when none of its blocks is)."""
+    if f.when is None:
+        return True
+    field, value = f.when
+    if values.get(field) == value:
+        return True
+    whens = [g.when[1] for g in flags if g.param == f.param and g.when]
+    if values.get(field) not in whens:
+        raise UsageError(
+            f"--{f.param.replace('_', '-')} is for --{field.replace('_', '-')} {' or '.join(whens)}; this run's {field} is {values.get(field)}"
+        )
+    return False
 
 
 def _parameter(

@@ -21,7 +21,9 @@ def register(app: typer.Typer) -> None:
     from leancot.prune.stage import run
 
     nested = {
-        e.field: Nested(panel=f"{name} pruner (--method {name})", rename=dict(getattr(e.options_model(), "FLAG_NAMES", {})))
+        e.field: Nested(
+            panel=f"{name} pruner (--method {name})", rename=dict(getattr(e.options_model(), "FLAG_NAMES", {})), when=("method", name)
+        )
         for name, e in PRUNERS.items()
         if e.field is not None
     }

@@ -46,7 +46,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -124,6 +124,11 @@ class Scorer:
 
     def nll(self, seqs: list[list[int]]) -> list[list[float]]:
         """For each sequence ``s``, the NLL of ``s[1:]`` given what precedes each token (``len(s) - 1`` values)."""
+        raise NotImplementedError
+
+    def entropy(self, seqs: list[list[int]]) -> list[list[float]]:
+        """For each sequence ``s``, the entropy (nats) of the next-token distribution that predicts each of
+        ``s[1:]`` (``len(s) - 1`` values, aligned with ``nll``); ``--method step-entropy`` scores with it."""
         raise NotImplementedError
 
     def score(self, base: list[int], cuts: list[Cut]) -> tuple[list[float], list[list[float]]]:
@@ -232,27 +237,27 @@ class ModelScorer(Scorer):
     # -- forwards
 
     def _token_nll(self, hidden: Any, targets: Any) -> Any:
-        """NLL of ``targets`` (N,) under the head applied to ``hidden`` (N, H), 1024 rows at a time
-        (the full (N, vocab) logits of a 2k context would take 400 MB)."""
-        import torch
+        """NLL of ``targets`` (N,) under the head applied to ``hidden`` (N, H)."""
+        return head_scores(hidden, self.model.get_output_embeddings(), targets, cap=self._cap())[0]
 
-        head = self.model.get_output_embeddings()
-        cap = getattr(self.model.config, "final_logit_softcapping", None)
-        out = []
-        for i in range(0, hidden.shape[0], 1024):
-            logits = head(hidden[i : i + 1024]).float()
-            if cap:
-                logits = torch.tanh(logits / cap) * cap
-            tgt = targets[i : i + 1024]
-            out.append(torch.logsumexp(logits, -1) - logits.gather(-1, tgt[:, None])[:, 0])
-        return torch.cat(out) if out else hidden.new_zeros(0)
+    def _cap(self) -> float | None:
+        return getattr(self.model.config, "final_logit_softcapping", None)
 
     def nll(self, seqs: list[list[int]]) -> list[list[float]]:
+        return [nll for nll, _ in self._forward(seqs, entropy=False)]
+
+    def entropy(self, seqs: list[list[int]]) -> list[list[float]]:
+        return [ent for _, ent in self._forward(seqs, entropy=True)]
+
+    def _forward(self, seqs: list[list[int]], *, entropy: bool) -> list[tuple[list[float], list[float]]]:
+        """The one scoring loop: ``(NLL, entropy or [])`` of each sequence's ``s[1:]``, ``batch_size`` sequences
+        per forward (right padding), both from the same logits (``head_scores``)."""
         import torch
 
         self.load()
-        out: list[list[float]] = [[] for _ in seqs]
+        out: list[tuple[list[float], list[float]]] = [([], []) for _ in seqs]
         order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))  # like lengths together: less padding
+        head, cap = self.model.get_output_embeddings(), self._cap()
         started = time.perf_counter()
         with torch.inference_mode():
             for k in range(0, len(order), self.batch_size):
@@ -266,7 +271,8 @@ class ModelScorer(Scorer):
                 hidden = self.model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
                 for r, i in enumerate(rows):
                     n = len(seqs[i])
-                    out[i] = self._token_nll(hidden[r, : n - 1], ids[r, 1:n]).tolist()
+                    nll, ent = head_scores(hidden[r, : n - 1], head, ids[r, 1:n], cap=cap, entropy=entropy)
+                    out[i] = (nll.tolist(), ent.tolist() if ent is not None else [])
                 self.tokens += int(mask.sum())
         self.seconds += time.perf_counter() - started
         return out
@@ -330,6 +336,33 @@ def _cache_kwarg(decoder: Any) -> str:
     return "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
 
 
+HEAD_ROWS = 1024  # the full (N, vocab) float32 logits of a 2k context would take 400 MB; 1024 rows take 200
+
+
+def head_scores(hidden: Any, head: Any, targets: Any, *, cap: float | None = None, entropy: bool = False,
+                rows: int = HEAD_ROWS) -> tuple[Any, Any]:  # fmt: skip
+    """``(NLL of targets, entropy or None)``, both (N,) in nats, from the logits ``head(hidden)``, ``rows`` at a time.
+
+    ``hidden``: (N, H) final hidden states; ``head``: the LM head (H -> V); ``targets``: (N,) the token each
+    row predicts; ``cap``: the model's final-logit soft-capping. The entropy of row ``n`` is that of the
+    next-token distribution ``p = softmax(z_n)``: ``H = logsumexp(z) - sum_v p_v z_v`` (the logsumexp the
+    NLL takes anyway, and no second (rows, V) temporary for ``p log p``). Logits must be finite."""
+    import torch
+
+    nll, ent = [], []
+    for i in range(0, hidden.shape[0], rows):
+        logits = head(hidden[i : i + rows]).float()
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        lse = torch.logsumexp(logits, -1)
+        nll.append(lse - logits.gather(-1, targets[i : i + rows, None])[:, 0])
+        if entropy:
+            probs = torch.exp(logits - lse[:, None])
+            ent.append(lse - torch.einsum("nv,nv->n", probs, logits))
+    empty = hidden.new_zeros(0, dtype=torch.float32)
+    return (torch.cat(nll) if nll else empty), ((torch.cat(ent) if ent else empty) if entropy else None)
+
+
 # --------------------------------------------------------------------------- the pruner
 
 
@@ -341,7 +374,7 @@ class PerplexityOptions(BaseModel):
     FLAG_NAMES: ClassVar[dict[str, str]] = {"batch_size": "scorer-batch-size", "max_tokens": "scorer-max-tokens", "window": "scorer-window"}
     not_fingerprinted: ClassVar[set[str]] = {"batch_size"}  # how fast, not what comes out
 
-    scorer: str = Field("smollm2-135m", description="The causal LM that scores step importance (built-in name or local dir).")
+    scorer: str = Field("smollm2-135m", description="The causal LM that scores the steps (built-in name or local dir).")
     ratio: float = Field(0.3, gt=0, le=1, description="Remove at most this share of the reasoning's tokens.")
     threshold: float = Field(
         0.05,
@@ -371,54 +404,87 @@ def prune_perplexity(
 
     ``scorer`` needs ``prompt_ids(question)``, ``piece_ids(texts)`` and the ``Scorer`` interface; ``tokenizer``
     counts the tokens the ratio bounds (the stage's)."""
+
+    def importance(steps: list[Step], cands: list[int]) -> dict[int, float]:
+        return removal_importance(scorer, scorer.prompt_ids(question), scorer.piece_ids(scored_pieces(steps, answer)),
+                                  cands, max_tokens=settings.max_tokens, window=settings.window)  # fmt: skip
+
+    return prune_scored(reasoning, answer, question, importance, settings.ratio, settings.threshold, tokenizer)
+
+
+def scored_pieces(steps: list[Step], answer: str | None) -> list[str]:
+    """The texts a scorer reads after its prompt: every step on its own line, then the closing answer line."""
+    pieces = [("\n" if i else "") + s.text for i, s in enumerate(steps)]
+    pieces.append(f"\nThe answer is \\boxed{{{answer}}}" if answer is not None else "")
+    return pieces
+
+
+def prune_scored(
+    reasoning: str,
+    answer: str | None,
+    question: str,
+    score: Callable[[list[Step], list[int]], dict[int, float]],
+    ratio: float,
+    threshold: float,
+    tokenizer: str = "smollm2-135m",
+) -> tuple[list[Step], str, list[float | None]]:
+    """What every scoring pruner shares: the candidates, the lowest ``score(steps, candidates)`` removed first
+    (``select``), the retracted passages gone, the path closed with the answer.
+
+    Returns ``(steps with actions, pruned path, score per step: None for a step that is no candidate or has
+    no score)``."""
     from leancot.tokens import count_tokens_batch
 
     steps = [s.model_copy(update={"action": "keep", "rewritten": None}) for s in decompose(reasoning, question)]
     cands = candidates(steps, answer, question, reasoning)
-    importance: dict[int, float] = {}
-    if cands:
-        pieces = [("\n" if i else "") + s.text for i, s in enumerate(steps)]
-        pieces.append(f"\nThe answer is \\boxed{{{answer}}}" if answer is not None else "")
-        importance = removal_importance(scorer, scorer.prompt_ids(question), scorer.piece_ids(pieces),
-                                        cands, max_tokens=settings.max_tokens, window=settings.window)  # fmt: skip
+    scores = score(steps, cands) if cands else {}
     tokens = count_tokens_batch([s.text for s in steps], tokenizer) if steps else []
-    for i in select(importance, tokens, settings.ratio, settings.threshold):
+    for i in select(scores, tokens, ratio, threshold):
         steps[i].action = "delete"
     graph = derivation.build(reasoning, question, answer)
     _without(steps, retracted_only(graph, steps), question, compress=False)  # a retracted passage never stays
-    scores = [None if i not in importance or math.isinf(importance[i]) else round(importance[i], 4) for i in range(len(steps))]
-    return steps, synthesise(steps, answer), scores
+    per_step = [None if i not in scores or math.isinf(scores[i]) else round(scores[i], 4) for i in range(len(steps))]
+    return steps, synthesise(steps, answer), per_step
 
 
-class PerplexityPruner(OfflinePruner):
-    """``--method perplexity``: remove the functional steps whose removal a scorer model minds least."""
+class ScorerPruner(OfflinePruner):
+    """Base of the pruners that hold one scorer model (``perplexity``, ``step-entropy``): loaded once, batched on
+    all cores, so no process pool; the manifest records the scorer and what it ran."""
 
-    processes = False  # one scorer model, loaded once, batched on all cores: no process pool
+    processes = False
 
-    name = "perplexity"
-
-    def __init__(self, settings: PerplexityOptions, *, tokenizer: str = "smollm2-135m", workers: int = 1, scorer: Scorer | None = None):
-        self.settings, self.tokenizer = settings, tokenizer
+    def __init__(self, name: str, spec: str, batch_size: int, *, workers: int = 1, scorer: Scorer | None = None):
         threads = None
         import multiprocessing
 
         if multiprocessing.parent_process() is not None and workers > 1:
             threads = max(1, len(os.sched_getaffinity(0)) // workers)  # one of the stage's pool processes: its share
-        self.scorer = scorer or ModelScorer(settings.scorer, batch_size=settings.batch_size, threads=threads)
-        local = Path(settings.scorer).expanduser()
-        self.method = f"perplexity:{local.name if local.is_dir() else settings.scorer}"
+        self.spec = spec
+        self.scorer = scorer or ModelScorer(spec, batch_size=batch_size, threads=threads)
+        local = Path(spec).expanduser()
+        self.method = f"{name}:{local.name if local.is_dir() else spec}"
         self.traces = 0
-
-    async def prune(self, trace: Trace) -> Pruned:
-        steps, pruned, scores = prune_perplexity(trace.reasoning, trace.answer, trace.question, self.scorer, self.settings, self.tokenizer)
-        self.traces += 1
-        return Pruned(steps, pruned, self.method, extra={"importance": scores})
 
     def close(self) -> dict[str, Any]:
         """The scorer, and what it ran in this process (nothing here when the stage's pool pruned)."""
-        info: dict[str, Any] = {"model": self.settings.scorer}
+        info: dict[str, Any] = {"model": self.spec}
         if self.traces:
             info.update(
                 traces=self.traces, tokens=getattr(self.scorer, "tokens", None), seconds=round(getattr(self.scorer, "seconds", 0.0), 2)
             )
         return {"scorer": info}
+
+
+class PerplexityPruner(ScorerPruner):
+    """``--method perplexity``: remove the functional steps whose removal a scorer model minds least."""
+
+    name = "perplexity"
+
+    def __init__(self, settings: PerplexityOptions, *, tokenizer: str = "smollm2-135m", workers: int = 1, scorer: Scorer | None = None):
+        super().__init__(self.name, settings.scorer, settings.batch_size, workers=workers, scorer=scorer)
+        self.settings, self.tokenizer = settings, tokenizer
+
+    async def prune(self, trace: Trace) -> Pruned:
+        steps, pruned, scores = prune_perplexity(trace.reasoning, trace.answer, trace.question, self.scorer, self.settings, self.tokenizer)
+        self.traces += 1
+        return Pruned(steps, pruned, self.method, extra={"importance": scores})

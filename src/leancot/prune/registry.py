@@ -7,7 +7,8 @@ are imported only when chosen, so the offline path never imports the OpenAI SDK.
 A pruner's options (``PerplexityOptions``, ``TeacherConfig``) are one nested block of
 ``PruneConfig`` named by ``Entry.field``: validated against the pruner's model, shown in their own
 ``--help`` panel (flag names from the model's ``FLAG_NAMES``), refused under another ``--method``,
-and fingerprinted only when their pruner runs.
+and fingerprinted only when their pruner runs. A flag name two pruners' options share (``--scorer``,
+``--ratio``) is one flag, in a panel of its own, that fills the block of whichever method is chosen.
 
 How to add a pruner:
 
@@ -65,6 +66,13 @@ PRUNERS: dict[str, Entry] = {
         options="leancot.prune.perplexity:PerplexityOptions",
         field="perplexity",
     ),
+    "step-entropy": Entry(
+        "leancot.prune.registry:step_entropy",
+        ("torch", "train"),
+        "drop the candidate steps of lowest token entropy under a scorer LM (Step Entropy)",
+        options="leancot.prune.step_entropy:StepEntropyOptions",
+        field="step_entropy",
+    ),
     "llm": Entry(
         "leancot.prune.registry:teacher",
         ("openai", "api"),
@@ -114,6 +122,13 @@ def perplexity(config: PruneConfig) -> Pruner:
 
     assert config.perplexity is not None, "PruneConfig fills in the options of the chosen method"
     return PerplexityPruner(config.perplexity, tokenizer=config.tokenizer, workers=config.worker_count())
+
+
+def step_entropy(config: PruneConfig) -> Pruner:
+    from leancot.prune.step_entropy import StepEntropyPruner
+
+    assert config.step_entropy is not None, "PruneConfig fills in the options of the chosen method"
+    return StepEntropyPruner(config.step_entropy, tokenizer=config.tokenizer, workers=config.worker_count())
 
 
 def teacher(config: PruneConfig) -> Pruner:
