@@ -8,7 +8,8 @@ import pytest
 
 from leancot.errors import UsageError
 from leancot.lab.arms import Arm, checked, data_name, parse_arm, prune_dirname, prune_method, pruners_of, resolve_arms, training_sets
-from leancot.lab.run import ARMS, LabConfig, run
+from leancot.lab.config import ARMS, LabConfig
+from leancot.lab.stage import run
 from leancot.prune import registry
 
 PRUNERS = {"heuristic": None, "first-answer": None, "llm": None}

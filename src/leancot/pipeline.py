@@ -382,7 +382,13 @@ def run_recipe(
         },
     )
     for step in p.steps:
-        log.info("run: %s%s -> %s", step.label, f" [{step.variant}]" if step.variant else "", step.out)
-        config = type(step.config).model_validate(step.config.model_dump())  # inputs exist now
-        stages.get(step.stage).run(config)
+        run_step(step)
     return p.out
+
+
+def run_step(step: Step) -> Path:
+    """Run one step: its config validated again (its inputs exist now), then its stage's ``run``, which
+    owns the lock, fingerprint, resume and manifest. The recipe runner and the lab run every stage so."""
+    log.info("run: %s%s -> %s", step.label, f" [{step.variant}]" if step.variant else "", step.out)
+    config = type(step.config).model_validate(step.config.model_dump())
+    return stages.get(step.stage).run(config)

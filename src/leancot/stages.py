@@ -82,6 +82,7 @@ STAGES: dict[str, str] = {
     "train": "leancot.train.stage:STAGE",
     "eval": "leancot.evaluate.stage:STAGE",
     "report": "leancot.report.stage:STAGE",
+    "lab": "leancot.lab.stage:STAGE",
 }
 
 

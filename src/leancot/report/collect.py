@@ -20,6 +20,8 @@ from leancot.errors import UsageError
 
 log = logging.getLogger(__name__)
 
+#: The stages the report has a view of (a loader in ``_load``); a run of any other stage of the table
+#: (``leancot.stages``: generate, lab, a recipe's own) is listed as it is.
 STAGES = ("prune", "train", "eval")
 
 
