@@ -219,10 +219,7 @@ def _mean_tokens(records: dict[str, dict[str, Any]], ids: list[str], key: str) -
 
 def _reject_reasons(prune_dir: Path) -> dict[str, int]:
     path = prune_dir / "rejects.jsonl"
-    reasons: dict[str, int] = {}
-    for r in read_jsonl(path) if path.exists() else []:
-        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
-    return reasons
+    return manifest.reject_reasons(read_jsonl(path) if path.exists() else [])
 
 
 def _count(text: str, tokenizer: Path) -> int:

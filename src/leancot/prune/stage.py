@@ -292,31 +292,23 @@ def summarise(out_dir: Path) -> dict[str, Any]:
     """Counts and token totals of a prune output directory (for the manifest and stats).
 
     Streams the files a line at a time: a run of any size fits in memory."""
-    records = verified = complete = repaired = before = after = 0
-    methods: dict[str, int] = {}
-    for r in _lines(out_dir / "records.jsonl"):
-        records += 1
-        verified += bool(r["verified"])
-        complete += bool((r.get("derivation") or {}).get("complete"))
-        repaired += bool(r.get("restored"))
-        before += r["tokens_before"]
-        after += r["tokens_after"]
-        methods[r["method"]] = methods.get(r["method"], 0) + 1
-    reasons: dict[str, int] = {}
-    for r in _lines(out_dir / "rejects.jsonl"):
-        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+    from leancot.prune.stats import totals
+
+    t = totals(_lines(out_dir / "records.jsonl"))
+    reasons = manifest.reject_reasons(_lines(out_dir / "rejects.jsonl"))
     rejects = sum(reasons.values())
+    before, after = t.tokens_before, t.tokens_after
     return {
         "counts": {
-            "input": records + rejects,
-            "records": records,
+            "input": t.records + rejects,
+            "records": t.records,
             "rejects": rejects,
-            "verified": verified,
-            "complete_derivations": complete,
-            "repaired": repaired,
+            "verified": t.verified,
+            "complete_derivations": t.complete,
+            "repaired": t.repaired,
         },  # fmt: skip
         "reject_reasons": reasons,
-        "methods": methods,  # which pruner made each record (teacher, fallback, unpruned)
+        "methods": dict(t.methods),  # which pruner made each record (teacher, fallback, unpruned)
         "tokens": {"before": before, "after": after, "ratio": round(after / before, 4) if before else None},
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -204,19 +204,14 @@ def load_prune(
     name: str, path: Path, manifest: dict[str, Any], warnings: list[str], *, max_records: int = 200, tokenizer: str | None = None
 ) -> PruneRun:
     """A prune dir: totals from its records (the manifest's may be stale mid-run), skills, viewer records."""
+    from leancot.manifest import reject_reasons
+    from leancot.prune.stats import totals
+
     records = read_rows(path / "records.jsonl", warnings)
     rejects = read_rows(path / "rejects.jsonl", warnings)
-    reasons: dict[str, int] = {}
-    for r in rejects:
-        reasons[str(r.get("reason", "unknown"))] = reasons.get(str(r.get("reason", "unknown")), 0) + 1
-    run = PruneRun(
-        name, path, "prune", manifest, records=len(records), rejects=len(rejects),
-        verified=sum(bool(r.get("verified")) for r in records),
-        complete=sum(bool((r.get("derivation") or {}).get("complete")) for r in records if isinstance(r.get("derivation"), dict)),
-        tokens_before=sum(int(num(r.get("tokens_before")) or 0) for r in records),
-        tokens_after=sum(int(num(r.get("tokens_after")) or 0) for r in records),
-        reject_reasons=reasons,
-    )  # fmt: skip
+    t = totals(records)
+    run = PruneRun(name, path, "prune", manifest, records=t.records, rejects=len(rejects), verified=t.verified, complete=t.complete,
+                   tokens_before=t.tokens_before, tokens_after=t.tokens_after, reject_reasons=reject_reasons(rejects))  # fmt: skip
     run.skills = _skill_table(records, tokenizer or (manifest.get("config") or {}).get("tokenizer"), warnings, name)
     run.viewer = [viewer_record(name, r) for r in records[:max_records] if isinstance(r.get("steps", []), list)]
     run.answer_positions = answer_positions(records, warnings, name)
