@@ -30,6 +30,25 @@ def test_arm_names_parse_into_data_and_policy():
     assert parse("first-answer-unchecked").kind == "pruner"
 
 
+def test_self_sampling_and_mixture_arms_parse():
+    parse = lambda spec: parse_arm(spec, lsp=0.5, pruners=PRUNERS)  # noqa: E731
+    assert parse("self-shortest:8") == Arm("self-shortest:8", "self", samples=8)
+    assert parse("self-shortest") == Arm("self-shortest:4", "self", samples=4)  # DEFAULT_SAMPLES
+    assert parse("self-first-answer:2") == Arm("self-first-answer:2", "self", samples=2, then="first-answer")  # STOP/ECN
+    assert parse("mix:heuristic:0.50") == Arm("mix:heuristic:0.5", "heuristic", weight=0.5)
+    assert [parse(s).kind for s in ("self-shortest:2", "mix:first-answer:0.3")] == ["self", "mix"]
+    assert parse("mix:heuristic:0.5").dirname == "mix-heuristic-0.5"
+    for bad in ("self-shortest:0", "self-shortest:x", "mix:heuristic:1", "mix:heuristic", "mix:llm:0.5", "mix:nope:0.5"):
+        with pytest.raises(UsageError, match="--arms"):
+            parse(bad)
+
+
+def test_a_self_sampling_arm_brings_the_verbose_student_it_starts_from_and_a_mixture_its_pruner():
+    arms, _ = resolve_arms(["self-shortest:2", "mix:first-answer:0.5"], lsp=0.5)
+    assert [a.name for a in arms] == ["verbose", "self-shortest:2", "mix:first-answer:0.5"]
+    assert pruners_of(arms) == ["first-answer"]
+
+
 def test_the_default_arms_are_todays_three():
     arms, skipped = resolve_arms(list(LabConfig().arms), lsp=0.5)
     assert [a.name for a in arms] == list(ARMS) and not skipped

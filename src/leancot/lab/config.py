@@ -68,6 +68,9 @@ class LabConfig(BaseModel):
     )
     warmup: float = Field(0.05, ge=0, description="Warm-up: a fraction of the steps if < 1, else steps.")
     lsp: float = Field(0.5, gt=0, le=1, description="Lead-span proportion of the reasoning kept for the lsp student.")
+    self_temperature: float = Field(
+        0.7, gt=0, description="Sampling temperature of the self-sampling arms (self-shortest:k, self-first-answer:k)."
+    )
     scorer: str | None = Field(
         None, description="Scorer model of the perplexity arm (default: --student, else a lab student trained on every verbose trace)."
     )

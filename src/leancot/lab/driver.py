@@ -119,6 +119,9 @@ def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | 
         rows = [{"id": i, "question": build_prompt(source[i]["question"], "lab"), "reasoning": source[i][field], "answer": source[i]["answer"]}
                 for i in rows_of]  # fmt: skip
         write_jsonl_atomic(files[name], rows)
+    trained_problems = out / "problems" / "trained.jsonl"  # what every arm trains on: the self-sampling arms sample these
+    chosen = set(common)
+    write_jsonl_atomic(trained_problems, [p.record() for p in train if p.id in chosen])
     longest = max(_count(t["completion"], tokenizer) for t in traces)
     main = "heuristic" if "heuristic" in pruned else methods[0]
     notes = {t["id"]: t["annotation"] for t in traces}
@@ -134,7 +137,7 @@ def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | 
                         "reasoning_tokens": _mean_tokens(pruned[m], common, "tokens_after"),
                         "complete_paths": stats.complete_paths(pruned[m], ids[m], notes),
                         "complete_paths_verified": stats.complete_paths(pruned[m], list(pruned[m]), notes)} for m in methods},
-        "files": {k: str(v) for k, v in files.items()},
+        "files": {k: str(v) for k, v in files.items()}, "trained_problems": str(trained_problems), "tokenizer": str(tokenizer),
     }  # fmt: skip
     log.info("lab: %d teacher traces, %d verified by every checked pruner (%s); reasoning %.0f -> %s tokens", len(traces), len(common),
              ", ".join(methods), info["teacher_reasoning_tokens"],
@@ -201,13 +204,15 @@ def train_scorer(config: LabConfig, settings: dict[str, Any], traces: list[dict[
     return train_student(config, settings, config.seeds[0], data, config.out / "scorer" / "train") / "model"
 
 
-def train_student(config: LabConfig, settings: dict[str, Any], seed: int, data: Path, out: Path, *, policy: str = "lsp",
-                  lsp: float = 1.0) -> Path:  # fmt: skip
-    """One student of ``seed`` trained on ``data`` by the real trainer: every arm's (and the scorer's) settings but the length policy."""
+def train_student(config: LabConfig, settings: dict[str, Any], seed: int, data: Path | list[str], out: Path, *, policy: str = "lsp",
+                  lsp: float = 1.0, student: Path | None = None) -> Path:  # fmt: skip
+    """One student of ``seed`` trained on ``data`` (a file, or a mixture ``["file:weight", ...]``) by the real
+    trainer: every arm's (and the scorer's) settings but the length policy, from ``student`` (default: the
+    seed's initial student)."""
     from leancot.train.config import TrainConfig
 
     return run_stage("train", TrainConfig(
-        input=data, out=out, reasoning_field="reasoning", policy=policy, lsp=lsp, student=str(student_init(config, settings, seed)),
+        input=data, out=out, reasoning_field="reasoning", policy=policy, lsp=lsp, student=str(student or student_init(config, settings, seed)),
         lora=bool(config.student), lr=settings["lr"], warmup=config.warmup, max_length=settings["max_length"], epochs=settings["epochs"],
         batch_size=settings["batch_size"], save_steps=100_000, seed=seed, overwrite=config.overwrite,
     ), f"train {out.parent.name} (seed {seed})")  # fmt: skip
@@ -305,9 +310,12 @@ def _quiet_worker() -> None:
 def seed_students(
     config: LabConfig, settings: dict[str, Any], seed: int, arms: list[Arm], data: dict[str, Any], test_file: Path
 ) -> dict[str, Any]:
-    """Train and evaluate every arm's student of ``seed``, one after another, in this process."""
+    """Train and evaluate every arm's student of ``seed``, one after another, in this process (the
+    self-sampling arms last: they start from the verbose student)."""
+    ordered = [a for a in arms if a.kind != "self"] + [a for a in arms if a.kind == "self"]
     with threads(config.threads):
-        return {arm.name: train_and_eval(config, settings, seed, arm, data, test_file) for arm in arms}
+        results = {arm.name: train_and_eval(config, settings, seed, arm, data, test_file) for arm in ordered}
+    return {arm.name: results[arm.name] for arm in arms}
 
 
 def train_and_eval(
@@ -315,10 +323,15 @@ def train_and_eval(
 ) -> dict[str, Any]:
     """Train the student of ``arm`` and ``seed`` and evaluate it; returns its figures and eval records."""
     from leancot.evaluate.config import EvalConfig
+    from leancot.lab.self_sampling import self_training_data, verbose_model
 
     base = config.out / f"seed{seed}" / arm.dirname
+    inputs, start, extra = training_input(arm, data), None, {}
+    if arm.kind == "self":
+        inputs, extra = self_training_data(config, seed, arm, data)
+        start = verbose_model(config, seed)
     tick = time.perf_counter()
-    train_dir = train_student(config, settings, seed, Path(data["files"][arm.data]), base / "train", policy=arm.policy, lsp=arm.lsp)
+    train_dir = train_student(config, settings, seed, inputs, base / "train", policy=arm.policy, lsp=arm.lsp, student=start)
     train_wall = time.perf_counter() - tick
     tick = time.perf_counter()
     eval_dir = run_stage("eval", EvalConfig(
@@ -328,12 +341,22 @@ def train_and_eval(
     records = read_jsonl(eval_dir / "records.jsonl")
     metrics = (manifest.read(train_dir) or {}).get("metrics", {})
     figures = stats.arm_figures(records)
-    figures.update(train_seconds=float(metrics.get("wall_seconds", train_wall)), train_tokens=int(metrics.get("trained_tokens", 0)),
+    # a self-sampling arm's training time counts its sampling too (not the verbose student's it starts from)
+    figures.update(train_seconds=float(metrics.get("wall_seconds", train_wall)) + extra.get("sample_seconds", 0.0), train_tokens=int(metrics.get("trained_tokens", 0)),
                    train_flops=float(metrics.get("flops", 0.0)), stage_wall_seconds=train_wall,
                    eval_seconds=_stage_seconds(eval_dir, time.perf_counter() - tick),
-                   loss_last=metrics.get("loss_last"))  # fmt: skip
+                   loss_last=metrics.get("loss_last"), **extra)  # fmt: skip
     _log_arm(seed, arm.name, figures)
     return {"figures": figures, "records": records}
+
+
+def training_input(arm: Arm, data: dict[str, Any]) -> Path | list[str]:
+    """What ``arm`` trains on: its data file, or for a mixture the pruner's paths and the verbose traces with their weights."""
+    files = data["files"]
+    if arm.kind == "mix":
+        assert arm.weight is not None
+        return [f"{files[arm.data]}:{arm.weight:g}", f"{files['verbose']}:{1 - arm.weight:g}"]
+    return Path(files["verbose" if arm.kind == "self" else arm.data])
 
 
 def _stage_seconds(stage_dir: Path, fallback: float) -> float:
