@@ -1,6 +1,7 @@
 """Training on a mixture of inputs (LS-Mixture SFT): PATH:WEIGHT, per-epoch draws, the manifest, recipes, leakage."""
 
 import json
+import shutil
 from collections import Counter
 
 import pytest
@@ -195,6 +196,36 @@ def test_a_finished_mixture_is_skipped_and_another_weight_over_it_is_refused(mix
     pruned, verbose = (i.rsplit(":", 1)[0] for i in config["input"])
     with pytest.raises(UsageError, match="another config"):
         run(TrainConfig(**(config | {"input": [f"{pruned}:0.25", f"{verbose}:0.75"]})))
+
+
+def test_an_interrupted_mixture_resumes_on_the_same_draws(mixed_run, tmp_path):
+    _, config, out = mixed_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    shutil.rmtree(copy / "model")
+    shutil.rmtree(copy / "checkpoints" / "checkpoint-6")
+    man = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps(man | {"status": "running"}))
+    run(TrainConfig(**(config | {"out": copy})))
+    m = json.loads((copy / "metrics.json").read_text())
+    assert m["extra"]["resumed_from"].endswith("checkpoint-3") and [c["step"] for c in m["loss_curve"]] == list(range(1, 7))
+    assert json.loads((copy / "manifest.json").read_text())["mixture"] == man["mixture"]
+
+
+def test_validation_and_train_limit_take_whole_questions_from_every_input(tmp_path):
+    from leancot.train.stage import prepare_mixture
+
+    pruned, verbose = _write(tmp_path / "p.jsonl", _records(10)), _write(tmp_path / "v.jsonl", _records(10, version="verbose"))
+    base = {"input": [str(pruned), str(verbose)], "student": "tiny:2x32", "seed": 1, "epochs": 1}
+    stream, val, counts, mix = prepare_mixture(TrainConfig(**base, out=tmp_path / "a", val_fraction=0.2, train_limit=5))
+    held = [json.loads(x) for x in (tmp_path / "a" / "validation.jsonl").read_text().splitlines()]
+    numbers = lambda ids: {i.removeprefix("pruned").removeprefix("verbose") for i in ids}  # noqa: E731
+    assert len(held) == len(val) == 4 and len(numbers(h["id"] for h in held)) == 2  # 2 questions, both versions of each
+    assert {h["input"] for h in held} == {str(pruned), str(verbose)}
+    trained = {i for e in mix.per_epoch for ids in e.ids.values() for i in ids}
+    assert not numbers(trained) & numbers(h["id"] for h in held)  # no question both trained on and held out
+    assert mix.epoch_size == len(stream) == 5 and [s.sequences for s in mix.sources] == [5, 5]
+    assert counts == {"input": 20, "sequences": 10, "rejects": 0, "validation": 4, "unused": 6}
 
 
 # --------------------------------------------------------------------------- recipes and the leakage guard

@@ -17,7 +17,9 @@ the report reads every stage's directory); a string may name
 another stage's output as ``{prune}``, ``{train}`` ... or the recipe's ``{out}``.
 A setting given as a list where the field takes a single value is a sweep: the
 stages from the first swept one on run once per combination, each in its own
-directory, and the report shows them together.
+directory, and the report shows them together. A field that takes a list (train's
+inputs) is swept by a list of lists: ``input: [["{prune}:0.25", "{generate}:0.75"],
+["{prune}:0.5", "{generate}:0.5"]]`` trains two mixtures.
 
 Everything is checked before any work starts: an unknown stage or key, a sweep
 over a key that does not exist, a missing input file — one line naming the key
@@ -230,10 +232,11 @@ def _takes_list(annotation: Any) -> bool:
 
 
 def _short(value: Any) -> str:
-    """A swept value in a directory name: ``lsp0.5``; a list's items joined by ``+``, ``{prune}:0.25`` as ``prune@0.25``."""
+    """A swept value in a directory name: ``lsp0.5``; a list (a mixture's inputs) its items joined by ``+``,
+    ``{prune}:0.25`` as ``prune@0.25``."""
     if isinstance(value, list):
-        return "+".join(_short(v) for v in value)
-    return str(value).replace("/", "_").replace(" ", "").replace("{", "").replace("}", "").replace(":", "@")
+        return "+".join(_short(v).replace("{", "").replace("}", "").replace(":", "@") for v in value)
+    return str(value).replace("/", "_").replace(" ", "")
 
 
 def _variant_steps(settings_of, chosen, tag, first_swept, out, path, from_stage, inputs) -> list[Step]:

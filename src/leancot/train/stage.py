@@ -4,7 +4,9 @@
 
 1. reads every input row and renders it with the student's chat template; rows that cannot be
    trained on (no reasoning, no answer, nothing left after truncation, ...) go to ``rejects.jsonl``
-   with a reason, so ``sequences + rejects = input rows``;
+   with a reason, so ``sequences + rejects = input rows``; several inputs (``PATH:WEIGHT``) make a
+   mixture whose every epoch is drawn by weight with the seed (``leancot.train.mixture``,
+   ``prepare_mixture``), recorded in the manifest's ``mixture``;
 2. writes ``preflight.json``: for every length policy, how many sequences it would truncate or skip
    and how many tokens would be trained;
 3. with validation (``--val-fraction``: a seeded split of the trainable sequences, ids in
