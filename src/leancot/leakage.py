@@ -110,24 +110,30 @@ def _training_sources(plan: Plan, stage_dirs: list[Path], not_checked: list[str]
     sources: dict[str, TrainingSource] = {}
     for step in plan.steps:
         declared = stages.get(step.stage)
-        source = declared.trains_on(step.config) if declared.trains_on else None
-        if isinstance(source, stages.Problems):
-            bench = data.find_benchmark(source.source)
-            label = f"{step.stage}: {bench.name if bench else source.source} {source.split}"
-            if label not in sources:
-                problems = data.load(source.source, split=source.split, limit=source.limit, **source.fields)
-                sources[label] = TrainingSource(label, {normalise_question(p.question) for p in problems},
-                                                (bench.name, source.split) if bench else None)  # fmt: skip
-        elif isinstance(source, stages.InputFile):
-            path = source.path.absolute()
-            if any(path.is_relative_to(d.absolute()) for d in stage_dirs):
-                continue  # an earlier stage's output: its source is checked instead
-            label = f"{step.stage} input {source.path}"
-            if not path.exists():
-                not_checked.append(str(source.path))
-            elif label not in sources:
-                sources[label] = TrainingSource(label, file_questions(path))
+        found = declared.trains_on(step.config) if declared.trains_on else None
+        for source in found if isinstance(found, list) else [found]:  # a mixture trains on each of its inputs
+            _add_source(sources, step.stage, source, stage_dirs, not_checked)
     return list(sources.values())
+
+
+def _add_source(sources: dict[str, TrainingSource], stage: str, source: Any, stage_dirs: list[Path], not_checked: list[str]) -> None:
+    """Record one thing a stage trains on (its problems or an input file) in ``sources``, by label."""
+    if isinstance(source, stages.Problems):
+        bench = data.find_benchmark(source.source)
+        label = f"{stage}: {bench.name if bench else source.source} {source.split}"
+        if label not in sources:
+            problems = data.load(source.source, split=source.split, limit=source.limit, **source.fields)
+            sources[label] = TrainingSource(label, {normalise_question(p.question) for p in problems},
+                                            (bench.name, source.split) if bench else None)  # fmt: skip
+    elif isinstance(source, stages.InputFile):
+        path = source.path.absolute()
+        if any(path.is_relative_to(d.absolute()) for d in stage_dirs):
+            return  # an earlier stage's output: its source is checked instead
+        label = f"{stage} input {source.path}"
+        if not path.exists():
+            not_checked.append(str(source.path))
+        elif label not in sources:
+            sources[label] = TrainingSource(label, file_questions(path))
 
 
 def file_questions(path: Path) -> set[str]:
@@ -139,8 +145,11 @@ def file_questions(path: Path) -> set[str]:
             continue
         if fmt is None:
             fmt = formats.detect_format(row.data)
-            spec = formats.resolve_fields(row.data, fmt)
-        got = formats.extract(row.data, fmt, spec)
+            try:
+                spec = formats.resolve_fields(row.data, fmt)
+            except UsageError:  # training records (question, pruned, answer), not traces: the question column
+                spec = None
+        got = formats.extract(row.data, fmt, spec) if spec is not None else None
         text = got.question if isinstance(got, formats.Extracted) else _question_column(row.data)
         if text:
             questions.add(normalise_question(text))
