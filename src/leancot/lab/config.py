@@ -76,6 +76,9 @@ class LabConfig(BaseModel):
     )
     max_new_tokens: int | None = Field(None, ge=8, description="Generation budget (default: the longest verbose trace + 64).")
     eval_batch_size: int = Field(64, ge=1, description="Prompts per generate batch.")
+    sample_batch_size: int = Field(
+        256, ge=1, description="Prompts per generate batch when the self-sampling arms sample the verbose student (k per problem)."
+    )
     workers: int = Field(2, ge=1, description="Seeds trained at once, each in its own process (2 suits 2 cores; 1: one after another).")
     threads: int | None = Field(
         1, ge=1, description="Torch threads for training and evaluation (1 is fastest on busy shared cores; None: torch's choice)."
@@ -107,7 +110,7 @@ class LabConfig(BaseModel):
         """What the lab's problems, traces and students depend on. The arms and seeds only choose
         which students run (each train and eval run fingerprints itself), so a re-run over the same
         ``out`` may add an arm or a seed; how many processes and threads only changes the speed."""
-        speed = {"arms", "seeds", "workers", "threads", "eval_batch_size", "overwrite", "out"}
+        speed = {"arms", "seeds", "workers", "threads", "eval_batch_size", "sample_batch_size", "overwrite", "out"}
         return {k: v for k, v in self.resolved().items() if k not in speed}
 
     def resolved(self) -> dict[str, Any]:

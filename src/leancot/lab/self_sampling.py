@@ -4,8 +4,9 @@ On-Policy SFT (arXiv 2602.13407) samples k answers from the model itself on the 
 keeps the shortest correct one and fine-tunes on it; STOP/ECN (2605.13165) also cuts it at its
 first answer. In the lab both are ordinary stage runs under ``seed<N>/<arm>/``:
 
-1. ``samples/``: the eval stage samples the ``verbose`` student ``k`` times per training problem
-   (``--n k --temperature LabConfig.self_temperature``), every sample a graded record;
+1. ``seed<N>/verbose/samples-<k>/``: the eval stage samples the ``verbose`` student ``k`` times per
+   training problem (``--n k --temperature LabConfig.self_temperature``), every sample a graded
+   record; the self-sampling arms with the same ``k`` share them;
 2. ``prune/``: the prune stage keeps each problem's shortest correct sample
    (``--method shortest-correct``, ``--then first-answer`` for ``self-first-answer``), verified
    like every pruner's path; a problem with no correct sample is a reject;
@@ -40,10 +41,11 @@ def self_training_data(config: LabConfig, seed: int, arm: Arm, data: dict[str, A
     base = config.out / f"seed{seed}" / arm.dirname
     tick = time.perf_counter()
     samples = run_stage("eval", EvalConfig(
-        model=str(verbose_model(config, seed)), benchmarks=[data["trained_problems"]], out=base / "samples", backend="hf",
-        n=arm.samples, temperature=config.self_temperature, seed=seed, max_new_tokens=data["max_new_tokens"],
-        batch_size=config.eval_batch_size, threads=config.threads, overwrite=config.overwrite,
-    ), f"sample {arm.name} (seed {seed})")  # fmt: skip
+        model=str(verbose_model(config, seed)), benchmarks=[data["trained_problems"]], backend="hf",
+        out=config.out / f"seed{seed}" / "verbose" / f"samples-{arm.samples}", n=arm.samples, temperature=config.self_temperature,
+        seed=seed, max_new_tokens=data["max_new_tokens"], batch_size=config.sample_batch_size, threads=config.threads,
+        overwrite=config.overwrite,
+    ), f"sample the verbose student {arm.samples}x (seed {seed})")  # fmt: skip
     sample_seconds = time.perf_counter() - tick
     options = {"shortest_correct": {"then": arm.then}} if arm.then else {}
     prune_dir = run_stage("prune", PruneConfig(
