@@ -65,6 +65,12 @@ PRUNERS: dict[str, Entry] = {
         options="leancot.prune.perplexity:PerplexityOptions",
         field="perplexity",
     ),
+    "shortest-correct": Entry(
+        "leancot.prune.registry:shortest_correct",
+        summary="of each problem's samples keep the shortest correct one, whole or pruned by --then (on-policy data)",
+        options="leancot.prune.shortest:ShortestCorrectOptions",
+        field="shortest_correct",
+    ),
     "llm": Entry(
         "leancot.prune.registry:teacher",
         ("openai", "api"),
@@ -114,6 +120,15 @@ def perplexity(config: PruneConfig) -> Pruner:
 
     assert config.perplexity is not None, "PruneConfig fills in the options of the chosen method"
     return PerplexityPruner(config.perplexity, tokenizer=config.tokenizer, workers=config.worker_count())
+
+
+def shortest_correct(config: PruneConfig) -> Pruner:
+    from leancot.prune.shortest import ShortestCorrectPruner
+
+    options = config.shortest_correct
+    assert options is not None, "PruneConfig fills in the options of the chosen method"
+    then = make(options.then, config) if options.then else None
+    return ShortestCorrectPruner(options, tokenizer=config.tokenizer, then=then)
 
 
 def teacher(config: PruneConfig) -> Pruner:
