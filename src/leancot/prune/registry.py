@@ -15,6 +15,8 @@ How to add a pruner:
    in this process) and a factory ``make_x(config: PruneConfig) -> Pruner``;
 2. one entry here; if it has options, a pydantic model (``extra="forbid"``, ``FLAG_NAMES``,
    ``fingerprint_config``) named in the entry, and a field of that name in ``PruneConfig``.
+3. a pruner that chooses among the samples of a problem before pruning (``shortest-correct``) has a
+   ``chooser`` (``leancot.prune.base.Chooser``): the stage shows it the whole input first.
 
 The stage verifies its paths like every pruner's (``leancot.prune.verify.verify_path``).
 """
@@ -66,7 +68,7 @@ PRUNERS: dict[str, Entry] = {
         field="perplexity",
     ),
     "shortest-correct": Entry(
-        "leancot.prune.registry:shortest_correct",
+        "leancot.prune.shortest:make_pruner",
         summary="of each problem's samples keep the shortest correct one, whole or pruned by --then (on-policy data)",
         options="leancot.prune.shortest:ShortestCorrectOptions",
         field="shortest_correct",
@@ -120,15 +122,6 @@ def perplexity(config: PruneConfig) -> Pruner:
 
     assert config.perplexity is not None, "PruneConfig fills in the options of the chosen method"
     return PerplexityPruner(config.perplexity, tokenizer=config.tokenizer, workers=config.worker_count())
-
-
-def shortest_correct(config: PruneConfig) -> Pruner:
-    from leancot.prune.shortest import ShortestCorrectPruner
-
-    options = config.shortest_correct
-    assert options is not None, "PruneConfig fills in the options of the chosen method"
-    then = make(options.then, config) if options.then else None
-    return ShortestCorrectPruner(options, tokenizer=config.tokenizer, then=then)
 
 
 def teacher(config: PruneConfig) -> Pruner:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -38,6 +38,9 @@ from leancot.prune.base import OfflinePruner, Pruned, Pruner, Sample
 from leancot.prune.segment import decompose
 from leancot.schema import Trace
 from leancot.tokens import count_tokens
+
+if TYPE_CHECKING:
+    from leancot.prune.config import PruneConfig
 
 
 class ShortestCorrectOptions(BaseModel):
@@ -145,3 +148,14 @@ class ShortestCorrectPruner(OfflinePruner):
             return Pruned(steps, f"{trace.reasoning}\n\nThe answer is \\boxed{{{trace.answer}}}", self.name, extra=extra)
         pruned = await self.then.prune(trace)
         return replace(pruned, method=f"{self.name}+{pruned.method}", extra={**pruned.extra, **extra})
+
+
+def make_pruner(config: PruneConfig) -> Pruner:
+    """The registry's factory. It lives here, not in the registry, because it imports the registry (to build
+    the ``--then`` pruner): the registry must not import this module back."""
+    from leancot.prune import registry
+
+    options = config.shortest_correct
+    assert options is not None, "PruneConfig fills in the options of the chosen method"
+    then = registry.make(options.then, config) if options.then else None
+    return ShortestCorrectPruner(options, tokenizer=config.tokenizer, then=then)

@@ -6,7 +6,9 @@ teacher LLM, ...), verifies the pruned path (the same answer, no invented number
 ``--on-fail`` and the fallback pruner, and writes ``records.jsonl`` / ``rejects.jsonl`` /
 ``manifest.json`` under the one stage lifecycle (``leancot.manifest.stage_run``). This is the
 only row loop: every pruner gets the same checks. Every input row ends in exactly one of
-the two files; a re-run resumes where an interrupted one stopped.
+the two files; a re-run resumes where an interrupted one stopped. A pruner that chooses among
+samples (``shortest-correct``: ``Pruner.chooser``) first sees every readable row of the input
+(``_choose``); the rows it leaves out are rejects before any other check.
 """
 
 from __future__ import annotations
