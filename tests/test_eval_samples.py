@@ -63,6 +63,7 @@ def test_the_samples_own_correct_decides_which_is_kept(samples, tmp_path):
     records = read_jsonl(tmp_path / "out" / "records.jsonl")
     assert [r["id"] for r in records] == [good["id"]] and records[0]["verified"]
     assert records[0]["method"] == "shortest-correct+first-answer" and records[0]["question"] == good["question"]
+    assert records[0]["gold_answer"] == good["gold"] != good["answer"]  # the gold is eval's gold, not the model's own answer
     reasons = {r["id"]: r["reason"] for r in read_jsonl(tmp_path / "out" / "rejects.jsonl")}
     assert reasons == {
         r["id"]: "incorrect" if r["problem_id"] == good["problem_id"] else "no_correct_sample" for r in rows if r is not good

@@ -121,6 +121,13 @@ def test_a_group_field_groups_by_its_value(tmp_path):
         prune(tmp_path / "in.jsonl", tmp_path / "bad", group_field="nope")
 
 
+def test_eval_records_without_their_question_say_to_run_the_eval_again(tmp_path):
+    row = EvalRecord(benchmark="gsm8k", problem_id="gsm8k-0", output="<think>\n1 + 1 = 2.\n</think>\n\\boxed{2}", answer="2",
+                     gold="2", correct=True, reasoning_tokens=5, answer_tokens=3, total_tokens=8).model_dump(exclude={"question"})  # fmt: skip
+    with pytest.raises(UsageError, match="hold no question"):
+        prune(write_jsonl(tmp_path / "old.jsonl", [row]), tmp_path / "out")
+
+
 def test_then_takes_only_a_pruner_without_options_of_its_own(samples_file, tmp_path):
     with pytest.raises(ValueError, match="heuristic, first-answer"):
         prune(samples_file, tmp_path / "out", then="llm")

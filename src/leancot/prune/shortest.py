@@ -120,7 +120,9 @@ class ShortestCorrect:
         trace = sample.trace
         if trace.id in self.chosen:
             return None
-        problem = self.problems[self.group(sample)]
+        problem = self.problems.get(self.group(sample))
+        if problem is None:  # only a row the first pass took for a duplicate id (in another shard) is unknown
+            return ("no_correct_sample", "its problem was not among the rows of the first pass (a duplicate id?)")
         if problem.chosen is None:
             return ("no_correct_sample", f"none of the {problem.samples} samples of this problem is correct")
         if not is_correct(trace):
