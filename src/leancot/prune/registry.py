@@ -15,6 +15,8 @@ How to add a pruner:
    in this process) and a factory ``make_x(config: PruneConfig) -> Pruner``;
 2. one entry here; if it has options, a pydantic model (``extra="forbid"``, ``FLAG_NAMES``,
    ``fingerprint_config``) named in the entry, and a field of that name in ``PruneConfig``.
+3. a pruner that chooses among the samples of a problem before pruning (``shortest-correct``) has a
+   ``chooser`` (``leancot.prune.base.Chooser``): the stage shows it the whole input first.
 
 The stage verifies its paths like every pruner's (``leancot.prune.verify.verify_path``).
 """
@@ -64,6 +66,12 @@ PRUNERS: dict[str, Entry] = {
         "drop the functional steps whose removal a scorer LM minds least (SPIRIT, PIR)",
         options="leancot.prune.perplexity:PerplexityOptions",
         field="perplexity",
+    ),
+    "shortest-correct": Entry(
+        "leancot.prune.shortest:make_pruner",
+        summary="of each problem's samples keep the shortest correct one, whole or pruned by --then (on-policy data)",
+        options="leancot.prune.shortest:ShortestCorrectOptions",
+        field="shortest_correct",
     ),
     "llm": Entry(
         "leancot.prune.registry:teacher",
