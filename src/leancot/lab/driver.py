@@ -331,7 +331,11 @@ def train_and_eval(
         inputs, extra = self_training_data(config, seed, arm, data)
         start = verbose_model(config, seed)
     tick = time.perf_counter()
-    train_dir = train_student(config, settings, seed, inputs, base / "train", policy=arm.policy, lsp=arm.lsp, student=start)
+    untrained = arm.kind == "self" and not extra["trained_on"]
+    if untrained:  # fine-tuned on nothing: the student it starts from
+        train_dir = verbose_model(config, seed).parent
+    else:
+        train_dir = train_student(config, settings, seed, inputs, base / "train", policy=arm.policy, lsp=arm.lsp, student=start)
     train_wall = time.perf_counter() - tick
     tick = time.perf_counter()
     eval_dir = run_stage("eval", EvalConfig(
@@ -339,7 +343,7 @@ def train_and_eval(
         max_new_tokens=data["max_new_tokens"], batch_size=config.eval_batch_size, threads=config.threads, overwrite=config.overwrite,
     ), f"eval {arm.name} (seed {seed})")  # fmt: skip
     records = read_jsonl(eval_dir / "records.jsonl")
-    metrics = (manifest.read(train_dir) or {}).get("metrics", {})
+    metrics = {"wall_seconds": 0.0} if untrained else (manifest.read(train_dir) or {}).get("metrics", {})
     figures = stats.arm_figures(records)
     # a self-sampling arm's training time counts its sampling too (not the verbose student's it starts from)
     figures.update(train_seconds=float(metrics.get("wall_seconds", train_wall)) + extra.get("sample_seconds", 0.0), train_tokens=int(metrics.get("trained_tokens", 0)),

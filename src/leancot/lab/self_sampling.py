@@ -11,18 +11,23 @@ first answer. In the lab both are ordinary stage runs under ``seed<N>/<arm>/``:
    (``--method shortest-correct``, ``--then first-answer`` for ``self-first-answer``), verified
    like every pruner's path; a problem with no correct sample is a reject;
 3. ``data.jsonl``: those paths in the lab's training format, which the verbose student is then
-   trained on further (``driver.train_and_eval``).
+   trained on further (``driver.train_and_eval``). Where no sample of any problem is correct there
+   is nothing to train on: the arm's student is the verbose student as it is (``trained_on`` 0).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
+from leancot.errors import StageFailed
 from leancot.io import read_jsonl, write_jsonl_atomic
 from leancot.lab.arms import Arm
 from leancot.lab.config import LabConfig
+
+log = logging.getLogger(__name__)
 
 
 def verbose_model(config: LabConfig, seed: int) -> Path:
@@ -48,11 +53,15 @@ def self_training_data(config: LabConfig, seed: int, arm: Arm, data: dict[str, A
     ), f"sample the verbose student {arm.samples}x (seed {seed})")  # fmt: skip
     sample_seconds = time.perf_counter() - tick
     options = {"shortest_correct": {"then": arm.then}} if arm.then else {}
-    prune_dir = run_stage("prune", PruneConfig(
-        input=samples / "records.jsonl", out=base / "prune", method="shortest-correct", tokenizer=data["tokenizer"],
-        overwrite=config.overwrite, **options,
-    ), f"shortest correct {arm.name} (seed {seed})")  # fmt: skip
-    kept = [r for r in read_jsonl(prune_dir / "records.jsonl") if r["verified"]]
+    try:
+        prune_dir = run_stage("prune", PruneConfig(
+            input=samples / "records.jsonl", out=base / "prune", method="shortest-correct", tokenizer=data["tokenizer"],
+            overwrite=config.overwrite, **options,
+        ), f"shortest correct {arm.name} (seed {seed})")  # fmt: skip
+        kept = [r for r in read_jsonl(prune_dir / "records.jsonl") if r["verified"]]
+    except StageFailed as e:  # no sample of any problem was correct: nothing to train on
+        log.warning("lab: %s (seed %d) has no training data: %s", arm.name, seed, e)
+        kept = []
     rows = [{"id": r["id"], "question": build_prompt(r["question"], "lab"), "reasoning": r["pruned"], "answer": r["answer"]} for r in kept]
     path = base / "data.jsonl"
     write_jsonl_atomic(path, rows)
