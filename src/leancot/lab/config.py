@@ -72,7 +72,8 @@ class LabConfig(BaseModel):
         0.7, gt=0, description="Sampling temperature of the self-sampling arms (self-shortest:k, self-first-answer:k)."
     )
     scorer: str | None = Field(
-        None, description="Scorer model of the perplexity arm (default: --student, else a lab student trained on every verbose trace)."
+        None,
+        description="Scorer model of the perplexity and step-entropy arms (default: --student, else a lab student trained on every verbose trace).",
     )
     max_new_tokens: int | None = Field(None, ge=8, description="Generation budget (default: the longest verbose trace + 64).")
     eval_batch_size: int = Field(64, ge=1, description="Prompts per generate batch.")

@@ -60,6 +60,10 @@ from leancot.lab.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
 
+#: The pruners that score with a language model, and the PruneConfig field of their options: in the lab
+#: the scorer is ``--scorer``, else the student itself (``train_scorer``).
+SCORING_PRUNERS = {"perplexity": "perplexity", "step-entropy": "step_entropy"}
+
 
 def run_stage(stage: str, config: BaseModel, label: str) -> Path:
     """One stage run of the lab, as ``leancot run`` runs a recipe's step; returns its output dir."""
@@ -107,7 +111,8 @@ def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | 
         tokenizer = train_tokenizer([build_prompt(p.question, "lab") for p in train] + [t["completion"] for t in traces],
                                     out / "tokenizer", settings["vocab_size"])  # fmt: skip
     methods = pruners_of(arms)
-    scorer = train_scorer(config, settings, traces) if "perplexity" in methods and not (config.scorer or config.student) else None
+    scoring = any(prune_method(m) in SCORING_PRUNERS for m in methods)
+    scorer = train_scorer(config, settings, traces) if scoring and not (config.scorer or config.student) else None
     pruned = {m: prune_traces(config, m, tokenizer, scorer=scorer) for m in methods}  # run -> {id: verified record}
     common, ids = training_sets(traces, pruned, {m: out / prune_dirname(m) for m in methods})
     if not common:
@@ -170,14 +175,14 @@ def prune_traces(config: LabConfig, method: str, tokenizer: Path, *, scorer: Pat
     """Prune the teacher's traces with ``method`` (the real stage); its verified records by id.
 
     ``method`` is a pruning run of ``leancot.lab.arms``: a pruner, or one with ``-unchecked`` (its
-    paths before the derivation check and repair). The perplexity pruner scores with ``--scorer``,
+    paths before the derivation check and repair). The perplexity and step-entropy pruners score with ``--scorer``,
     else the student itself (SPIRIT): the pretrained ``--student``, or ``scorer`` (``train_scorer``'s
     model) for students from scratch."""
     from leancot.prune.config import PruneConfig
 
     chosen = config.scorer or config.student or (str(scorer) if scorer else None)
     pruner = prune_method(method)
-    extra = {"perplexity": {"scorer": chosen}} if pruner == "perplexity" and chosen else {}
+    extra = {SCORING_PRUNERS[pruner]: {"scorer": chosen}} if pruner in SCORING_PRUNERS and chosen else {}
     out = config.out
     prune_dir = run_stage("prune", PruneConfig(input=out / "teacher" / "traces.jsonl", out=out / prune_dirname(method), method=pruner,
                                                derivation_check=checked(method), tokenizer=str(tokenizer), overwrite=config.overwrite,
