@@ -16,7 +16,6 @@ from leancot.evaluate.budget import (
     budgets_for,
     length_stats,
 )
-from leancot.evaluate.compare import compare
 from leancot.evaluate.metrics import summarize_benchmark
 
 
@@ -105,32 +104,11 @@ def test_budget_of_reads_the_benchmark_budget_then_the_default():
     assert [budget_label(b) for b in (256, 1024, 32768, 192, 3000)] == ["256", "1k", "32k", "192", "3000"]
 
 
-def test_compare_reports_each_runs_curve_up_to_its_own_max(tmp_path):
-    for name, recs, top in (("a", TABLE, 2048), ("b", [_rec(r["problem_id"], r["sample"], r["correct"], 100) for r in TABLE], 512)):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-        (tmp_path / name / "manifest.json").write_text(json.dumps({"stage": "eval", "config": {"max_new_tokens": top}}))
-    runs = compare([tmp_path / "a", tmp_path / "b"], iters=100)["benchmarks"]["b"]["runs"]
-    a, b = runs[str(tmp_path / "a")], runs[str(tmp_path / "b")]
-    assert [x for x, _ in a["budget_curve"]] == [256, 512, 1024, 2048]
-    assert b["budget_curve"] == [[256, 4 / 6], [512, 4 / 6]] and b["budget_efficiency"] == pytest.approx(4 / 6)
+def test_merged_shards_summary_takes_each_benchmarks_budget(tmp_path):
+    from leancot.evaluate.stage import merged_summary
 
-
-def test_compare_command_prints_the_budget_table_and_plots_the_curves(tmp_path):
-    import typer
-    from typer.testing import CliRunner
-
-    from leancot.evaluate.command import print_summary, register
-
-    app = typer.Typer()
-    register(app)
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in TABLE))
-        (tmp_path / name / "manifest.json").write_text(json.dumps({"stage": "eval", "config": {"max_new_tokens": 2048}}))
-    res = CliRunner().invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--plot", str(tmp_path / "budget.png")])
-    assert res.exit_code == 0, res.output
-    assert "accuracy within a token budget" in res.output and "≤ 2k" in res.output and "0.278" in res.output  # (2/12 + 3/12 + 5/12) / 3
-    assert (tmp_path / "budget.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    summary = {"model": "m", "backend": "hf", "benchmarks": {"b": summarize_benchmark(TABLE, max_tokens=2048)}}
-    print_summary(summary)  # the eval summary's efficiency and right/wrong lengths render
+    (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in TABLE))
+    config = {"max_new_tokens": 4096, "max_new_tokens_by_benchmark": {"b": 2048}}
+    s = merged_summary(tmp_path, config, {})["b"]
+    assert s["budget_max"] == 2048 and s["budget_curve"][-1] == [2048, 3 / 6]
+    assert json.loads((tmp_path / "summary.json").read_text())["decoding"]["max_new_tokens_by_benchmark"] == {"b": 2048}
