@@ -242,7 +242,7 @@ def extract(row: dict[str, Any], fmt: str, fields: FieldSpec = FieldSpec(), *, d
     region = split.answer_region
     return Extracted(
         question=question, completion=completion, reasoning=split.reasoning, final=split.final,
-        answer=grading.extract_answer(region) if region is not None else None, gold=gold,
+        answer=grading.extract_answer(region, must_conclude=split.delimiter == "none") if region is not None else None, gold=gold,
         delimiter=split.delimiter, id=id_of(row, fields.id or _alias(row, "id")), meta=meta,
     )  # fmt: skip
 

@@ -34,6 +34,7 @@ from leancot import data, grading, manifest, stages
 from leancot.errors import UsageError
 from leancot.evaluate import protocols
 from leancot.evaluate.backends import Backend, BackendOptions, Generation, Prompt, Sampling, backend_class, default_backend, load_backend
+from leancot.evaluate.budget import budget_of
 from leancot.evaluate.config import EvalConfig
 from leancot.evaluate.counting import token_counts
 from leancot.evaluate.metrics import summarize_benchmark
@@ -241,7 +242,9 @@ def write_summary(config: EvalConfig, suites: dict[str, list[Problem]], timings:
             "answer_format": config.answer_format,
         },
         "setup": run_setup(config),
-        "benchmarks": {name: summarize_benchmark(rs, timings.get(name)) for name, rs in sorted(by_bench.items())},
+        "benchmarks": {
+            name: summarize_benchmark(rs, timings.get(name), budget_of(config.model_dump(), name)) for name, rs in sorted(by_bench.items())
+        },  # fmt: skip
     }
     write_json_atomic(config.out / "summary.json", summary)
     return summary["benchmarks"]
@@ -271,8 +274,8 @@ def merged_summary(out: Path, config: dict[str, Any], timings: dict[str, Any]) -
         if line.strip():
             r = json.loads(line)
             by_bench.setdefault(r["benchmark"], []).append(r)
-    benchmarks = {name: summarize_benchmark(rs, timings.get(name)) for name, rs in sorted(by_bench.items())}
-    decoding = {k: config.get(k) for k in ("max_new_tokens", "temperature", "top_p")}
+    benchmarks = {name: summarize_benchmark(rs, timings.get(name), budget_of(config, name)) for name, rs in sorted(by_bench.items())}
+    decoding = {k: config.get(k) for k in ("max_new_tokens", "max_new_tokens_by_benchmark", "temperature", "top_p")}
     write_json_atomic(
         out / "summary.json",
         {"model": config.get("model"), "backend": config.get("backend"), "decoding": decoding, "benchmarks": benchmarks, "merged": True},

@@ -81,5 +81,5 @@ def gold_answer(value: Any) -> str | None:
         return None
     text = str(value)
     if "####" in text or "\\boxed" in text:
-        return grading.extract_answer(text)
+        return grading.extract_answer(text, must_conclude=False)  # a solution may explain on after its answer
     return grading.normalize_answer(value)

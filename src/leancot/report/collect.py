@@ -339,8 +339,11 @@ def load_eval(name: str, path: Path, manifest: dict[str, Any], warnings: list[st
     """An eval dir: ``summary.json``, or a summary computed from ``records.jsonl`` when it is missing."""
     summary = read_json(path / "summary.json")
     benchmarks = summary.get("benchmarks") if isinstance(summary, dict) else None
+    config = manifest.get("config") or (summary.get("decoding") if isinstance(summary, dict) else None) or {}
     if not isinstance(benchmarks, dict):
-        benchmarks = summarize_records(read_rows(path / "records.jsonl", warnings))
+        benchmarks = summarize_records(read_rows(path / "records.jsonl", warnings), config)
+    elif any(isinstance(s, dict) and "budget_curve" not in s for s in benchmarks.values()):
+        benchmarks = add_budget_figures(benchmarks, read_rows(path / "records.jsonl", warnings), config)
     model = (summary or {}).get("model") if isinstance(summary, dict) else None
     model = model or (manifest.get("config") or {}).get("model") or ""
     return EvalRun(
@@ -348,17 +351,34 @@ def load_eval(name: str, path: Path, manifest: dict[str, Any], warnings: list[st
     )
 
 
-def summarize_records(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per-benchmark summary from eval records, via the evaluator's own function when the fields are all there."""
+def add_budget_figures(benchmarks: dict[str, Any], records: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+    """A summary written before the budget figures existed, with them computed from the records (where they allow)."""
+    from leancot.evaluate.budget import budget_of, budget_summary
+
+    out = dict(benchmarks)
+    for bench, s in benchmarks.items():
+        rs = [r for r in records if str(r.get("benchmark")) == bench]
+        if isinstance(s, dict) and "budget_curve" not in s and rs:
+            try:
+                out[bench] = {**budget_summary(rs, budget_of(config, bench)), **s}
+            except (KeyError, TypeError, ValueError):  # an older or partial record: no budget figures
+                pass
+    return out
+
+
+def summarize_records(records: list[dict[str, Any]], config: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Per-benchmark summary from eval records, via the evaluator's own function when the fields are all there
+    (``config``: the eval's, for each benchmark's ``max_new_tokens``)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault(str(r.get("benchmark", "unknown")), []).append(r)
     out = {}
     for bench, rs in groups.items():
         try:
+            from leancot.evaluate.budget import budget_of
             from leancot.evaluate.metrics import summarize_benchmark
 
-            out[bench] = summarize_benchmark(rs)
+            out[bench] = summarize_benchmark(rs, max_tokens=budget_of(config or {}, bench))
         except (ImportError, KeyError, TypeError):  # an older or partial record: the essentials only
             tokens = [t for r in rs if (t := num(r.get("total_tokens"))) is not None]
             out[bench] = {"problems": len({r.get("problem_id") for r in rs}), "records": len(rs),
