@@ -2,7 +2,8 @@
 
     python benchmarks/grade_gold_solutions.py [--verbose]
 
-A worked solution (GSM8K ``#### N``, MATH-500 ``\\boxed{}``) is graded as it stands; a
+A worked solution (GSM8K ``#### N``, MATH-500 ``\\boxed{}``) is graded as it stands, as a
+final text (``must_conclude=False``: 74 MATH-500 solutions explain on after their box); a
 benchmark with only a final answer (AIME, AMC) is graded as a model would write it:
 ``\\boxed{<raw answer>}``. Prints N, correct, % and seconds per benchmark and exits 1
 when any benchmark is below 100 %.
@@ -36,7 +37,7 @@ def grade_benchmark(name: str, split: str = "test") -> tuple[int, int, float, li
     problems = data.load(name, split)
     start, failures = time.perf_counter(), []
     for problem, row in zip(problems, raw):
-        if not grade(gold_output(problem, row[bench.answer_field]), problem.gold_answer):
+        if not grade(gold_output(problem, row[bench.answer_field]), problem.gold_answer, must_conclude=False):
             failures.append(problem.id)
     return len(problems), len(problems) - len(failures), time.perf_counter() - start, failures
 

@@ -7,7 +7,7 @@ Targets (the papers' claims are about pretrained students, which the from-scratc
 - Essence: the lead-span arm at 0.5 keeps >= 90% of verbose accuracy at <= 55% of its training time;
 - the whole run takes <= 75 minutes on 2 CPU cores.
 
-What runs: ``leancot lab --student smollm2-135m`` (``leancot.lab.run``): the lab's problems and
+What runs: ``leancot lab --student smollm2-135m`` (``leancot.lab.stage``): the lab's problems and
 verbose teacher, the real pruners, then one LoRA fine-tune of the built-in SmolLM2-135M-Instruct
 per arm (r=16 on every linear layer, merged into the saved model) with the real trainer, and the
 real evaluator (hf backend, greedy) on held-out problems. Sizing (``PRETRAINED_SIZES["full"]``):
@@ -57,7 +57,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    from leancot.lab.run import LabConfig, run
+    from leancot.lab.config import LabConfig
+    from leancot.lab.stage import run
 
     out = args.out or Path(tempfile.mkdtemp(prefix="leancot-lab-pretrained-"))
     sizes = {

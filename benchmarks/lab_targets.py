@@ -8,7 +8,7 @@ Targets (mirroring DRP and "Distilling the Essence"):
   >= 90% of (a)'s accuracy at <= 55% of its training time;
 - the whole lab at --size full takes <= 15 minutes on 2 CPU cores (--size small: <= ~4 minutes).
 
-What runs: ``leancot.lab.run`` end to end (problems, verbose teacher, the real DRP pruner, three
+What runs: the lab stage (``leancot.lab.stage``) end to end (problems, verbose teacher, the real DRP pruner, three
 students trained from scratch by the real trainer, the real evaluator with greedy decoding on
 held-out problems). Accuracy intervals are Wilson 95% over the held-out problems (pooled over the
 seeds); the ratios come with paired bootstrap 95% intervals over the problems; training time is
@@ -50,7 +50,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    from leancot.lab.run import LabConfig, run
+    from leancot.lab.config import LabConfig
+    from leancot.lab.stage import run
 
     out = args.out or Path(tempfile.mkdtemp(prefix="leancot-lab-"))
     load_before = os.getloadavg()
@@ -139,7 +140,7 @@ def stray_steps(summary: dict, out: Path) -> None:
     import re
 
     from leancot.io import read_jsonl
-    from leancot.lab.run import draw_problems
+    from leancot.lab.driver import draw_problems
 
     problems = {p.id: p for p in draw_problems(summary["settings"])[1]}
     step = re.compile(r"(\d+) [-+*/] (\d+) = (\d+)")

@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from leancot import grading
-from leancot.prune import derivation
+from leancot.prune import arithmetic, derivation
 from leancot.prune.heuristic import prune_trace
 from leancot.prune.segment import units
 from leancot.prune.skills import _cues
@@ -153,6 +153,7 @@ def time_traces(rows: list[dict], repeats: int) -> tuple[list[float], list[float
         for r in rows:
             _cues.cache_clear()  # no help from earlier repeats: each trace is labelled from scratch
             derivation._build.cache_clear()  # and its derivation graph built anew
+            arithmetic._computations.cache_clear()  # and its sentences' arithmetic read anew
             steps, pruned = prune_trace(r["reasoning"], r["answer"], r["problem"])
             verify_path(pruned, steps, reasoning=r["reasoning"], question=r["problem"], answer=r["answer"])
         cpu.append(time.process_time() - t0)

@@ -21,8 +21,9 @@ EXTRACT_CASES = [
     ("The answer is $\\boxed 5$.", False, "5", "boxed"),
     ("\\fbox{42}", False, "42", "boxed"),
     ("\\boxed {7}", False, "7", "boxed"),
-    # an unclosed box at the end (cut off) falls back to the previous complete one
-    ("\\boxed{3} ... so \\boxed{\\frac{1", False, "3", "boxed"),
+    # an unclosed box at the end (cut off) falls back to the previous complete one after </think>;
+    # in an open text it is a text that stops mid-thought (see the table below)
+    ("<think>ok</think>\\boxed{3} ... so \\boxed{\\frac{1", False, "3", "boxed"),
     ("\\boxed{}", False, None, None),
     # an empty box after "the answer is" is no answer, not the text "\\boxed{}"; nor is a box cut off
     ("The answer is \\boxed{}.", False, None, None),
@@ -48,10 +49,46 @@ EXTRACT_CASES = [
     ("It costs $1,250.50 in total", True, "1250.50", "last_number"),
     ("Temperature drops to -5 degrees.", True, "-5", "last_number"),
     ("No numbers here.", True, None, None),
-    ("\\boxed{9} and 10 more", True, "9", "boxed"),
+    ("<think>ok</think>\\boxed{9} and 10 more", True, "9", "boxed"),
     # cut off inside <think>: no answer, even with a boxed in the reasoning
     ("<think>\nLet me compute... \\boxed{5} wait", False, None, None),
     ("<think>\nLet me compute... 5", True, None, None),
+    # --- a text without </think> that stops mid-thought: its last answer is tentative, not final (issue 21)
+    ("Then 4 + 5 = 9, so maybe \\boxed{9}? Then times 2 is", False, None, None),
+    ("Then 4 + 5 = 9, so maybe \\boxed{9}? Then times 2 is", True, None, None),  # not the last number either
+    ("So the answer is 9? Then times 2 is", False, None, None),
+    ("So maybe \\boxed{9}?", False, None, None),
+    ("The sum is \\boxed{9}. Wait, let me check that again.", False, None, None),
+    ("\\boxed{9}\n\nTo verify: 4 + 5 = 9.", False, None, None),
+    ("\\boxed{3} ... so \\boxed{\\frac{1", False, None, None),  # cut off inside a box
+    ("\\boxed{9} and 10 more", True, None, None),
+    # R1-Distill-Qwen-14B reasoning (math-330) cut at 60%, without its tags
+    (
+        "So yes, 88572.\n\nTherefore, the final answer is 88572.\n\nWait, but let me make sure I didn't make a mistake in "
+        "computing the layers. Let me go through each layer again.\n\nLayer 1:",
+        False,
+        None,
+        None,
+    ),
+    # --- ... while an answer that concludes the text still counts
+    ("So 4 + 5 = 9.\n\n\\boxed{9}", False, "9", "boxed"),
+    ("So 4 + 5 = 9.\n\n\\boxed{9}.", False, "9", "boxed"),
+    ("The total is \\boxed{9}. Hope this helps!", False, "9", "boxed"),
+    ("The total is \\boxed{9}.\n\nLet me know if you have any other questions!", False, "9", "boxed"),
+    ("So she has \\boxed{9} apples.", False, "9", "boxed"),
+    ("The rate is $\\boxed{25}\\%$.", False, "25", "boxed"),
+    ("The side is $\\boxed{5}\\text{ cm}$.", False, "5", "boxed"),
+    ("The final answer is: $\\boxed{9}$", False, "9", "boxed"),
+    ("Thus\n\\[\n\\boxed{\\dfrac{5}{12}}\n\\]", False, "\\dfrac{5}{12}", "boxed"),
+    ("**Final Answer**\n\\boxed{9}<|im_end|>", False, "9", "boxed"),
+    ("Final Answer: The final answer is $3$. I hope it is correct.", False, "3", "answer_is"),
+    ("\\boxed{8} was wrong: 4 + 5 = 9.\n\nThe answer is 9.", False, "9", "answer_is"),  # the concluding one, not the last box
+    ("Janet sells 16 - 3 - 4 = 9 eggs.\n#### 9", False, "9", "hashes"),
+    # R1-Distill-Qwen-14B reasoning (math-2238), whole, without its tags: it ends on its answer
+    ("So, the coefficient is 120.\n\n**Final Answer**\nThe coefficient of \\(a^2b^2\\) is \\boxed{120}.", False, "120", "boxed"),
+    # after </think> every answer counts, whatever follows it
+    ("<think>\nmaybe \\boxed{8}? then times 2\n</think>\n\n**Final Answer**\n\\boxed{9}", False, "9", "boxed"),
+    ("<think>ok</think>The answer is \\boxed{9}. Let me double-check: 4 + 5 = 9.", False, "9", "boxed"),
 ]
 
 # (text, expected (reasoning, final, closed))

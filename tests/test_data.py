@@ -80,7 +80,8 @@ def test_every_gsm8k_solution_grades_correct():
 
 def test_every_math500_boxed_solution_grades_correct():
     problems = data.load("math500")
-    wrong = [p.id for p in problems if not grade(p.meta["solution"], p.gold_answer)]
+    # a reference solution is final even where it explains on after its \boxed{} (74 of the 500 do): must_conclude=False
+    wrong = [p.id for p in problems if not grade(p.meta["solution"], p.gold_answer, must_conclude=False)]
     assert wrong == []
 
 

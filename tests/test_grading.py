@@ -57,6 +57,14 @@ def test_trace_correctness_matches_label(trace):
     assert grade(trace["completion"], trace["gt_answer"]) == trace["is_correct"]
 
 
+@pytest.mark.parametrize("trace", TRACES, ids=[t["id"] for t in TRACES])
+def test_trace_reasoning_cut_mid_thought_has_no_answer(trace):
+    """The reasoning without its tags, cut at 60%, stops mid-thought: no answer (one held a draft
+    "the final answer is 88572." followed by "Wait, but let me make sure ...")."""
+    reasoning = split_think(trace["completion"])[0]
+    assert extract_answer(reasoning[: int(0.6 * len(reasoning))]) is None
+
+
 def test_traces_cover_correct_and_incorrect():
     assert len(TRACES) == 40
     assert sum(t["is_correct"] for t in TRACES) == 20
@@ -94,6 +102,16 @@ def test_cut_off_inside_think_has_no_answer_and_is_flagged():
     got = extract_answer_detailed("<think>\nso the answer is \\boxed{5}")
     assert got == Extraction(None, None, truncated=True)
     assert grade("<think>\nso the answer is \\boxed{5}", "5") is False
+
+
+def test_a_tentative_answer_is_flagged_and_a_final_text_may_go_on():
+    text = "Then 4 + 5 = 9, so maybe \\boxed{9}? Then times 2 is"
+    assert extract_answer_detailed(text) == Extraction(None, None, tentative=True)
+    assert grade(text, "9") is False
+    # a reference solution (or a region already cut after the reasoning) explains on after its answer
+    solution = "So the answer is $\\boxed{9}$. Note that 9 = 3^2 is a square."
+    assert extract_answer(solution) is None
+    assert extract_answer_detailed(solution, must_conclude=False) == Extraction("9", "boxed")
 
 
 def test_answer_after_think_wins_over_boxed_in_reasoning():

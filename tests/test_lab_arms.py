@@ -8,7 +8,8 @@ import pytest
 
 from leancot.errors import UsageError
 from leancot.lab.arms import Arm, checked, data_name, parse_arm, prune_dirname, prune_method, pruners_of, resolve_arms, training_sets
-from leancot.lab.run import ARMS, LabConfig, run
+from leancot.lab.config import ARMS, LabConfig
+from leancot.lab.stage import run
 from leancot.prune import registry
 
 PRUNERS = {"heuristic": None, "first-answer": None, "llm": None}
@@ -27,6 +28,25 @@ def test_arm_names_parse_into_data_and_policy():
     assert parse("lsp-cot:0.5").dirname == "lsp-cot-0.5"
     assert parse("heuristic-unchecked") == Arm("heuristic-unchecked", "heuristic-unchecked")  # the ablation: no derivation check
     assert parse("first-answer-unchecked").kind == "pruner"
+
+
+def test_self_sampling_and_mixture_arms_parse():
+    parse = lambda spec: parse_arm(spec, lsp=0.5, pruners=PRUNERS)  # noqa: E731
+    assert parse("self-shortest:8") == Arm("self-shortest:8", "self", samples=8)
+    assert parse("self-shortest") == Arm("self-shortest:4", "self", samples=4)  # DEFAULT_SAMPLES
+    assert parse("self-first-answer:2") == Arm("self-first-answer:2", "self", samples=2, then="first-answer")  # STOP/ECN
+    assert parse("mix:heuristic:0.50") == Arm("mix:heuristic:0.5", "heuristic", weight=0.5)
+    assert [parse(s).kind for s in ("self-shortest:2", "mix:first-answer:0.3")] == ["self", "mix"]
+    assert parse("mix:heuristic:0.5").dirname == "mix-heuristic-0.5"
+    for bad in ("self-shortest:0", "self-shortest:x", "mix:heuristic:1", "mix:heuristic", "mix:llm:0.5", "mix:nope:0.5"):
+        with pytest.raises(UsageError, match="--arms"):
+            parse(bad)
+
+
+def test_a_self_sampling_arm_brings_the_verbose_student_it_starts_from_and_a_mixture_its_pruner():
+    arms, _ = resolve_arms(["self-shortest:2", "mix:first-answer:0.5"], lsp=0.5)
+    assert [a.name for a in arms] == ["verbose", "self-shortest:2", "mix:first-answer:0.5"]
+    assert pruners_of(arms) == ["first-answer"]
 
 
 def test_the_default_arms_are_todays_three():
@@ -166,3 +186,23 @@ def test_every_arm_is_compared_with_verbose_in_one_table_and_plot(pruner_lab):
     assert all(f"| {arm} |" in table for arm in arms) and "accuracy − verbose (paired 95% CI)" in table
     assert "| complete paths |" in table and "| verbose | " in table and table.count("| – | ") >= 3
     assert (out / "lab_arms.png").read_bytes()[:4] == b"\x89PNG" and summary["plot"] == str(out / "lab_arms.png")
+
+
+def test_self_sampling_and_mixture_arms_run_through_the_stages(tmp_path):
+    """The verbose student samples the training problems (once for both self arms), shortest-correct picks
+    from them (a random micro student is never right: no data, so the arm is the verbose student as it is),
+    and the mixture trains on the heuristic paths and the verbose traces by weight."""
+    from leancot import manifest
+
+    arms = "self-shortest:2,self-first-answer:2,mix:heuristic:0.5"
+    summary = json.loads(run(LabConfig(out=tmp_path, seeds=[0], workers=1, max_new_tokens=16, arms=arms, **MICRO)).read_text())
+    assert list(summary["arms"]) == ["verbose", "self-shortest:2", "self-first-answer:2", "mix:heuristic:0.5"]
+    samples = manifest.read(tmp_path / "seed0" / "verbose" / "samples-2")
+    assert samples["stage"] == "eval" and samples["counts"]["records"] == 2 * summary["data"]["trained_on"]
+    for arm in ("self-shortest:2", "self-first-answer:2"):
+        f = summary["arms"][arm]
+        assert f["sample_accuracy"] == 0.0 and f["trained_on"] == 0
+        assert f["accuracy"] == summary["arms"]["verbose"]["accuracy"]  # the verbose student, evaluated again
+    mix = manifest.read(tmp_path / "seed0" / "mix-heuristic-0.5" / "train")
+    assert [s["weight"] for s in mix["mixture"]["sources"]] == [0.5, 0.5]
+    assert {"self-shortest:2 accuracy >= verbose", "self-shortest:2 output tokens <= 50% of verbose"} <= set(summary["targets"])

@@ -8,8 +8,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from leancot.errors import UsageError
 from leancot.lab.command import register
-from leancot.lab.run import ARMS, LabConfig, run
+from leancot.lab.config import ARMS, LabConfig
+from leancot.lab.stage import run
 
 MICRO = {"train_problems": 24, "test_problems": 6, "layers": 1, "hidden": 32, "epochs": 1.0, "batch_size": 8}
 
@@ -69,6 +71,32 @@ def test_rerun_resumes_without_retraining(micro_lab):
     before = (out / "seed0" / "verbose" / "train" / "model" / "model.safetensors").stat().st_mtime_ns
     run(LabConfig(out=out, seeds=[0], max_new_tokens=48, **MICRO))
     assert (out / "seed0" / "verbose" / "train" / "model" / "model.safetensors").stat().st_mtime_ns == before
+
+
+def test_the_lab_runs_under_the_stage_lifecycle(micro_lab):
+    """The lab's own manifest is a stage's (fingerprint, counts: records + rejects = training problems),
+    and every prune, train and eval run under it wrote its own."""
+    from leancot import manifest
+
+    out, _ = micro_lab
+    lab = manifest.read(out)
+    assert lab["stage"] == "lab" and lab["status"] == "complete" and lab["fingerprint"]
+    counts = lab["counts"]
+    assert counts["input"] == MICRO["train_problems"] == counts["records"] + counts["rejects"]
+    for stage_dir, stage in (
+        (out / "prune", "prune"),
+        (out / "seed0" / "verbose" / "train", "train"),
+        (out / "seed0" / "verbose" / "eval", "eval"),
+    ):
+        m = manifest.read(stage_dir)
+        assert (m["stage"], m["status"]) == (stage, "complete") and m["fingerprint"]
+
+
+def test_another_lab_over_the_same_out_is_refused_before_any_work(micro_lab):
+    """Other problems over the same directory would mix two labs' stage runs: one line, exit 2."""
+    out, _ = micro_lab
+    with pytest.raises(UsageError, match="another config"):
+        run(LabConfig(out=out, seeds=[0], max_new_tokens=48, **{**MICRO, "train_problems": 25}))
 
 
 def test_cli_rejects_bad_seeds_with_exit_2(tmp_path):

@@ -88,3 +88,48 @@ def test_a_declared_input_not_there_yet_passes_the_dry_run_and_stops_the_run(tmp
     assert not (tmp_path / "runs").exists()
     given = _own_traces(tmp_path, 0)
     assert str(pipeline.plan(path, [f"inputs.stratos={given}"]).steps[0].config.input) == str(given)
+
+
+# --------------------------------------------------------------------------- a model's samples as training data
+
+
+def _eval_samples(path, problems, n=2):
+    """An eval's records.jsonl (``leancot eval --split train --n 2``): every sample holds its question."""
+    from leancot.schema import EvalRecord
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [EvalRecord(benchmark="gsm8k", problem_id=p.id, sample=k, question=p.question, output=f"<think>\nx\n</think>\n\\boxed{{{p.gold_answer}}}",
+                       answer=p.gold_answer, gold=p.gold_answer, correct=True, reasoning_tokens=1, answer_tokens=1, total_tokens=2)
+            for p in problems for k in range(n)]  # fmt: skip
+    path.write_text("".join(r.model_dump_json() + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_an_eval_on_the_train_split_pruned_for_training_is_refused_where_the_recipe_evaluates_those_questions(tmp_path):
+    train = data.load("gsm8k", split="train", limit=3)
+    samples = _eval_samples(tmp_path / "samples" / "records.jsonl", train)
+    assert leakage.file_questions(samples) == {leakage.normalise_question(p.question) for p in train}
+    prune = {"input": str(samples), "method": "shortest-correct"}
+    path = write_recipe(tmp_path, {"prune": prune, "eval": {"model": "smollm2-135m", "benchmarks": ["gsm8k"], "split": "train"}})
+    with pytest.raises(UsageError, match=r"3 training question\(s\) are also gsm8k questions"):
+        pipeline.plan(path)
+    problems = tmp_path / "mine.jsonl"  # a problem file holding one of them
+    problems.write_text(json.dumps({"question": train[1].question, "answer": train[1].gold_answer}) + "\n", encoding="utf-8")
+    path = write_recipe(tmp_path, {"prune": prune, "eval": {"model": "smollm2-135m", "benchmarks": [str(problems)]}})
+    with pytest.raises(UsageError, match=r"1 training question\(s\) are also .*mine.jsonl questions"):
+        pipeline.plan(path)
+    clean = write_recipe(tmp_path, {"prune": prune, "eval": {"model": "smollm2-135m", "benchmarks": ["gsm8k"]}})
+    report = pipeline.plan(clean).leakage
+    assert not report.problems and report.overlap == {"gsm8k": 0}
+    assert report.sources[0].label == f"prune input {samples}" and len(report.sources[0].questions) == 3
+
+
+def test_samples_in_the_directory_the_recipe_evaluates_into_are_still_training_data(tmp_path):
+    """An earlier ``leancot eval --out runs/eval`` is not the recipe's own eval step, which runs after prune."""
+    samples = _eval_samples(tmp_path / "runs" / "eval" / "records.jsonl", data.load("gsm8k", split="train", limit=2))
+    path = write_recipe(tmp_path, {"prune": {"input": str(samples), "method": "shortest-correct"},
+                                   "eval": {"model": "smollm2-135m", "benchmarks": ["gsm8k"], "split": "train"}})  # fmt: skip
+    plan_dirs = [str(step.out) for step in pipeline.plan(path, allow_overlap=True).steps]
+    assert str(samples.parent) in plan_dirs
+    with pytest.raises(UsageError, match=r"2 training question\(s\) are also gsm8k questions"):
+        pipeline.plan(path)

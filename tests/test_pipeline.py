@@ -41,7 +41,7 @@ def test_stages_chain_their_inputs_and_outputs(tmp_path):
     )
     runs = tmp_path / "runs"
     by_stage = {s.stage: s.config for s in plan.steps}
-    assert by_stage["train"].input == runs / "prune" / "records.jsonl"
+    assert by_stage["train"].input == [str(runs / "prune" / "records.jsonl")]
     assert Path(by_stage["eval"].model) == runs / "train" / "model"
     assert [Path(r) for r in by_stage["report"].runs] == [runs / "prune", runs / "train", runs / "eval"]
 

@@ -22,9 +22,13 @@ def _single_line(size: int) -> str:
 
 
 def _seconds(fn, *args) -> float:
-    start = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start
+    """The best of three runs: one run on a shared, busy machine may wait behind another process."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        fn(*args)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def test_a_200_kb_single_line_is_cut_in_time_linear_in_its_length():

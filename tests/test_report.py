@@ -50,16 +50,19 @@ def sweep_report(tmp_path_factory, smollm2_tokenizer_dir):  # the skill plots co
 
 def test_report_holds_every_table_and_plot(sweep_report):
     root, path, html = sweep_report
-    for table in ("runs", "eval", "compute", "prune", "skills-", "answer-position"):
+    for table in ("runs", "eval", "budget", "compute", "prune", "skills-", "answer-position"):
         assert f'id="table-{table}' in html
-    # pareto, LSP curve, answer position, loss curves, token capture, token shift: all inline, nothing fetched
-    for fig in ("pareto", "lsp", "answer-position-", "loss", "capture-", "shift-"):
+    # pareto, budget curves, LSP curve, answer position, loss curves, token capture, token shift: all inline, nothing fetched
+    for fig in ("pareto", "budget-gsm8k", "lsp", "answer-position-", "loss", "capture-", "shift-"):
         assert f'id="fig-{fig}' in html
-    assert html.count('src="data:image/png;base64,') == 6
+    assert html.count('src="data:image/png;base64,') == 7
     assert not re.search(r'(src|href)="(https?:)?//', html)
     md = (root / "report" / "report.md").read_text()
     assert "## Training compute" in md and "| lsp0.5/train | 0.5 | 100 | 25,000 |" in md
     assert "| lsp0.5/eval | gsm8k | 10 | 1 | 70.0% | 420.0 |" in md
+    # budget curves computed from the records of summaries that predate them: every answer is 420 tokens long,
+    # the longest, so 0% within 256 and 70% within 420; efficiency (0 + 0.7) / 2
+    assert "| lsp0.5/eval | gsm8k | 0.0% | – | 70.0% (≤ 420) | 0.350 |" in md
 
 
 def test_eval_runs_are_linked_to_the_train_run_of_their_model(tmp_path):

@@ -152,11 +152,9 @@ def _register_stage_commands() -> None:
     """Each stage adds its own subcommand (the stage table, ``leancot.stages``); export and compare come with theirs."""
     from leancot import stages
     from leancot.export.command import register as register_export
-    from leancot.lab.command import register as register_lab
 
     for stage in stages.all_stages():
         stages.load(stage.command)(app)
-    register_lab(app)
     register_export(app)
 
 

@@ -38,8 +38,8 @@ def run_demo(out: Path, *, quick: bool = False) -> Path:
     if quick:
         return pruning
     from leancot import pipeline
-    from leancot.lab.run import LabConfig
-    from leancot.lab.run import run as run_lab
+    from leancot.lab.config import LabConfig
+    from leancot.lab.stage import run as run_lab
 
     run_lab(LabConfig(out=out / "lab", size="small"))
     runs = [str(out / d) for d in ("prune", "eval-base", "train", "eval", "lab/prune", "lab/seed0")]

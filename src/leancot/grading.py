@@ -8,6 +8,13 @@ Where the answer is looked for (:func:`split_think`):
    it has no answer (``None``, ``truncated=True``).
 3. A text with no think tags: the whole text (models without think tags answer in the open).
 
+In a text without ``</think>`` (case 3, or a region a caller cut out), an answer counts only
+when it concludes the text (:func:`concludes`): nothing may follow it but closing words
+(``\\boxed{9}.``, ``\\boxed{9}. Hope this helps!``, ``The final answer is 3. I hope it is
+correct.``, a unit, a closing ``$``/``\\]``/``**``). A text that stops mid-thought on a
+tentative answer (``so maybe \\boxed{9}? Then times 2 is``, ``\\boxed{9}. Wait, let me
+check``) has none (``tentative=True``). After ``</think>`` every answer counts as before.
+
 What is taken from that region (:func:`extract_answer_detailed`), first hit wins:
 
 1. ``boxed``     -- the LAST ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces), or ``\\boxed 5``;
@@ -51,12 +58,14 @@ class Extraction:
 
     ``answer`` is the raw answer text (not normalised) or None; ``method`` is one of
     ``"boxed"``, ``"answer_is"``, ``"hashes"``, ``"last_number"`` or None; ``truncated``
-    is True when the text was cut off inside ``<think>``.
+    is True when the text was cut off inside ``<think>``; ``tentative`` is True when a text
+    without ``</think>`` holds an answer but goes on past it (:func:`concludes`), so has none.
     """
 
     answer: str | None
     method: Method | None = None
     truncated: bool = False
+    tentative: bool = False
 
 
 # --------------------------------------------------------------------------- think tags
@@ -132,13 +141,27 @@ def _boxed_content(text: str, end: int) -> str | None:
     return None
 
 
-def last_boxed(text: str) -> str | None:
-    """The content of the last complete ``\\boxed{}``/``\\fbox{}`` in ``text``, or None."""
+def _boxed_end(text: str, end: int, content: str) -> int:
+    """Where the ``\\boxed`` command whose name ends at ``end`` and whose argument is ``content`` ends."""
+    rest = text[end:]
+    if rest.lstrip().startswith("{"):
+        return end + len(rest) - len(rest.lstrip()) + len(content) + 2
+    return text.find(content, end) + len(content)
+
+
+def _last_boxed_span(text: str) -> tuple[int, int, str] | None:
+    """``(start, end, content)`` of the last complete, non-empty ``\\boxed{}``/``\\fbox{}`` in ``text``."""
     for match in reversed(list(_BOX_RE.finditer(text))):
         content = _boxed_content(text, match.end())
         if content is not None and content.strip():
-            return content.strip()
+            return match.start(), _boxed_end(text, match.end(), content), content.strip()
     return None
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last complete ``\\boxed{}``/``\\fbox{}`` in ``text``, or None."""
+    found = _last_boxed_span(text)
+    return found[2] if found else None
 
 
 def _clean_inline(ans: str) -> str:
@@ -148,24 +171,55 @@ def _clean_inline(ans: str) -> str:
     math = re.match(r"\$\$?(.+?)(?<!\\)\$|\\\((.+?)\\\)", ans)
     if math:
         return (math.group(1) or math.group(2)).strip()
-    ans = re.split(r"\.\s", ans, maxsplit=1)[0]  # "12. I hope it is correct."
+    ans = re.split(r"[.?]\s", ans, maxsplit=1)[0]  # "12. I hope it is correct.", "9? Then times 2 is"
     for _ in range(3):  # e.g. "**$\\frac{1}{2}$.**"
         ans = re.sub(r"^(?:\*\*|\$|\\\(|\\\[)\s*", "", ans)
-        ans = re.sub(r"\s*(?:\*\*|\$|\\\)|\\\]|[.;,!])$", "", ans)
+        ans = re.sub(r"\s*(?:\*\*|\$|\\\)|\\\]|[.;,!?])$", "", ans)
     return ans.strip()
 
 
-def _last_inline(pattern: re.Pattern[str], text: str) -> tuple[int, str] | None:
-    """(position, answer) of the last non-empty match of an inline answer marker."""
+def _last_inline(pattern: re.Pattern[str], text: str) -> tuple[int, str, str] | None:
+    """``(position, answer, what follows the answer)`` of the last non-empty match of an inline answer marker."""
     for match in reversed(list(pattern.finditer(text))):
-        span = _CALCULATOR_RE.sub("", match.group("ans"))
-        inner = last_boxed(span)
-        if inner is None and _BOX_RE.search(span):
+        raw = match.group("ans")
+        while nested := list(pattern.finditer(raw)):  # Minerva: "Final Answer: The final answer is $3$."
+            raw = nested[-1].group("ans")
+        span = _CALCULATOR_RE.sub("", raw)
+        boxed = _last_boxed_span(span)
+        if boxed is None and _BOX_RE.search(span):
             continue  # "The answer is \\boxed{}." (or a box cut off): an empty box is no answer
-        ans = inner if inner is not None else _clean_inline(span)
+        ans = boxed[2] if boxed is not None else _clean_inline(span)
         if ans:
-            return match.start(), ans
+            at = boxed[1] if boxed is not None else span.find(ans) + len(ans) if ans in span else len(span)
+            return match.start(), ans, span[at:] + text[match.end("ans") :]
     return None
+
+
+# what may follow a concluding answer: closing delimiters, end tokens, end-of-proof marks, then closing words
+_CLOSERS_RE = re.compile(
+    r"\\end\{[A-Za-z*]+\}|\\(?:blacksquare|qed|square|Box)(?![A-Za-z])|∎|<\|[^|<>]*\|>|</s>|<eos>|\\\]|\\\)|\$|\*\*|[{}()\[\]]"
+    r"|\\?%|\\[,;:! ]|\\(?:text|mbox|mathrm)\s*(?=\{[A-Za-z .]*\})"  # 25\%, a \text{ cm} unit (its word is kept)
+)
+# a tail that goes on thinking: numbers, maths, questions, and the words that carry reasoning on
+_GOES_ON_RE = re.compile(
+    r"[\d?=+^<>\\]|\b(?:wait|but|however|hmm+|actually|alternatively|let(?:'s| me| us)|check\w*|verif\w*|maybe|perhaps"
+    r"|if|then|so|next|now|first|second|compute|calculat\w*|suppose|assum\w*|consider\w*|unless|or|no|not sure|step)\b",
+    re.IGNORECASE,
+)
+# sign-offs that hold a word of the list above: "Let me know if you have any questions."
+_CLOSING_PHRASE_RE = re.compile(
+    r"\b(?:let me know|feel free|if you have (?:any )?(?:other |more |further )?questions?|I hope (?:it|this|that) is correct)\b[^.!\n]*",
+    re.IGNORECASE,
+)
+_MAX_CLOSING_WORDS = 25
+
+
+def concludes(tail: str) -> bool:
+    """True when ``tail``, the text after an answer, holds only closing words: ``"."``,
+    ``"$. I hope it is correct."``, ``"}\\]"``, ``" apples."``, ``". Hope this helps!"``, and not
+    more reasoning (``"? Then times 2 is"``, ``". Wait, let me check"``, ``"\\n\\nTo verify: 9*2=18"``)."""
+    rest = _CLOSING_PHRASE_RE.sub(" ", _CLOSERS_RE.sub(" ", tail))
+    return not _GOES_ON_RE.search(rest) and len(re.findall(r"[A-Za-z]+", rest)) <= _MAX_CLOSING_WORDS
 
 
 def _last_number(text: str) -> str | None:
@@ -173,35 +227,42 @@ def _last_number(text: str) -> str | None:
     return numbers[-1].replace(",", "") if numbers else None
 
 
-def extract_answer_detailed(text: str, fallback_last_number: bool = False) -> Extraction:
+def extract_answer_detailed(text: str, fallback_last_number: bool = False, *, must_conclude: bool = True) -> Extraction:
     """Extract the final answer of a model output and say how it was found.
 
     See the module docstring for the search region and the order of precedence.
+    ``must_conclude=False`` takes the last answer of a text without ``</think>`` wherever it
+    stands: for a text known to be final (a reference solution, whose answer may come before
+    its last sentence; a region already cut after the reasoning; a pruned path).
     """
     region = answer_region(text)
     if region is None:
         return Extraction(None, None, truncated=True)
-    boxed = last_boxed(region)
-    if boxed:
-        return Extraction(boxed, "boxed")
+    final = THINK_CLOSE in text or not must_conclude  # after </think> every answer is final; elsewhere only one that concludes
+    boxed = _last_boxed_span(region)
+    if boxed and (final or concludes(region[boxed[1] :])):
+        return Extraction(boxed[2], "boxed")
     # "The answer is X" before "#### X", unless the #### line comes later (GSM8K style)
-    inline: list[tuple[int, str, Method]] = [
+    inline: list[tuple[int, str, str, Method]] = [
         (*found, method)
         for method, pattern in (("answer_is", _ANSWER_IS_RE), ("hashes", _HASHES_RE))
         if (found := _last_inline(pattern, region)) is not None
     ]
-    if inline:
-        _, answer, method = max(inline, key=lambda item: item[0])
+    concluding = [item for item in inline if final or concludes(item[2])]
+    if concluding:
+        _, answer, _, method = max(concluding, key=lambda item: item[0])
         return Extraction(answer, method)
+    if boxed or inline:
+        return Extraction(None, None, tentative=True)
     if fallback_last_number and (number := _last_number(region)) is not None:
         logger.debug("answer %r taken from the last number", number)
         return Extraction(number, "last_number")
     return Extraction(None, None)
 
 
-def extract_answer(text: str, *, fallback_last_number: bool = False) -> str | None:
+def extract_answer(text: str, *, fallback_last_number: bool = False, must_conclude: bool = True) -> str | None:
     """The raw final answer of a model output, or None (see :func:`extract_answer_detailed`)."""
-    return extract_answer_detailed(text, fallback_last_number=fallback_last_number).answer
+    return extract_answer_detailed(text, fallback_last_number=fallback_last_number, must_conclude=must_conclude).answer
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -354,7 +415,7 @@ def is_equivalent(pred: str | int | float | None, gold: str | int | float | None
     return _math_verify(norm_pred, norm_gold)
 
 
-def grade(output: str, gold: str | int | float | None, *, fallback_last_number: bool = False) -> bool:
-    """Extract the answer of a model output and compare it with ``gold``."""
-    answer = extract_answer(output, fallback_last_number=fallback_last_number)
+def grade(output: str, gold: str | int | float | None, *, fallback_last_number: bool = False, must_conclude: bool = True) -> bool:
+    """Extract the answer of a model output and compare it with ``gold`` (``must_conclude``: see :func:`extract_answer_detailed`)."""
+    answer = extract_answer(output, fallback_last_number=fallback_last_number, must_conclude=must_conclude)
     return is_equivalent(answer, gold)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,24 @@ def _must_exist(path: Path) -> Path:
 
 #: A config field naming an input that must exist (a one-line usage error otherwise).
 InputPath = Annotated[Path, AfterValidator(_must_exist)]
+
+# A weight after a path's last ':' (``runs/pruned:0.5``): a plain decimal number, signed so that a
+# negative one is refused as a weight rather than looked for as a file.
+_WEIGHT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def split_weight(text: str | Path) -> tuple[str, float | None]:
+    """``"runs/pruned:0.5"`` -> ``("runs/pruned", 0.5)``; ``"data.jsonl"`` -> ``("data.jsonl", None)``.
+
+    The weight is parsed only when what follows the last ``:`` is a number, so a Windows path
+    (``C:\\x\\y.jsonl``), a directory with colons in its name (``dir:with:colons``) or
+    ``bundled:r1-traces`` stays whole. A number may be negative or zero here; the caller judges it."""
+    text = str(text)
+    head, sep, tail = text.rpartition(":")
+    if sep and head and _WEIGHT.fullmatch(tail.strip()):
+        return head, float(tail)
+    return text, None
+
 
 MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer line is rejected, not parsed
 BOM = b"\xef\xbb\xbf"  # the UTF-8 byte-order mark some editors and Excel put first

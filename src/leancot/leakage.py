@@ -2,7 +2,8 @@
 
 ``check(plan)`` runs before any work (``leancot run``, dry run included). It collects the
 plan's training questions — the problems ``generate`` samples, or the questions of a trace or
-training file that ``prune`` / ``train`` read directly — and the questions of every benchmark
+training file that ``prune`` / ``train`` read directly (an eval's records too: sampling a model on
+a train split makes training data, ``leancot.data.formats.EVAL_FIELDS``) — and the questions of every benchmark
 the plan evaluates, and refuses (exit 2, one line) when
 
 - ``generate`` reads a bundled benchmark's split that ``eval`` also evaluates (e.g. generating
@@ -78,8 +79,7 @@ class Report:
 def check(plan: Plan, *, allow_overlap: bool = False) -> Report:
     """Compare the plan's training and evaluation questions; raise UsageError on leakage unless allowed."""
     report = Report(allow_overlap=allow_overlap)
-    stage_dirs = [s.out for s in plan.steps]
-    report.sources = _training_sources(plan, stage_dirs, report.not_checked)
+    report.sources = _training_sources(plan, report.not_checked)
     train_q = set().union(*(s.questions for s in report.sources)) if report.sources else set()
     evaluated = _evaluated(plan)
     for name, questions in evaluated.items():
@@ -104,30 +104,39 @@ def check(plan: Plan, *, allow_overlap: bool = False) -> Report:
     return report
 
 
-def _training_sources(plan: Plan, stage_dirs: list[Path], not_checked: list[str]) -> list[TrainingSource]:
+def _training_sources(plan: Plan, not_checked: list[str]) -> list[TrainingSource]:
     """The first data-bearing input of each chain (what each stage's declaration says it trains on): a
-    stage's problems, else a file it reads that no earlier stage of the plan writes."""
+    stage's problems, else a file it reads that no earlier stage of the plan writes. A file in a later
+    stage's directory (the records of an earlier ``leancot eval`` into the dir the recipe evaluates into)
+    is training data like any other."""
     sources: dict[str, TrainingSource] = {}
-    for step in plan.steps:
+    for k, step in enumerate(plan.steps):
         declared = stages.get(step.stage)
-        source = declared.trains_on(step.config) if declared.trains_on else None
-        if isinstance(source, stages.Problems):
-            bench = data.find_benchmark(source.source)
-            label = f"{step.stage}: {bench.name if bench else source.source} {source.split}"
-            if label not in sources:
-                problems = data.load(source.source, split=source.split, limit=source.limit, **source.fields)
-                sources[label] = TrainingSource(label, {normalise_question(p.question) for p in problems},
-                                                (bench.name, source.split) if bench else None)  # fmt: skip
-        elif isinstance(source, stages.InputFile):
-            path = source.path.absolute()
-            if any(path.is_relative_to(d.absolute()) for d in stage_dirs):
-                continue  # an earlier stage's output: its source is checked instead
-            label = f"{step.stage} input {source.path}"
-            if not path.exists():
-                not_checked.append(str(source.path))
-            elif label not in sources:
-                sources[label] = TrainingSource(label, file_questions(path))
+        found = declared.trains_on(step.config) if declared.trains_on else None
+        earlier = [e.out for e in plan.steps[:k]]
+        for source in found if isinstance(found, list) else [found]:  # a mixture trains on each of its inputs
+            _add_source(sources, step.stage, source, earlier, not_checked)
     return list(sources.values())
+
+
+def _add_source(sources: dict[str, TrainingSource], stage: str, source: Any, earlier: list[Path], not_checked: list[str]) -> None:
+    """Record one thing a stage trains on (its problems or an input file) in ``sources``, by label."""
+    if isinstance(source, stages.Problems):
+        bench = data.find_benchmark(source.source)
+        label = f"{stage}: {bench.name if bench else source.source} {source.split}"
+        if label not in sources:
+            problems = data.load(source.source, split=source.split, limit=source.limit, **source.fields)
+            sources[label] = TrainingSource(label, {normalise_question(p.question) for p in problems},
+                                            (bench.name, source.split) if bench else None)  # fmt: skip
+    elif isinstance(source, stages.InputFile):
+        path = source.path.absolute()
+        if any(path.is_relative_to(d.absolute()) for d in earlier):
+            return  # an earlier stage's output: its source is checked instead
+        label = f"{stage} input {source.path}"
+        if not path.exists():
+            not_checked.append(str(source.path))
+        elif label not in sources:
+            sources[label] = TrainingSource(label, file_questions(path))
 
 
 def file_questions(path: Path) -> set[str]:
@@ -139,8 +148,11 @@ def file_questions(path: Path) -> set[str]:
             continue
         if fmt is None:
             fmt = formats.detect_format(row.data)
-            spec = formats.resolve_fields(row.data, fmt)
-        got = formats.extract(row.data, fmt, spec)
+            try:
+                spec = formats.resolve_fields(row.data, fmt)
+            except UsageError:  # training records (question, pruned, answer), not traces: the question column
+                spec = None
+        got = formats.extract(row.data, fmt, spec) if spec is not None else None
         text = got.question if isinstance(got, formats.Extracted) else _question_column(row.data)
         if text:
             questions.add(normalise_question(text))

@@ -41,7 +41,8 @@ import platform
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,12 @@ def require_stage(directory: str | Path, *stages: str, command: str) -> dict[str
         wanted = " or ".join(stages)
         raise UsageError(f"{command}: {directory} is a {m.get('stage')} output, not a {wanted} output")
     return m
+
+
+def reject_reasons(rejects: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many of ``rejects`` (rows of a ``rejects.jsonl``) each reason has: the one count of them that the
+    stages' manifests, ``leancot stats``, the report and the lab read."""
+    return dict(Counter(str(r.get("reason", "unknown")) for r in rejects))
 
 
 def _has_records(out_dir: Path) -> bool:

@@ -17,7 +17,9 @@ the report reads every stage's directory); a string may name
 another stage's output as ``{prune}``, ``{train}`` ... or the recipe's ``{out}``.
 A setting given as a list where the field takes a single value is a sweep: the
 stages from the first swept one on run once per combination, each in its own
-directory, and the report shows them together.
+directory, and the report shows them together. A field that takes a list (train's
+inputs) is swept by a list of lists: ``input: [["{prune}:0.25", "{generate}:0.75"],
+["{prune}:0.5", "{generate}:0.5"]]`` trains two mixtures.
 
 Everything is checked before any work starts: an unknown stage or key, a sweep
 over a key that does not exist, a missing input file — one line naming the key
@@ -56,7 +58,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from leancot import stages
 from leancot.config import validation_message
 from leancot.errors import UsageError
-from leancot.io import write_json_atomic
+from leancot.io import split_weight, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +216,8 @@ def _find_sweeps(settings_of: dict[str, dict[str, Any]], path: Path) -> dict[tup
                 continue
             if key not in fields:
                 raise UsageError(f"{path}: stages.{stage}.{key}: unknown key for stage '{stage}'")
-            if isinstance(value, list) and not _takes_list(fields[key].annotation):
+            takes_list = _takes_list(fields[key].annotation)
+            if isinstance(value, list) and (not takes_list or (value and all(isinstance(v, list) for v in value))):
                 if not value:
                     raise UsageError(f"{path}: stages.{stage}.{key}: a sweep needs at least one value")
                 sweeps[(stage, key)] = value
@@ -229,6 +232,10 @@ def _takes_list(annotation: Any) -> bool:
 
 
 def _short(value: Any) -> str:
+    """A swept value in a directory name: ``lsp0.5``; a list (a mixture's inputs) its items joined by ``+``,
+    ``{prune}:0.25`` as ``prune@0.25``."""
+    if isinstance(value, list):
+        return "+".join(_short(v).replace("{", "").replace("}", "").replace(":", "@") for v in value)
     return str(value).replace("/", "_").replace(" ", "")
 
 
@@ -277,11 +284,19 @@ def _fill(
     for feed in stage.feeds:
         if feed.field not in filled and feed.stage in dirs:
             filled[feed.field] = str(dirs[feed.stage] / feed.path)
-    if filled.get("input") == "bundled:r1-traces":
-        from leancot.data import traces_path
-
-        filled["input"] = str(traces_path())
+    if "input" in filled:
+        filled["input"] = [_bundled(v) for v in filled["input"]] if isinstance(filled["input"], list) else _bundled(filled["input"])
     return filled
+
+
+def _bundled(value: Any) -> Any:
+    """``bundled:r1-traces`` (with a mixture's ``:WEIGHT`` or not) -> the shipped traces' path."""
+    where, weight = split_weight(value) if isinstance(value, str) else (value, None)
+    if where != "bundled:r1-traces":
+        return value
+    from leancot.data import traces_path
+
+    return str(traces_path()) + ("" if weight is None else f":{weight:g}")
 
 
 def _expand(value: Any, names: dict[str, str], where: str) -> Any:
@@ -329,7 +344,7 @@ def _validate(stage: str, settings: dict[str, Any], path: Path, root: Path) -> B
     """
     cls = stages.get(stage).config
     pending = {k: v for k, v in settings.items() if _pending(v, root)}
-    trial = {**settings, **{k: _stand_in(v, path) for k, v in pending.items()}}
+    trial = {**settings, **{k: _stand_in(v, path, root) for k, v in pending.items()}}
     try:
         config = cls.model_validate(trial)
     except ValidationError as e:
@@ -337,7 +352,14 @@ def _validate(stage: str, settings: dict[str, Any], path: Path, root: Path) -> B
     except UsageError as e:
         raise UsageError(f"{path}: stages.{stage}: {e}") from None
     fields = cls.model_fields  # the real paths, typed as their fields are (no validators: they may not exist yet)
-    return config.model_copy(update={k: TypeAdapter(fields[k].annotation).validate_python(v) for k, v in pending.items()})
+    return config.model_copy(update={k: _typed(fields[k].annotation, v) for k, v in pending.items()})
+
+
+def _typed(annotation: Any, value: Any) -> Any:
+    """``value`` as a field of ``annotation`` holds it, with no validator run (one path for a list field: a list of it)."""
+    if _takes_list(annotation) and not isinstance(value, list):
+        value = [value]
+    return TypeAdapter(annotation).validate_python(value)
 
 
 def _pending(value: Any, root: Path) -> bool:
@@ -347,14 +369,17 @@ def _pending(value: Any, root: Path) -> bool:
         return bool(value) and any(_pending(v, root) for v in value)
     if not isinstance(value, str):
         return False
-    where = Path(value).absolute()
+    where = Path(split_weight(value)[0]).absolute()  # a training mixture's input: PATH:WEIGHT
     return (where.is_relative_to(root) and not where.exists()) or str(where) in _MISSING_INPUTS.get()
 
 
-def _stand_in(value: Any, recipe: Path) -> Any:
+def _stand_in(value: Any, recipe: Path, root: Path) -> Any:
+    """An existing path in place of one not written yet: the recipe file or its folder (a weight kept)."""
     if isinstance(value, list):
-        return [_stand_in(v, recipe) for v in value]
-    return str(recipe if Path(value).suffix else recipe.parent)
+        return [_stand_in(v, recipe, root) if _pending(v, root) else v for v in value]
+    where, weight = split_weight(value)
+    stand_in = str(recipe if Path(where).suffix else recipe.parent)
+    return stand_in if weight is None else f"{stand_in}:{weight:g}"
 
 
 def run_recipe(
@@ -382,7 +407,13 @@ def run_recipe(
         },
     )
     for step in p.steps:
-        log.info("run: %s%s -> %s", step.label, f" [{step.variant}]" if step.variant else "", step.out)
-        config = type(step.config).model_validate(step.config.model_dump())  # inputs exist now
-        stages.get(step.stage).run(config)
+        run_step(step)
     return p.out
+
+
+def run_step(step: Step) -> Path:
+    """Run one step: its config validated again (its inputs exist now), then its stage's ``run``, which
+    owns the lock, fingerprint, resume and manifest. The recipe runner and the lab run every stage so."""
+    log.info("run: %s%s -> %s", step.label, f" [{step.variant}]" if step.variant else "", step.out)
+    config = type(step.config).model_validate(step.config.model_dump())
+    return stages.get(step.stage).run(config)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Action = Literal["keep", "delete", "compress", "merge"]
 ACTIONS: tuple[str, ...] = ("keep", "delete", "compress", "merge")
@@ -42,7 +42,8 @@ class Trace(Record):
     final: str = ""  # the part after </think>
     answer: str | None = None  # extracted from the completion
     gold_answer: str | None = None
-    correct: bool | None = None  # answer vs gold, None when no gold is known
+    correct: bool | None = None  # answer vs gold (or the row's own ``correct``), None when no gold is known
+    sample: int | None = None  # which of a problem's samples (eval's and generate's records say), None when unknown
     model: str = ""
     usage: dict[str, Any] = Field(default_factory=dict)
 
@@ -92,12 +93,22 @@ class PrunedTrace(Record):
     method: str  # "heuristic" or "llm:<model>"
 
 
+def sample_id(benchmark: str, problem_id: str, sample: int) -> str:
+    """The id of one eval sample, ``benchmark/problem_id/sample``: its record's ``id``, or its reject's."""
+    return f"{benchmark}/{problem_id}/{sample}"
+
+
 class EvalRecord(Record):
-    """One graded model output on a benchmark problem."""
+    """One graded model output on a benchmark problem.
+
+    With its ``id`` and ``question`` it is also a trace: ``leancot prune`` reads an eval's
+    records.jsonl (``output`` split at ``</think>``, ``gold`` the gold answer, ``correct`` as graded)."""
 
     benchmark: str
     problem_id: str
     sample: int = 0
+    id: str = ""  # sample_id(benchmark, problem_id, sample), filled in when not given
+    question: str = ""  # the prompt's question ("" in records written before it was kept)
     output: str
     answer: str | None
     gold: str | None
@@ -106,6 +117,12 @@ class EvalRecord(Record):
     answer_tokens: int
     total_tokens: int
     finish_reason: str = ""
+
+    @model_validator(mode="after")
+    def _fill_id(self) -> EvalRecord:
+        if not self.id:
+            self.id = sample_id(self.benchmark, self.problem_id, self.sample)
+        return self
 
 
 class Reject(BaseModel):

@@ -10,7 +10,7 @@ keeps a list of its own.
 |---|---|---|---|---|---|
 | generate | GenerateConfig | – | id | yes | trains on its problems |
 | prune | PruneConfig | generate's records.jsonl -> input | id | yes | trains on its input |
-| train | TrainConfig | prune's records.jsonl -> input | – (a model) | no | trains on its input |
+| train | TrainConfig | prune's records.jsonl -> input | – (a model) | no | trains on its inputs (a mixture's every one) |
 | eval | EvalConfig | train's model -> model | benchmark, problem_id, sample | yes | evaluates its benchmarks |
 | report | ReportConfig | every step's output -> runs | – | no | – |
 | lab | LabConfig | – (its own problems) | – | no | – |
@@ -70,7 +70,7 @@ class Stage:
     shards: bool = False  # takes --shard i/N; ``leancot merge`` joins the shards
     in_recipes: bool = True  # a recipe may name it
     pipeline_keys: frozenset[str] = frozenset()  # settings the recipe runner reads, not the stage (eval's compare_to_base)
-    trains_on: Callable[[Any], Problems | InputFile | None] | None = None  # for the leakage guard
+    trains_on: Callable[[Any], Problems | InputFile | list[InputFile] | None] | None = None  # for the leakage guard (every input)
     evaluates: Callable[[Any], list[Problems]] | None = None  # for the leakage guard
     after_merge: Callable[[Path, dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None  # more manifest fields after a merge
 
@@ -82,6 +82,7 @@ STAGES: dict[str, str] = {
     "train": "leancot.train.stage:STAGE",
     "eval": "leancot.evaluate.stage:STAGE",
     "report": "leancot.report.stage:STAGE",
+    "lab": "leancot.lab.stage:STAGE",
 }
 
 

@@ -11,6 +11,9 @@ Formats (named by :func:`detect_format` from the first readable row):
   answer is ``<|begin_of_thought|> R <|end_of_thought|> <|begin_of_solution|> S <|end_of_solution|>``;
 - ``alpaca``: ``instruction`` + ``input`` (joined into the question) and ``output``.
 
+An eval record (``leancot eval``'s ``records.jsonl``) is a flat row whose fields are its own
+(:data:`EVAL_FIELDS`: ``output`` the completion, ``gold`` the gold answer, one ``id`` per sample).
+
 In a chat the last user turn is the question and the one assistant turn the completion;
 a system turn is kept in ``meta["system"]``. Any field can instead be named by a path into
 nested data: ``messages.-2.content`` (dots between keys, list indexes may be negative).
@@ -60,6 +63,11 @@ SOLUTION = ("<|begin_of_solution|>", "<|end_of_solution|>")
 _ROLES = {"system": "system", "user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant",
           "model": "assistant", "chatgpt": "assistant", "bot": "assistant"}  # fmt: skip
 _MISSING = object()
+
+#: Where an eval record (``leancot eval``'s records.jsonl: ``leancot.schema.EvalRecord``) keeps a trace's fields:
+#: ``output`` is the completion and ``gold`` the gold answer (its ``answer`` is the model's own).
+EVAL_FIELDS = {"id": "id", "question": "question", "completion": "output", "answer": "gold"}
+_EVAL_KEYS = frozenset({"benchmark", "problem_id", "sample", "output", "gold", "correct"})
 
 
 class Reject(NamedTuple):
@@ -156,6 +164,8 @@ def resolve_fields(first_row: dict[str, Any], fmt: str, fields: FieldSpec = Fiel
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown input format {fmt!r}; known: {', '.join(FORMATS)}")
+    if fmt == "flat" and is_eval_record(first_row):
+        fields = _eval_fields(first_row, fields)
     for name in ("id", "question", "completion", "answer", "reasoning"):
         path = getattr(fields, name)
         if path is not None and get_path(first_row, path) is _MISSING:
@@ -167,6 +177,18 @@ def resolve_fields(first_row: dict[str, Any], fmt: str, fields: FieldSpec = Fiel
             if (getattr(fields, name) or found[name]) is None:
                 raise UsageError(f"no {name} field in the input (it has: {', '.join(first_row)}); name it with --{name}-field")
     return replace(fields, **{k: v for k, v in found.items() if getattr(fields, k) is None})
+
+
+def is_eval_record(row: dict[str, Any]) -> bool:
+    """Whether ``row`` is an eval record (one graded sample of ``leancot eval``)."""
+    return _EVAL_KEYS <= row.keys()
+
+
+def _eval_fields(first_row: dict[str, Any], fields: FieldSpec) -> FieldSpec:
+    """An eval record's own fields (:data:`EVAL_FIELDS`) where the user named none."""
+    if "question" not in first_row and fields.question is None:
+        raise UsageError("these eval records hold no question (written by an older leancot eval): run the eval again into a new --out")
+    return replace(fields, **{k: v for k, v in EVAL_FIELDS.items() if getattr(fields, k) is None and v in first_row})
 
 
 def _alias(row: dict[str, Any], name: str) -> str | None:
@@ -220,7 +242,7 @@ def extract(row: dict[str, Any], fmt: str, fields: FieldSpec = FieldSpec(), *, d
     region = split.answer_region
     return Extracted(
         question=question, completion=completion, reasoning=split.reasoning, final=split.final,
-        answer=grading.extract_answer(region) if region is not None else None, gold=gold,
+        answer=grading.extract_answer(region, must_conclude=split.delimiter == "none") if region is not None else None, gold=gold,
         delimiter=split.delimiter, id=id_of(row, fields.id or _alias(row, "id")), meta=meta,
     )  # fmt: skip
 

@@ -3,7 +3,8 @@
 The first directory is the baseline; every other is paired with it over the problems both
 evaluated. Per benchmark and pair:
 
-- accuracy and tokens of each run (all its records);
+- accuracy and tokens of each run (all its records), its accuracy under each token budget
+  up to its ``max_new_tokens`` and its budget efficiency (``leancot.evaluate.budget``);
 - the problems that flipped: right in A and wrong in B, and the reverse;
 - the exact McNemar p-value of the flips (is the difference more than chance?);
 - a paired bootstrap 95% interval of the accuracy difference B − A (seeded, reproducible).
@@ -14,11 +15,13 @@ McNemar use sample 0, which is binary in every run.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from leancot import manifest
 from leancot.errors import UsageError
+from leancot.evaluate.budget import budget_of, budget_summary
 from leancot.evaluate.metrics import group_by_problem, mcnemar_exact, paired_bootstrap
 from leancot.io import read_jsonl
 
@@ -39,18 +42,29 @@ def load_run(out_dir: str | Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
     return {b: group_by_problem(rs) for b, rs in by_bench.items()}
 
 
-def run_stats(problems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Accuracy and tokens of one run on one benchmark."""
+def run_stats(problems: dict[str, list[dict[str, Any]]], max_tokens: int | None = None) -> dict[str, Any]:
+    """Accuracy, tokens and accuracy under token budgets (``leancot.evaluate.budget``) of one run on one benchmark.
+
+    ``max_tokens``: the run's generation budget on it (None: its longest output)."""
     records = [r for rs in problems.values() for r in rs]
-    correct_tokens = [r["total_tokens"] for r in records if r["correct"]]
     n = len(records)
     return {
         "problems": len(problems),
         "accuracy": sum(r["correct"] for r in records) / n if n else None,
         "mean_tokens": sum(r["total_tokens"] for r in records) / n if n else None,
-        "mean_tokens_correct": sum(correct_tokens) / len(correct_tokens) if correct_tokens else None,
         "truncation_rate": sum(r["finish_reason"] == "length" for r in records) / n if n else None,
+        **budget_summary(records, max_tokens),
     }
+
+
+def run_config(out_dir: str | Path) -> dict[str, Any]:
+    """The config an eval dir ran with: its manifest's, else its summary's decoding settings (else empty)."""
+    config = (manifest.read(out_dir) or {}).get("config") or {}
+    if config.get("max_new_tokens") is None:
+        summary = Path(out_dir) / "summary.json"
+        if summary.exists():
+            config = {**(json.loads(summary.read_text(encoding="utf-8")).get("decoding") or {}), **config}
+    return config
 
 
 Run = dict[str, list[dict[str, Any]]]  # problem id -> its records, by sample
@@ -86,13 +100,14 @@ def compare(dirs: list[str | Path], *, seed: int = 0, iters: int = 10_000) -> di
     if len(dirs) < 2:
         raise UsageError("compare needs at least two eval directories")
     runs = [load_run(d) for d in dirs]
+    configs = [run_config(d) for d in dirs]
     names = [str(d) for d in dirs]
     benchmarks = sorted(set().union(*runs))
     out: dict[str, Any] = {"runs": names, "seed": seed, "benchmarks": {}}
     for bench in benchmarks:
         base = runs[0].get(bench, {})
         out["benchmarks"][bench] = {
-            "runs": {name: run_stats(run.get(bench, {})) for name, run in zip(names, runs)},
+            "runs": {name: run_stats(run.get(bench, {}), budget_of(config, bench)) for name, run, config in zip(names, runs, configs)},
             "pairs": {name: pair_stats(base, run.get(bench, {}), seed=seed, iters=iters) for name, run in zip(names[1:], runs[1:])},
         }
     return out

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from leancot.evaluate.budget import budget_summary
+
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k of one problem with ``c`` correct out of ``n`` samples (Chen et al. 2021).
@@ -43,13 +45,17 @@ def group_by_problem(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[s
     return {pid: sorted(rs, key=lambda r: r["sample"]) for pid, rs in groups.items()}
 
 
-def summarize_benchmark(records: Sequence[dict[str, Any]], timing: dict[str, float] | None = None) -> dict[str, Any]:
-    """Accuracy, pass@k/mean@k, token statistics and speed of one benchmark's records."""
+def summarize_benchmark(
+    records: Sequence[dict[str, Any]], timing: dict[str, float] | None = None, max_tokens: int | None = None
+) -> dict[str, Any]:
+    """Accuracy, pass@k/mean@k, token statistics, accuracy under token budgets and speed of one benchmark's records.
+
+    ``max_tokens`` is the run's generation budget for the benchmark (``max_new_tokens``): the
+    budget curve ends there (``leancot.evaluate.budget``; None: at the longest output)."""
     groups = group_by_problem(records)
     samples = [len(rs) for rs in groups.values()]
     n = min(samples) if samples else 0
     tokens = [r["total_tokens"] for r in records]
-    correct_tokens = [r["total_tokens"] for r in records if r["correct"]]
     out: dict[str, Any] = {
         "problems": len(groups),
         "records": len(records),
@@ -61,7 +67,7 @@ def summarize_benchmark(records: Sequence[dict[str, Any]], timing: dict[str, flo
         "median_tokens": statistics.median(tokens) if tokens else None,
         "mean_reasoning_tokens": _mean([r["reasoning_tokens"] for r in records]),
         "mean_answer_tokens": _mean([r["answer_tokens"] for r in records]),
-        "mean_tokens_correct": _mean(correct_tokens),
+        **budget_summary(records, max_tokens),  # budget curve and efficiency, tokens of correct and of wrong answers
     }
     if n > 1:
         out[f"mean@{n}"] = out["accuracy"]

@@ -8,7 +8,9 @@ its tokens with the evaluated model's tokenizer, then writes::
 answer format: ``leancot.evaluate.protocols``; explicit flags override it.)
 
 
-    OUT/records.jsonl   one EvalRecord per (benchmark, problem, sample), appended as batches finish
+    OUT/records.jsonl   one EvalRecord per (benchmark, problem, sample), appended as batches finish;
+                        each holds its question, so ``leancot prune --input OUT/records.jsonl`` reads
+                        the samples as traces (``--split train --n 8``: on-policy training data)
     OUT/rejects.jsonl   requests the API refused outright (e.g. prompt too long), with the reason
     OUT/summary.json    per benchmark: accuracy, pass@k/mean@k, tokens, truncation, time, tokens/s
     OUT/manifest.json   the config, versions, and generation time per benchmark
@@ -32,6 +34,7 @@ from leancot import data, grading, manifest, stages
 from leancot.errors import UsageError
 from leancot.evaluate import protocols
 from leancot.evaluate.backends import Backend, BackendOptions, Generation, Prompt, Sampling, backend_class, default_backend, load_backend
+from leancot.evaluate.budget import budget_of
 from leancot.evaluate.config import EvalConfig
 from leancot.evaluate.counting import token_counts
 from leancot.evaluate.metrics import summarize_benchmark
@@ -39,7 +42,7 @@ from leancot.evaluate.prompts import build_prompt
 from leancot.evaluate.render import messages_for
 from leancot.io import StageOutput, read_jsonl, write_json_atomic
 from leancot.progress import progress_bar
-from leancot.schema import EvalRecord, Problem
+from leancot.schema import EvalRecord, Problem, sample_id
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,7 @@ def run(config: EvalConfig) -> Path:
         timings = stage.previous.get("timings", {})
         with stage.output(key="problem_id") as out:
             done = finished_keys(config.out)
-            todo = {name: [(p, s) for p in probs for s in range(config.n) if _key(name, p.id, s) not in done]
+            todo = {name: [(p, s) for p in probs for s in range(config.n) if sample_id(name, p.id, s) not in done]
                     for name, probs in suites.items()}  # fmt: skip
             stage.total = sum(len(probs) for probs in suites.values()) * config.n
             if any(todo.values()):
@@ -97,15 +100,11 @@ def _check_model(config: EvalConfig) -> None:
         models.resolve(config.model)
 
 
-def _key(benchmark: str, problem_id: str, sample: int) -> str:
-    return f"{benchmark}/{problem_id}/{sample}"
-
-
 def finished_keys(out_dir: Path) -> set[str]:
     """``benchmark/problem/sample`` of every record and reject already in ``out_dir``."""
     keys = set()
     if (out_dir / "records.jsonl").exists():
-        keys |= {_key(r["benchmark"], r["problem_id"], r["sample"]) for r in read_jsonl(out_dir / "records.jsonl")}
+        keys |= {sample_id(r["benchmark"], r["problem_id"], r["sample"]) for r in read_jsonl(out_dir / "records.jsonl")}
     if (out_dir / "rejects.jsonl").exists():
         keys |= {r["id"] for r in read_jsonl(out_dir / "rejects.jsonl")}
     return keys
@@ -155,7 +154,7 @@ def _generate_benchmark(
         for i, g in batch:
             if g.error is not None:  # the backend refused this one prompt: a counted reject, not a crash
                 reason, _, detail = g.error.partition(": ")
-                out.reject(_key(name, items[i][0].id, items[i][1]), reason, detail)
+                out.reject(sample_id(name, items[i][0].id, items[i][1]), reason, detail)
         generated += sum(g.completion_tokens or 0 for _, _, g in results)
         progress(len(batch), time.perf_counter() - started, generated)
 
@@ -188,7 +187,7 @@ def make_records(
         truncated = gen.finish_reason == "length"
         answer = protocols.strict_answer(output) if answer_format == "the-answer-is" else grading.extract_answer(output)
         records.append(EvalRecord(
-            benchmark=benchmark, problem_id=problem.id, sample=sample, output=output, answer=answer, gold=problem.gold_answer,
+            benchmark=benchmark, problem_id=problem.id, sample=sample, question=problem.question, output=output, answer=answer, gold=problem.gold_answer,
             correct=not truncated and grading.is_equivalent(answer, problem.gold_answer),
             reasoning_tokens=reasoning, answer_tokens=answer_n, total_tokens=total,
             finish_reason=gen.finish_reason, truncated=truncated,
@@ -243,7 +242,9 @@ def write_summary(config: EvalConfig, suites: dict[str, list[Problem]], timings:
             "answer_format": config.answer_format,
         },
         "setup": run_setup(config),
-        "benchmarks": {name: summarize_benchmark(rs, timings.get(name)) for name, rs in sorted(by_bench.items())},
+        "benchmarks": {
+            name: summarize_benchmark(rs, timings.get(name), budget_of(config.model_dump(), name)) for name, rs in sorted(by_bench.items())
+        },  # fmt: skip
     }
     write_json_atomic(config.out / "summary.json", summary)
     return summary["benchmarks"]
@@ -273,8 +274,8 @@ def merged_summary(out: Path, config: dict[str, Any], timings: dict[str, Any]) -
         if line.strip():
             r = json.loads(line)
             by_bench.setdefault(r["benchmark"], []).append(r)
-    benchmarks = {name: summarize_benchmark(rs, timings.get(name)) for name, rs in sorted(by_bench.items())}
-    decoding = {k: config.get(k) for k in ("max_new_tokens", "temperature", "top_p")}
+    benchmarks = {name: summarize_benchmark(rs, timings.get(name), budget_of(config, name)) for name, rs in sorted(by_bench.items())}
+    decoding = {k: config.get(k) for k in ("max_new_tokens", "max_new_tokens_by_benchmark", "temperature", "top_p")}
     write_json_atomic(
         out / "summary.json",
         {"model": config.get("model"), "backend": config.get("backend"), "decoding": decoding, "benchmarks": benchmarks, "merged": True},

@@ -15,6 +15,7 @@ from typing import Any
 
 from leancot import data, grading
 from leancot.errors import UsageError
+from leancot.schema import sample_id
 
 #: The answer turn under ``--answer-style boxed``: the sentence ``leancot train`` appends and the grader reads.
 BOXED = "The answer is \\boxed{{{}}}"
@@ -93,9 +94,9 @@ def eval_reader(manifest: dict[str, Any]) -> Callable[[dict[str, Any]], Draft]:
     def from_eval(row: dict[str, Any]) -> Draft:
         bench, problem_id = str(row["benchmark"]), str(row["problem_id"])
         reasoning, final, closed = grading.split_think(str(row.get("output") or ""))
-        question = questions.get(bench, {}).get(problem_id, "")
+        question = row.get("question") or questions.get(bench, {}).get(problem_id, "")  # older records hold none
         return Draft(
-            id=f"{bench}/{problem_id}/{row.get('sample', 0)}", question=question, reasoning=reasoning, answer=_text(row.get("answer")),
+            id=sample_id(bench, problem_id, row.get("sample", 0)), question=question, reasoning=reasoning, answer=_text(row.get("answer")),
             final=final, verified=row.get("correct") is True, unverified="not_correct",
             problem="" if closed else "unclosed_think",
         )  # fmt: skip

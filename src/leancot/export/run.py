@@ -15,6 +15,7 @@ from leancot.export.rows import Example, drafts, example
 
 log = logging.getLogger(__name__)
 
+#: The stages whose records an export turns into examples (``rows.example`` reads each one's fields).
 STAGES = ("prune", "generate", "eval")
 
 

@@ -90,9 +90,7 @@ def summarise(out: StageOutput) -> dict[str, Any]:
     from leancot.io import read_jsonl
 
     rejects = read_jsonl(out.rejects_path)
-    reasons: dict[str, int] = {}
-    for r in rejects:
-        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+    reasons = manifest.reject_reasons(rejects)
     records = len(read_jsonl(out.records_path))
     n = records + len(rejects)
     return {"counts": {"input": n, "samples": n, "records": records, "rejects": len(rejects)}, "reject_reasons": reasons}

@@ -10,7 +10,15 @@ An arm is named on the command line (``leancot lab --arms verbose,heuristic,lsp-
   pruned with ``--no-derivation-check`` (no derivation check, no repair) into their own directory;
 - ``lsp:X`` / ``lsp-cot:X``: the verbose traces under the trainer's lead-span policy at ``X``
   (``lsp`` cuts the whole sequence, ``lsp-cot`` only the reasoning, so the answer stays);
-  ``lsp`` alone is the historical ``lsp-cot`` arm at ``LabConfig.lsp``.
+  ``lsp`` alone is the historical ``lsp-cot`` arm at ``LabConfig.lsp``;
+- ``self-shortest:k`` (On-Policy SFT, arXiv 2602.13407): the ``verbose`` student samples ``k``
+  answers per training problem at ``LabConfig.self_temperature`` (the eval stage, ``--n k``), the
+  prune stage keeps each problem's shortest correct one (``--method shortest-correct``), and the
+  verbose student is trained further on them; ``self-first-answer:k`` cuts that sample at its first
+  answer too (STOP/ECN's setting, ``--then first-answer``). Both start from the verbose student,
+  as On-Policy SFT starts from a long-CoT model, so the ``verbose`` arm always runs with them;
+- ``mix:<pruner>:W`` (LS-Mixture, arXiv 2505.03469): trained on the pruner's paths with weight ``W``
+  and the verbose traces with ``1 - W`` (``leancot train --input A:W --input B:1-W``).
 
 Every arm trains the same student on the same verified problems with the same trainer and is
 evaluated by the same evaluator; only its data or its length policy differ. The problems are
@@ -36,7 +44,11 @@ log = logging.getLogger(__name__)
 #: The arms of ``leancot lab`` when ``--arms`` is not given (today's three students).
 DEFAULT_ARMS = ("verbose", "pruned", "lsp")
 #: Pruners the lab names before they are registered: an arm naming one is skipped, not an error.
-EXPECTED_PRUNERS = ("perplexity",)
+EXPECTED_PRUNERS = ("perplexity", "step-entropy")
+#: The self-sampling arms: the pruner applied to the shortest correct sample (None: it is kept whole).
+SELF_ARMS = {"self-shortest": None, "self-first-answer": "first-answer"}
+#: Samples per training problem of a self-sampling arm named without ``:k``.
+DEFAULT_SAMPLES = 4
 #: Pruners the lab cannot run: they need a teacher endpoint, and the lab is offline.
 ONLINE_PRUNERS = ("llm",)
 #: The suffix of an ablation arm: the pruner's paths before the derivation check and repair.
@@ -51,10 +63,18 @@ class Arm:
     data: str
     policy: str = "lsp"
     lsp: float = 1.0
+    samples: int = 0  # a self-sampling arm: answers the verbose student samples per training problem
+    then: str | None = None  # a self-sampling arm: the pruner applied to the shortest correct sample
+    weight: float | None = None  # a mixture arm: the share of the pruner's paths (the rest verbose)
 
     @property
     def kind(self) -> str:
-        """``verbose``, ``pruner`` (trained on pruned traces) or ``lsp`` (verbose traces, truncated)."""
+        """``verbose``, ``pruner`` (trained on pruned traces), ``lsp`` (verbose traces, truncated),
+        ``self`` (the verbose student trained on its own shortest correct samples) or ``mix``."""
+        if self.samples:
+            return "self"
+        if self.weight is not None:
+            return "mix"
         if self.data != "verbose":
             return "pruner"
         return "lsp" if self.lsp < 1.0 else "verbose"
@@ -77,6 +97,10 @@ def parse_arm(spec: str, *, lsp: float, pruners: dict[str, object]) -> Arm | str
     if spec == "lsp":
         return Arm("lsp", "verbose", "lsp-cot", lsp)
     head, sep, value = spec.partition(":")
+    if head in SELF_ARMS:
+        return _self_arm(spec, head, value if sep else None)
+    if head == "mix" and sep:
+        return _mix_arm(spec, value, pruners)
     if head in ("lsp", "lsp-cot") and sep:
         try:
             x = float(value)
@@ -95,8 +119,30 @@ def parse_arm(spec: str, *, lsp: float, pruners: dict[str, object]) -> Arm | str
         return Arm(spec, spec)
     if spec in EXPECTED_PRUNERS:
         return f"the {spec!r} pruner is not registered in this leancot (leancot.prune.registry.PRUNERS has {', '.join(pruners)})"
-    choices = ["verbose", *_offline(pruners), f"<pruner>{UNCHECKED}", "lsp:X", "lsp-cot:X"]
+    choices = ["verbose", *_offline(pruners), f"<pruner>{UNCHECKED}", "lsp:X", "lsp-cot:X", "self-shortest:k", "self-first-answer:k",
+               "mix:<pruner>:W"]  # fmt: skip
     raise UsageError(f"--arms: unknown arm {spec!r}; choose from {', '.join(choices)}")
+
+
+def _self_arm(spec: str, head: str, value: str | None) -> Arm:
+    try:
+        k = DEFAULT_SAMPLES if value is None else int(value)
+    except ValueError:
+        k = 0
+    if k < 1:
+        raise UsageError(f"--arms: {spec!r}: the samples per problem must be a positive integer, e.g. {head}:4")
+    return Arm(f"{head}:{k}", "self", samples=k, then=SELF_ARMS[head])
+
+
+def _mix_arm(spec: str, value: str, pruners: dict[str, object]) -> Arm:
+    pruner, _, weight = value.rpartition(":")
+    try:
+        w = float(weight)
+    except ValueError:
+        w = -1.0
+    if pruner not in _offline(pruners) or not 0 < w < 1:
+        raise UsageError(f"--arms: {spec!r}: expected mix:<pruner>:W with an offline pruner and 0 < W < 1, e.g. mix:heuristic:0.5")
+    return Arm(f"mix:{pruner}:{w:g}", pruner, weight=w)
 
 
 def _offline(pruners: dict[str, object]) -> list[str]:
@@ -122,6 +168,8 @@ def resolve_arms(specs: list[str], *, lsp: float) -> tuple[list[Arm], dict[str, 
             arms.append(arm)
     if not arms:
         raise UsageError("--arms: no arm left to run" + (f" ({'; '.join(skipped.values())})" if skipped else ""))
+    if any(a.kind == "self" for a in arms) and "verbose" not in {a.name for a in arms}:
+        arms.insert(0, Arm("verbose", "verbose"))  # the self-sampling arms start from its student
     return arms, skipped
 
 
@@ -131,7 +179,7 @@ def pruners_of(arms: list[Arm]) -> list[str]:
 
     The heuristic pruner then still runs, as before there were pruner arms, so that every arm
     trains on the problems whose pruned path a checked pruner verified (the lab's historical set)."""
-    methods = list(dict.fromkeys(a.data for a in arms if a.kind == "pruner"))
+    methods = list(dict.fromkeys(a.data for a in arms if a.kind in ("pruner", "mix")))
     return methods if any(checked(m) for m in methods) else ["heuristic", *methods]
 
 

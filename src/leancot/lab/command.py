@@ -14,7 +14,8 @@ from leancot.cli_utils import console
 def register(app: typer.Typer) -> None:
     """Add the ``lab`` subcommand to ``app``: one flag per LabConfig field."""
     from leancot.flags import add_config_command
-    from leancot.lab.run import LabConfig, run
+    from leancot.lab.config import LabConfig
+    from leancot.lab.stage import run
 
     add_config_command(
         app,

@@ -141,7 +141,7 @@ def table(summary: dict[str, Any]) -> str:
 
 
 def complete_cell(c: dict[str, Any] | None) -> str:
-    """``96.0% (960/1000)``: an arm's complete training paths (``leancot.lab.run.complete_paths``); ``–`` for none."""
+    """``96.0% (960/1000)``: an arm's complete training paths (``leancot.lab.stats.complete_paths``); ``–`` for none."""
     if not c or not c.get("paths"):
         return "–"
     return f"{c['complete'] / c['paths']:.1%} ({c['complete']}/{c['paths']})"

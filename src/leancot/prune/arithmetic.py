@@ -18,6 +18,7 @@ recursive-descent parser over exact fractions: model text is never ``eval``-ed.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -112,18 +113,25 @@ def normalise(text: str) -> str:
 
 def computations(text: str) -> list[Computation]:
     """Every computation stated in ``text``, in order (see the module docstring)."""
+    return list(_computations(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _computations(text: str) -> tuple[Computation, ...]:
+    # cached by the sentence: a pruned path is made of its original's sentences, so the derivation
+    # check reads again what the graph of the original already read (computations are immutable)
     if not _DIGIT.search(text):
-        return []
+        return ()
     plain = normalise(text) if "\\" in text or "**" in text else text
     if not _EQUALS.search(plain) or not _OPERATION.search(plain):
-        return []  # no "=" before a value, or no operation between numbers: nothing computes here (most sentences)
+        return ()  # no "=" before a value, or no operation between numbers: nothing computes here (most sentences)
     toks = _tokens(plain)
     out = []
     for chain in _chains(toks):
         comp = _computation(plain, toks, chain)
         if comp is not None:
             out.append(comp)
-    return out
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- tokens

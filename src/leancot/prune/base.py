@@ -15,15 +15,19 @@ writing records and the manifest. A pruner says what happened by what it returns
 - raises ``StopRun``: stop the whole run cleanly and resumably (``--max-cost`` is spent: exit 0;
   the teacher server stays down: ``exit_code=2``).
 
+A pruner that chooses among the samples of each problem (``shortest-correct``) has a
+``chooser``: the stage first shows it every readable trace of the input, then rejects, before
+anything else, each trace the chooser leaves out (``Chooser.verdict``); the rest are pruned as usual.
+
 New methods plug in with one entry in ``leancot.prune.registry.PRUNERS``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from leancot.schema import Step, Trace
 
@@ -79,12 +83,31 @@ class StopRun(Exception):
 Pass = Callable[[], Awaitable[tuple[str | None, dict[str, dict[str, Any]]]]]
 
 
+class Sample(NamedTuple):
+    """One input row as a chooser sees it: the trace, and the row it came from (for a grouping field)."""
+
+    trace: Trace
+    row: dict[str, Any]
+
+
+class Chooser(Protocol):
+    """Chooses among the samples of each problem, having seen the whole input (``--method shortest-correct``)."""
+
+    def choose(self, samples: Iterable[Sample]) -> None:
+        """See every readable input row once, in input order, before any is pruned."""
+
+    def verdict(self, sample: Sample) -> tuple[str, str] | None:
+        """``(reason, detail)`` when ``sample`` is left out (another sample of its problem was chosen,
+        or none could be), None for the one chosen."""
+
+
 class Pruner(Protocol):
     """The interface every registered pruner has."""
 
     name: str
     concurrency: int  # traces in flight at once (1 for CPU-bound pruners)
     processes: bool  # may run in the stage's process pool (--workers); False for one that holds a model or a client
+    chooser: Chooser | None  # picks one sample per problem before pruning (module docstring); None: every trace is pruned
 
     def open(self, out_dir: Path) -> None:
         """Acquire resources (API client, cache) for a run writing ``out_dir``."""
@@ -105,6 +128,7 @@ class OfflinePruner:
     name = "offline"
     concurrency = 1
     processes = True  # may run in a process pool (--workers); False for a pruner that holds a model
+    chooser: Chooser | None = None
 
     def open(self, out_dir: Path) -> None:
         return None

@@ -11,6 +11,7 @@ from leancot.config import StageConfig, parse_shard
 from leancot.errors import UsageError
 from leancot.io import MAX_LINE_BYTES, InputPath
 from leancot.prune.perplexity import PerplexityOptions
+from leancot.prune.shortest import ShortestCorrectOptions
 from leancot.prune.step_entropy import StepEntropyOptions
 from leancot.prune.teacher.config import TeacherConfig
 
@@ -21,7 +22,7 @@ class PruneConfig(StageConfig):
     input: InputPath = Field(description="Traces: JSONL, JSON, CSV, Parquet or a saved datasets dir.")
     method: str = Field(
         "heuristic",
-        description="Who prunes: a registered pruner (heuristic: offline DRP rules; first-answer: cut where the answer is first derived; perplexity: drop the functional steps a scorer LM finds least needed; step-entropy: drop the candidate steps of lowest token entropy under a scorer LM; llm: a teacher LLM).",
+        description="Who prunes: a registered pruner (heuristic: offline DRP rules; first-answer: cut where the answer is first derived; shortest-correct: each problem's shortest correct sample; perplexity: drop the functional steps a scorer LM finds least needed; step-entropy: drop the candidate steps of lowest token entropy under a scorer LM; llm: a teacher LLM).",
     )
     teacher: TeacherConfig | None = Field(None, description="Options of method 'llm': the teacher (stages.prune.teacher in a recipe).")
     fallback: Literal["heuristic", "reject"] = Field(
@@ -70,6 +71,9 @@ class PruneConfig(StageConfig):
     )
     step_entropy: StepEntropyOptions | None = Field(
         None, description="Options of method 'step-entropy' (stages.prune.step_entropy in a recipe; flags --scorer, --ratio ...)."
+    )
+    shortest_correct: ShortestCorrectOptions | None = Field(
+        None, description="Options of method 'shortest-correct' (stages.prune.shortest_correct in a recipe; flags --group-field, --then)."
     )
 
     @field_validator("shard", mode="before")

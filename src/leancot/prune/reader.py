@@ -58,12 +58,21 @@ class TraceReader:
         if got.delimiter == "none":
             self.without_delimiter += 1
         gold = gold_answer(got.gold)
+        sample = row.data.get("sample")
         return Trace(
             id=item_id, problem_id=str(row.data.get("problem_id") or row.data.get("source_problem") or ""),
             question=got.question, completion=got.completion, reasoning=got.reasoning, final=got.final, answer=got.answer,
-            gold_answer=gold, correct=None if gold is None or got.answer is None else grading.is_equivalent(got.answer, gold),
-            model=str(row.data.get("model") or ""),
+            gold_answer=gold, correct=correctness(row.data, got.answer, gold),
+            sample=sample if isinstance(sample, int) and not isinstance(sample, bool) else None, model=str(row.data.get("model") or ""),
         )  # fmt: skip
+
+
+def correctness(row: dict[str, Any], answer: str | None, gold: str | None) -> bool | None:
+    """The row's own ``correct`` when it has one (eval and generate grade what they write: a truncated
+    output is wrong there even with the right number), else its answer graded against the gold."""
+    if isinstance(row.get("correct"), bool):
+        return row["correct"]
+    return None if gold is None or answer is None else grading.is_equivalent(answer, gold)
 
 
 def gold_answer(value: Any) -> str | None:
@@ -72,5 +81,5 @@ def gold_answer(value: Any) -> str | None:
         return None
     text = str(value)
     if "####" in text or "\\boxed" in text:
-        return grading.extract_answer(text)
+        return grading.extract_answer(text, must_conclude=False)  # a solution may explain on after its answer
     return grading.normalize_answer(value)

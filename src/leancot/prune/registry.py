@@ -16,6 +16,8 @@ How to add a pruner:
    in this process) and a factory ``make_x(config: PruneConfig) -> Pruner``;
 2. one entry here; if it has options, a pydantic model (``extra="forbid"``, ``FLAG_NAMES``,
    ``fingerprint_config``) named in the entry, and a field of that name in ``PruneConfig``.
+3. a pruner that chooses among the samples of a problem before pruning (``shortest-correct``) has a
+   ``chooser`` (``leancot.prune.base.Chooser``): the stage shows it the whole input first.
 
 The stage verifies its paths like every pruner's (``leancot.prune.verify.verify_path``).
 """
@@ -72,6 +74,12 @@ PRUNERS: dict[str, Entry] = {
         "drop the candidate steps of lowest token entropy under a scorer LM (Step Entropy)",
         options="leancot.prune.step_entropy:StepEntropyOptions",
         field="step_entropy",
+    ),
+    "shortest-correct": Entry(
+        "leancot.prune.shortest:make_pruner",
+        summary="of each problem's samples keep the shortest correct one, whole or pruned by --then (on-policy data)",
+        options="leancot.prune.shortest:ShortestCorrectOptions",
+        field="shortest_correct",
     ),
     "llm": Entry(
         "leancot.prune.registry:teacher",

@@ -6,7 +6,9 @@ teacher LLM, ...), verifies the pruned path (the same answer, no invented number
 ``--on-fail`` and the fallback pruner, and writes ``records.jsonl`` / ``rejects.jsonl`` /
 ``manifest.json`` under the one stage lifecycle (``leancot.manifest.stage_run``). This is the
 only row loop: every pruner gets the same checks. Every input row ends in exactly one of
-the two files; a re-run resumes where an interrupted one stopped.
+the two files; a re-run resumes where an interrupted one stopped. A pruner that chooses among
+samples (``shortest-correct``: ``Pruner.chooser``) first sees every readable row of the input
+(``_choose``); the rows it leaves out are rejects before any other check.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from leancot.errors import StageIncomplete
 from leancot.io import RawRow, StageOutput, iter_rows
 from leancot.progress import progress_bar
 from leancot.prune import registry
-from leancot.prune.base import Deferred, Postponed, Pruned, PruneFailed, Pruner, Rejected, StopRun
+from leancot.prune.base import Chooser, Deferred, Postponed, Pruned, PruneFailed, Pruner, Rejected, Sample, StopRun
 from leancot.prune.config import PruneConfig
 from leancot.prune.reader import TraceReader
 from leancot.prune.verify import verify_path
@@ -47,6 +49,8 @@ def run(config: PruneConfig) -> Path:
         stage.total = total = _count_rows(config)
         fallback = registry.make(config.fallback, config) if config.fallback != "reject" and config.method != config.fallback else None
         fields = TraceReader(config)
+        if pruner.chooser is not None:
+            _choose(config, pruner.chooser)
         pruner.open(config.out)
         stop = None
         try:
@@ -173,20 +177,41 @@ async def _pool_pass(
 def _pending(config: PruneConfig, fields: TraceReader, out: StageOutput) -> Iterator[tuple[str, RawRow | tuple[str, str]]]:
     """``(id, row)`` for every input row not yet done (of this shard), or ``(id, (reason, detail))``
     for a duplicate id."""
+    for item_id, row, duplicate in _rows(config, fields, config.shard):
+        if not out.done(item_id):
+            yield item_id, ("duplicate_id", "") if duplicate else row
+
+
+def _rows(config: PruneConfig, fields: TraceReader, shard: tuple[int, int] | None) -> Iterator[tuple[str, RawRow, bool]]:
+    """``(id, row, duplicate)`` of the input rows up to ``--limit`` (of one shard, when given); a repeated
+    id gets its line number (``id#line-N``) so that its copy is accounted for as a reject of its own."""
     seen: set[str] = set()
     for n, row in enumerate(iter_rows(config.input, max_line_bytes=config.max_line_bytes), start=1):
         if config.limit and n > config.limit:
             return
-        if config.shard and (n - 1) % config.shard[1] != config.shard[0]:
+        if shard and (n - 1) % shard[1] != shard[0]:
             continue  # another shard's row
         item_id = fields.row_id(row)
         duplicate = item_id in seen
         seen.add(item_id)
-        if duplicate:
-            item_id = f"{item_id}#line-{row.line}"  # keep the account: the copy is a reject of its own
-        if out.done(item_id):
-            continue
-        yield item_id, ("duplicate_id", "") if duplicate else row
+        yield (f"{item_id}#line-{row.line}" if duplicate else item_id), row, duplicate
+
+
+def _choose(config: PruneConfig, chooser: Chooser) -> None:
+    """The first pass of a pruner that chooses among samples: every readable row of the whole input (every
+    shard's: each shard's run then makes the same choice) goes to its chooser before any is pruned."""
+    reader = TraceReader(config)  # its own: the main pass counts the rows without a delimiter once
+
+    def samples(bar: Any, task: Any) -> Iterator[Sample]:
+        for item_id, row, duplicate in _rows(config, reader, None):
+            bar.advance(task)
+            trace = None if duplicate else reader.trace(row, item_id)
+            if isinstance(trace, Trace):
+                yield Sample(trace, row.data or {})
+
+    with progress_bar("grouping samples") as bar:
+        total = _count_rows(config.model_copy(update={"shard": None}))
+        chooser.choose(samples(bar, bar.add_task("grouping samples", total=total)))
 
 
 async def process(
@@ -195,14 +220,16 @@ async def process(
     """One input row to its record or reject: read, checked, pruned, verified."""
     if isinstance(item, tuple):
         return item
-    trace = _usable_trace(item, item_id, fields, config)
+    trace = _usable_trace(item, item_id, fields, pruner, config)
     return trace if isinstance(trace, tuple) else await _prune(trace, pruner, fallback, config)
 
 
-def _usable_trace(row: RawRow, item_id: str, fields: TraceReader, config: PruneConfig) -> Trace | tuple[str, str]:
+def _usable_trace(row: RawRow, item_id: str, fields: TraceReader, pruner: Pruner, config: PruneConfig) -> Trace | tuple[str, str]:
     trace = fields.trace(row, item_id)
     if isinstance(trace, tuple):
         return trace
+    if pruner.chooser is not None and (left_out := pruner.chooser.verdict(Sample(trace, row.data or {}))):
+        return left_out  # another sample of its problem was chosen, or none could be
     if trace.answer is None:
         return ("no_final_answer", "no \\boxed{}, 'The answer is' or '####' after the reasoning")
     if trace.correct is False and config.require_correct:
@@ -292,31 +319,23 @@ def summarise(out_dir: Path) -> dict[str, Any]:
     """Counts and token totals of a prune output directory (for the manifest and stats).
 
     Streams the files a line at a time: a run of any size fits in memory."""
-    records = verified = complete = repaired = before = after = 0
-    methods: dict[str, int] = {}
-    for r in _lines(out_dir / "records.jsonl"):
-        records += 1
-        verified += bool(r["verified"])
-        complete += bool((r.get("derivation") or {}).get("complete"))
-        repaired += bool(r.get("restored"))
-        before += r["tokens_before"]
-        after += r["tokens_after"]
-        methods[r["method"]] = methods.get(r["method"], 0) + 1
-    reasons: dict[str, int] = {}
-    for r in _lines(out_dir / "rejects.jsonl"):
-        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+    from leancot.prune.stats import totals
+
+    t = totals(_lines(out_dir / "records.jsonl"))
+    reasons = manifest.reject_reasons(_lines(out_dir / "rejects.jsonl"))
     rejects = sum(reasons.values())
+    before, after = t.tokens_before, t.tokens_after
     return {
         "counts": {
-            "input": records + rejects,
-            "records": records,
+            "input": t.records + rejects,
+            "records": t.records,
             "rejects": rejects,
-            "verified": verified,
-            "complete_derivations": complete,
-            "repaired": repaired,
+            "verified": t.verified,
+            "complete_derivations": t.complete,
+            "repaired": t.repaired,
         },  # fmt: skip
         "reject_reasons": reasons,
-        "methods": methods,  # which pruner made each record (teacher, fallback, unpruned)
+        "methods": dict(t.methods),  # which pruner made each record (teacher, fallback, unpruned)
         "tokens": {"before": before, "after": after, "ratio": round(after / before, 4) if before else None},
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

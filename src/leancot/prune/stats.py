@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,44 @@ from leancot import manifest
 from leancot.errors import UsageError
 from leancot.schema import ACTIONS
 from leancot.tokens import count_tokens_batch
+
+
+@dataclass
+class Totals:
+    """The totals of a prune run's records: the one sum that the stage's manifest, ``leancot stats``
+    and the report show. Tolerant of a row that lacks a field (an older leancot, a damaged line)."""
+
+    records: int = 0
+    verified: int = 0
+    complete: int = 0  # paths that are complete derivations (the stage's derivation check)
+    repaired: int = 0  # of them, paths completed by putting sentences of the original back
+    unchecked: int = 0  # records written by an older leancot, with no derivation check
+    tokens_before: int = 0
+    tokens_after: int = 0
+    methods: Counter[str] = field(default_factory=Counter)  # which pruner made each record
+
+    def add(self, r: dict[str, Any]) -> None:
+        check = r.get("derivation")
+        self.records += 1
+        self.verified += bool(r.get("verified"))
+        self.unchecked += not isinstance(check, dict)
+        self.complete += isinstance(check, dict) and bool(check.get("complete"))
+        self.repaired += bool(r.get("restored"))
+        self.tokens_before += _count(r.get("tokens_before"))
+        self.tokens_after += _count(r.get("tokens_after"))
+        self.methods[str(r.get("method", "?"))] += 1
+
+
+def totals(records: Iterable[dict[str, Any]]) -> Totals:
+    """:class:`Totals` of ``records``, read one at a time."""
+    t = Totals()
+    for r in records:
+        t.add(r)
+    return t
+
+
+def _count(v: Any) -> int:
+    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf") else 0
 
 
 @dataclass
@@ -56,26 +94,17 @@ def load_stats(out_dir: str | Path, tokenizer: str | None = None) -> PruneStats:
         raise UsageError(f"stats: {out_dir} is a {stage} output, not a prune output")
     if not (out_dir / "records.jsonl").exists():
         raise UsageError(f"stats: {out_dir} is not a prune output directory (no records.jsonl)")
-    s = PruneStats(records=0, rejects=0, verified=0, tokens_before=0, tokens_after=0, reject_reasons={})
     table: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys((*ACTIONS, "steps", "after"), 0))
-    methods: Counter[str] = Counter()
+    t = Totals()
     for r in _stream(out_dir / "records.jsonl"):
         if "tokens_before" not in r:
             raise UsageError(f"stats: {out_dir} does not hold prune records (no 'tokens_before')")
-        s.records += 1
-        s.verified += bool(r.get("verified"))
-        check = r.get("derivation")
-        s.unchecked += not isinstance(check, dict)
-        s.complete += isinstance(check, dict) and bool(check.get("complete"))
-        s.repaired += bool(r.get("restored"))
-        s.tokens_before += r["tokens_before"]
-        s.tokens_after += r["tokens_after"]
-        methods[r.get("method", "?")] += 1
+        t.add(r)
         _add_steps(table, r.get("steps", []), tokenizer)
-    s.reject_reasons = dict(Counter(r["reason"] for r in _stream(out_dir / "rejects.jsonl")))
-    s.rejects = sum(s.reject_reasons.values())
-    s.skills, s.methods = _sorted_table(table), dict(methods)
-    return s
+    reasons = manifest.reject_reasons(_stream(out_dir / "rejects.jsonl"))
+    return PruneStats(records=t.records, rejects=sum(reasons.values()), verified=t.verified, tokens_before=t.tokens_before,
+                      tokens_after=t.tokens_after, reject_reasons=reasons, skills=_sorted_table(table), methods=dict(t.methods),
+                      complete=t.complete, repaired=t.repaired, unchecked=t.unchecked)  # fmt: skip
 
 
 def _stream(path: Path) -> Iterator[dict[str, Any]]:

@@ -94,7 +94,7 @@ def check(
     the pruned text must come from (the original answer counts too).
     """
     failures = []
-    answer = grading.extract_answer(pruned_text)
+    answer = grading.extract_answer(pruned_text, must_conclude=False)  # a pruned path may check its answer after it
     if answer is None:
         failures.append("no_answer")
     else:

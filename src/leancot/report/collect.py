@@ -20,6 +20,8 @@ from leancot.errors import UsageError
 
 log = logging.getLogger(__name__)
 
+#: The stages the report has a view of (a loader in ``_load``); a run of any other stage of the table
+#: (``leancot.stages``: generate, lab, a recipe's own) is listed as it is.
 STAGES = ("prune", "train", "eval")
 
 
@@ -202,19 +204,14 @@ def load_prune(
     name: str, path: Path, manifest: dict[str, Any], warnings: list[str], *, max_records: int = 200, tokenizer: str | None = None
 ) -> PruneRun:
     """A prune dir: totals from its records (the manifest's may be stale mid-run), skills, viewer records."""
+    from leancot.manifest import reject_reasons
+    from leancot.prune.stats import totals
+
     records = read_rows(path / "records.jsonl", warnings)
     rejects = read_rows(path / "rejects.jsonl", warnings)
-    reasons: dict[str, int] = {}
-    for r in rejects:
-        reasons[str(r.get("reason", "unknown"))] = reasons.get(str(r.get("reason", "unknown")), 0) + 1
-    run = PruneRun(
-        name, path, "prune", manifest, records=len(records), rejects=len(rejects),
-        verified=sum(bool(r.get("verified")) for r in records),
-        complete=sum(bool((r.get("derivation") or {}).get("complete")) for r in records if isinstance(r.get("derivation"), dict)),
-        tokens_before=sum(int(num(r.get("tokens_before")) or 0) for r in records),
-        tokens_after=sum(int(num(r.get("tokens_after")) or 0) for r in records),
-        reject_reasons=reasons,
-    )  # fmt: skip
+    t = totals(records)
+    run = PruneRun(name, path, "prune", manifest, records=t.records, rejects=len(rejects), verified=t.verified, complete=t.complete,
+                   tokens_before=t.tokens_before, tokens_after=t.tokens_after, reject_reasons=reject_reasons(rejects))  # fmt: skip
     run.skills = _skill_table(records, tokenizer or (manifest.get("config") or {}).get("tokenizer"), warnings, name)
     run.viewer = [viewer_record(name, r) for r in records[:max_records] if isinstance(r.get("steps", []), list)]
     run.answer_positions = answer_positions(records, warnings, name)
@@ -342,8 +339,11 @@ def load_eval(name: str, path: Path, manifest: dict[str, Any], warnings: list[st
     """An eval dir: ``summary.json``, or a summary computed from ``records.jsonl`` when it is missing."""
     summary = read_json(path / "summary.json")
     benchmarks = summary.get("benchmarks") if isinstance(summary, dict) else None
+    config = manifest.get("config") or (summary.get("decoding") if isinstance(summary, dict) else None) or {}
     if not isinstance(benchmarks, dict):
-        benchmarks = summarize_records(read_rows(path / "records.jsonl", warnings))
+        benchmarks = summarize_records(read_rows(path / "records.jsonl", warnings), config)
+    elif any(isinstance(s, dict) and "budget_curve" not in s for s in benchmarks.values()):
+        benchmarks = add_budget_figures(benchmarks, read_rows(path / "records.jsonl", warnings), config)
     model = (summary or {}).get("model") if isinstance(summary, dict) else None
     model = model or (manifest.get("config") or {}).get("model") or ""
     return EvalRun(
@@ -351,17 +351,34 @@ def load_eval(name: str, path: Path, manifest: dict[str, Any], warnings: list[st
     )
 
 
-def summarize_records(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per-benchmark summary from eval records, via the evaluator's own function when the fields are all there."""
+def add_budget_figures(benchmarks: dict[str, Any], records: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
+    """A summary written before the budget figures existed, with them computed from the records (where they allow)."""
+    from leancot.evaluate.budget import budget_of, budget_summary
+
+    out = dict(benchmarks)
+    for bench, s in benchmarks.items():
+        rs = [r for r in records if str(r.get("benchmark")) == bench]
+        if isinstance(s, dict) and "budget_curve" not in s and rs:
+            try:
+                out[bench] = {**budget_summary(rs, budget_of(config, bench)), **s}
+            except (KeyError, TypeError, ValueError):  # an older or partial record: no budget figures
+                pass
+    return out
+
+
+def summarize_records(records: list[dict[str, Any]], config: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Per-benchmark summary from eval records, via the evaluator's own function when the fields are all there
+    (``config``: the eval's, for each benchmark's ``max_new_tokens``)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault(str(r.get("benchmark", "unknown")), []).append(r)
     out = {}
     for bench, rs in groups.items():
         try:
+            from leancot.evaluate.budget import budget_of
             from leancot.evaluate.metrics import summarize_benchmark
 
-            out[bench] = summarize_benchmark(rs)
+            out[bench] = summarize_benchmark(rs, max_tokens=budget_of(config or {}, bench))
         except (ImportError, KeyError, TypeError):  # an older or partial record: the essentials only
             tokens = [t for r in rs if (t := num(r.get("total_tokens"))) is not None]
             out[bench] = {"problems": len({r.get("problem_id") for r in rs}), "records": len(rs),

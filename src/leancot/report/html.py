@@ -120,6 +120,8 @@ def render_html(coll: Collection, tables: dict[str, Table], figures: dict[str, l
 <h2 id="runs">Runs</h2>{table_html(tables["runs"])}
 <h2 id="pareto">Accuracy vs tokens</h2>{_figures(figures.get("pareto", []), "No evaluation results to plot.")}
 {table_html(tables["eval"])}
+{_figures(figures["budget"], "") if figures.get("budget") else ""}
+{table_html(tables["budget"], titled=True) if coll.eval else ""}
 <h2 id="lsp">LSP curve</h2>{_figures(figures.get("lsp", []), lsp_empty)}
 {_figures(figures["answer"], "") if figures.get("answer") else ""}
 {table_html(tables["answer-position"], titled=True) if coll.prune else ""}

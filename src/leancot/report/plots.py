@@ -42,6 +42,7 @@ def all_figures(coll: Collection) -> dict[str, list[Figure]]:
         return {}
     return {
         "pareto": pareto(coll),
+        "budget": budget_curves(coll),
         "lsp": lsp_curve(coll),
         "answer": answer_position_figures(coll),
         "loss": loss_curves(coll),
@@ -87,6 +88,68 @@ def pareto(coll: Collection) -> list[Figure]:
     ax.legend(fontsize=8, title="benchmark", title_fontsize=8)
     caption = "Each point is one evaluated model on one benchmark; up and to the left is better. The dashed line joins the runs no other run beats on both axes."
     return [Figure("pareto", "Accuracy against tokens", caption, _png(fig))]
+
+
+def budget_curves(coll: Collection) -> list[Figure]:
+    """Accuracy within each token budget, one figure per benchmark, one line per eval run."""
+    import matplotlib.pyplot as plt
+
+    by_bench = curves_by_benchmark({run.name: run.benchmarks for run in coll.eval})
+    figs = []
+    for bench, curves in sorted(by_bench.items()):
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        draw_budget_curves(ax, curves)
+        ax.set_title(bench, fontsize=10)
+        caption = (f"{bench}: the share of answers that are correct within each output budget (not cut off, and at most that many "
+                   "tokens), up to each run's max_new_tokens; higher and further left is better. Efficiency: the area under the "
+                   "curve on this log2 axis, divided by its width (1.0 = every answer right within the smallest budget).")  # fmt: skip
+        figs.append(Figure(f"budget-{bench}", f"Accuracy within a token budget: {bench}", caption, _png(fig)))
+    return figs
+
+
+def curves_by_benchmark(runs: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """benchmark -> run -> budget curve, from run -> benchmark -> summary (summaries without a curve are left out)."""
+    out: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for name, benchmarks in runs.items():
+        for bench, s in benchmarks.items():
+            curve = [(int(b), float(a)) for b, a in s.get("budget_curve") or [] if num(b) is not None and num(a) is not None]
+            if curve:
+                out.setdefault(bench, {})[name] = curve
+    return out
+
+
+def draw_budget_curves(ax: Any, curves: dict[str, list[tuple[int, float]]]) -> None:
+    """Accuracy (%) against token budget on a log2 axis, one line per run, its efficiency in the legend."""
+    from leancot.evaluate.budget import budget_efficiency, budget_label
+
+    for name, curve in curves.items():
+        eff = budget_efficiency(curve)
+        ax.plot([b for b, _ in curve], [100 * a for _, a in curve], "o-", label=f"{name} (efficiency {eff:.2f})")
+    ticks = sorted({b for curve in curves.values() for b, _ in curve})
+    if len(ticks) > 1:
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(ticks, [budget_label(b) for b in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("token budget (output tokens, log2 scale)")
+    ax.set_ylabel("accuracy within the budget (%)")
+    _accuracy_limits(ax, [100 * a for curve in curves.values() for _, a in curve])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7 if len(curves) > 3 else 8, loc="best")
+
+
+def budget_figure(by_bench: dict[str, dict[str, list[tuple[int, float]]]]) -> Any:
+    """One matplotlib figure with a budget-curve panel per benchmark (``leancot compare --plot``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, max(1, len(by_bench)), figsize=(6.4 * max(1, len(by_bench)), 4.2), squeeze=False)
+    for ax, (bench, curves) in zip(axes[0], sorted(by_bench.items())):
+        draw_budget_curves(ax, curves)
+        ax.set_title(bench, fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -24,6 +24,7 @@ def all_tables(coll: Collection) -> dict[str, Table]:
     return {
         "runs": runs_table(coll),
         "eval": eval_table(coll),
+        "budget": budget_table(coll),
         "compute": compute_table(coll),
         "prune": prune_table(coll),
         "answer-position": answer_position_table(coll),
@@ -105,16 +106,45 @@ def _summary(run: Run) -> str:
 
 
 def eval_table(coll: Collection) -> Table:
-    headers = ["run", "benchmark", "problems", "samples", "accuracy", "mean tokens", "median tokens", "mean reasoning tokens",
-               "truncated", "no answer", "generation time", "tokens/s"]  # fmt: skip
+    headers = ["run", "benchmark", "problems", "samples", "accuracy", "mean tokens", "median tokens", "tokens correct (mean / median)",
+               "tokens wrong (mean / median)", "budget efficiency", "mean reasoning tokens", "truncated", "no answer",
+               "generation time", "tokens/s"]  # fmt: skip
     rows = []
     for run in coll.eval:
         for bench, s in sorted(run.benchmarks.items()):
             rows.append([run.name, bench, fmt_int(s.get("problems")), str(s.get("samples_per_problem", "–")), fmt_pct(s.get("accuracy")),
-                         fmt_float(s.get("mean_tokens")), fmt_float(s.get("median_tokens")), fmt_float(s.get("mean_reasoning_tokens")),
-                         fmt_pct(s.get("truncation_rate")), fmt_pct(s.get("no_answer_rate")), fmt_seconds(s.get("wall_s")),
-                         fmt_float(s.get("tokens_per_s"))])  # fmt: skip
-    return Table("eval", "Evaluation by benchmark", headers, rows, note="" if rows else "No evaluation results among these runs.")
+                         fmt_float(s.get("mean_tokens")), fmt_float(s.get("median_tokens")),
+                         fmt_mean_median(s, "correct"), fmt_mean_median(s, "wrong"), fmt_float(s.get("budget_efficiency"), 3),
+                         fmt_float(s.get("mean_reasoning_tokens")), fmt_pct(s.get("truncation_rate")), fmt_pct(s.get("no_answer_rate")),
+                         fmt_seconds(s.get("wall_s")), fmt_float(s.get("tokens_per_s"))])  # fmt: skip
+    note = ("Wrong answers include those cut off and those with no answer. Budget efficiency: the area under accuracy within a "
+            "token budget against log2(budget), from 256 tokens to the run's max_new_tokens, divided by that width.")  # fmt: skip
+    return Table("eval", "Evaluation by benchmark", headers, rows, note=note if rows else "No evaluation results among these runs.")
+
+
+def fmt_mean_median(s: dict[str, Any], label: str) -> str:
+    """``"mean / median"`` tokens of the correct (``label`` "correct") or wrong answers of a summary."""
+    mean, median = s.get(f"mean_tokens_{label}"), s.get(f"median_tokens_{label}")
+    return "–" if num(mean) is None else f"{fmt_float(mean)} / {fmt_float(median)}"
+
+
+def budget_table(coll: Collection) -> Table:
+    """Accuracy within each token budget (``leancot.evaluate.budget``), per eval run and benchmark."""
+    from leancot.evaluate.budget import BUDGETS, budget_label
+
+    found = [(run.name, bench, s) for run in coll.eval for bench, s in sorted(run.benchmarks.items()) if s.get("budget_curve")]
+    curves = [{int(b): a for b, a in s["budget_curve"]} for _, _, s in found]
+    used = [b for b in BUDGETS if any(b in c for c in curves)]
+    headers = ["run", "benchmark", *(f"≤ {budget_label(b)}" for b in used), "within max_new_tokens", "efficiency"]
+    rows = []
+    for (name, bench, s), curve in zip(found, curves):
+        top = max(curve)
+        cells = [fmt_pct(curve[b]) if b in curve else "–" for b in used]
+        rows.append([name, bench, *cells, f"{fmt_pct(curve[top])} (≤ {budget_label(top)})", fmt_float(s.get("budget_efficiency"), 3)])
+    note = ("The share of all answers that are correct, not cut off and at most that many output tokens long; the last budget is "
+            "the run's own max_new_tokens (its longest answer where the run does not say). Efficiency: the normalised area under this curve on a log2 axis (1.0 = every answer "
+            "right within the smallest budget).")  # fmt: skip
+    return Table("budget", "Accuracy within a token budget", headers, rows, note=note if rows else "No budget curves among these runs.")
 
 
 def compute_table(coll: Collection) -> Table:

@@ -9,7 +9,7 @@ miniature lab); or a local checkpoint directory. Teachers take the same forms.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -17,6 +17,9 @@ from leancot import models
 from leancot.config import StageConfig
 from leancot.errors import UsageError
 from leancot.io import InputPath
+
+if TYPE_CHECKING:
+    from leancot.train.mixture import Source
 
 Section = Literal["prompt", "cot", "answer"]
 Policy = Literal["lsp", "lsp-cot", "drop", "cut", "none"]
@@ -41,8 +44,8 @@ class TrainConfig(StageConfig):
     not_fingerprinted: ClassVar[set[str]] = {"teacher_device"}
 
     # --- data
-    input: InputPath = Field(
-        description="Training records: a prune records.jsonl, any JSONL/JSON/CSV/Parquet of question/reasoning/answer, or chat `messages`."
+    input: list[str] = Field(
+        description="Training records: a prune records.jsonl or a stage's output dir, any JSONL/JSON/CSV/Parquet of question/reasoning/answer, or chat `messages`. Several, each PATH[:WEIGHT] (runs/pruned:0.5 runs/verbose:0.5), make a mixture drawn anew every epoch (weights on all or none: equal)."
     )
     out: Path = Field(
         description="Output dir: model/ (merged, loadable), checkpoints/, metrics.json, loss.png, preflight.json, rejects.jsonl, manifest.json."
@@ -82,6 +85,10 @@ class TrainConfig(StageConfig):
         None,
         ge=1,
         description="Train on at most N sequences: the first N left after the validation split (Essence: n_train 8000 after n_val 1000 are set aside).",
+    )
+    mix_one_per_question: bool = Field(
+        True,
+        description="With several inputs: each epoch trains on one version of a question (an epoch is as many sequences as there are distinct questions); off: the inputs are drawn independently (an epoch is their sequences summed).",
     )
     # --- validation
     val_fraction: float | None = Field(
@@ -157,6 +164,21 @@ class TrainConfig(StageConfig):
     save_total_limit: int = Field(2, ge=1, description="Checkpoints kept on disk.")
     seed: int = Field(0, description="Seed for data order, LoRA init and tiny students.")
 
+    @field_validator("input", mode="before")
+    @classmethod
+    def _input_list(cls, v: Any) -> Any:
+        return [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(v)] if isinstance(v, (str, Path)) else v
+
+    @field_validator("input")
+    @classmethod
+    def _input_sources(cls, v: list[str]) -> list[str]:
+        from leancot.train.mixture import parse_sources
+
+        # Every path there, weights on all or none, all positive. Two the same are refused when the run
+        # starts (``sources``): a recipe validates inputs not written yet as one stand-in path.
+        parse_sources(v, distinct=False)
+        return v
+
     @field_validator("loss_on", mode="before")
     @classmethod
     def _split_sections(cls, v: Any) -> Any:
@@ -199,6 +221,26 @@ class TrainConfig(StageConfig):
         if self.keep == "best" and not self.validates:
             raise UsageError("--keep best needs validation: --val-fraction or --val-file")
         return self
+
+    @property
+    def sources(self) -> list[Source]:
+        """The inputs, parsed: the file each reads and its share of an epoch (``leancot.train.mixture``)."""
+        from leancot.train.mixture import parse_sources
+
+        return parse_sources(self.input)
+
+    @property
+    def mixes(self) -> bool:
+        """Whether there are several inputs to mix."""
+        return len(self.input) > 1
+
+    def fingerprint_config(self) -> dict[str, Any]:
+        """A mixture's inputs and weights count (their contents are the stage's inputs); one input's do not."""
+        config = super().fingerprint_config()
+        if not self.mixes:
+            config.pop("mix_one_per_question")  # a setting of mixtures: one input's fingerprint stays as it was
+            return config
+        return config | {"mix": [{"input": str(s.path), "weight": round(s.weight, 12)} for s in self.sources]}
 
     @property
     def validates(self) -> bool:

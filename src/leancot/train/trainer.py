@@ -196,18 +196,34 @@ class DistillTrainer(Trainer):
 
     The teacher is frozen (``requires_grad_(False)``), in eval mode, runs under ``no_grad`` and may sit
     on its own device; its hidden states (or logits) are moved to the student's device for the loss.
+    ``in_order``: read the training data in its order (a mixture's epochs, drawn by ``leancot.train.mixture``)
+    instead of shuffling it.
     """
 
     loss_is_scaled_for_ga = False  # our loss is a per-micro-batch mean; the Trainer divides by grad_accum
 
-    def __init__(self, *args: Any, loss_config: TrainConfig, teacher: Any = None, counters: Counters | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        loss_config: TrainConfig,
+        teacher: Any = None,
+        counters: Counters | None = None,
+        in_order: bool = False,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
+        self.in_order = in_order  # a mixture's epochs, already drawn and shuffled: read them as they are
         self.loss_config = loss_config
         self.teacher = teacher
         self.counters = counters or Counters()
         self._teacher_head: torch.Tensor | None = None
         if teacher is not None:
             teacher.eval().requires_grad_(False)
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        if self.in_order:
+            return torch.utils.data.SequentialSampler(self.train_dataset if train_dataset is None else train_dataset)
+        return super()._get_train_sampler(train_dataset)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
         loss, out = self._loss(model, inputs, kd=self.loss_config.kd_enabled, logits=return_outputs)

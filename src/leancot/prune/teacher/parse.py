@@ -317,7 +317,7 @@ def _check_ending(pruned: str, original_answer: str | None, hint: str = BOXED_EN
     tail = pruned[-400:]
     if "answer is" not in tail.lower() and "\\boxed" not in tail:
         raise ParseError(f"the synthesised path must end with {hint}")
-    found = grading.extract_answer(tail)
+    found = grading.extract_answer(tail, must_conclude=False)
     if found is None:
         raise ParseError(f"the synthesised path must end with {hint}")
     if original_answer is not None and not grading.is_equivalent(found, original_answer):

@@ -43,6 +43,7 @@ class TeacherPruner:
 
     name = "llm"
     processes = False  # one client, its requests in flight together: no process pool
+    chooser = None  # prunes every trace
 
     def __init__(self, settings: TeacherConfig):
         self.settings = settings

@@ -1,6 +1,6 @@
-"""``leancot lab``: a miniature of both papers on a CPU, end to end with the real stages.
+"""The lab's driver: a miniature of both papers on a CPU, end to end with the real stages.
 
-``run(LabConfig(...))``:
+The lab stage (``leancot.lab.stage.run``) runs, over ``LabConfig.out``:
 
 1. draws training and held-out arithmetic word problems (``leancot.lab.problems``):
    a share of them is drawn so that a computed value is also a number of the question (two
@@ -30,166 +30,60 @@
    paper targets), ``lab_table.md`` and
    ``lab_arms.png`` (accuracy against output tokens, and the paired differences).
 
-Every stage keeps its own manifest, so a re-run over the same ``out`` skips what is done.
+Every pruning run and every arm's training and evaluation is an ordinary stage run through the
+step runner of ``leancot run`` (``leancot.pipeline.run_step``): its own directory, lock,
+fingerprint, manifest and resume, so a re-run over the same ``out`` skips what is done.
 The training prompt is the evaluator's prompt (``leancot.evaluate.prompts.build_prompt``) so the
 student sees at test time exactly the user message it was trained on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel
 
 from leancot import manifest
 from leancot.errors import UsageError
-from leancot.io import read_jsonl, write_json_atomic, write_jsonl_atomic, write_text_atomic
+from leancot.io import read_jsonl, write_jsonl_atomic
 from leancot.lab import stats
-from leancot.lab.arms import DEFAULT_ARMS, Arm, checked, data_name, prune_dirname, prune_method, pruners_of, resolve_arms, training_sets
+from leancot.lab.arms import Arm, checked, data_name, prune_dirname, prune_method, pruners_of, resolve_arms, training_sets
+from leancot.lab.config import ARMS, LabConfig
 from leancot.lab.problems import LabProblem, generate
 from leancot.lab.teacher import TeacherStyle, write_annotated
 from leancot.lab.tokenizer import train_tokenizer
 
 log = logging.getLogger(__name__)
 
-#: Presets of ``--size``; a field given explicitly in the config wins over its preset.
-SIZES: dict[str, dict[str, Any]] = {
-    "small": {"train_problems": 300, "test_problems": 100, "layers": 2, "hidden": 128, "epochs": 5.0, "batch_size": 4, "vocab_size": 1024},
-    "full": {"train_problems": 1000, "test_problems": 200, "layers": 2, "hidden": 128, "epochs": 5.0, "batch_size": 4, "vocab_size": 1024},
-}
-#: Presets of a pretrained ``--student`` (LoRA fine-tuning instead of training from scratch), sized
-#: for SmolLM2-135M on 2 CPU cores (``benchmarks/lab_pretrained.py``); ``size`` picks one as above.
-PRETRAINED_SIZES: dict[str, dict[str, Any]] = {
-    "small": {"train_problems": 48, "test_problems": 40, "epochs": 1.0, "batch_size": 4, "lr": 1e-3, "max_length": 704},
-    "full": {"train_problems": 240, "test_problems": 100, "epochs": 1.0, "batch_size": 4, "lr": 1e-3, "max_length": 704},
-}
-#: The default three students: which reasoning they are trained on, and the length policy
-#: (``--arms`` chooses others: ``leancot.lab.arms``).
-ARMS: dict[str, dict[str, Any]] = {
-    "verbose": {"data": "verbose", "policy": "lsp", "lsp": 1.0},
-    "pruned": {"data": "pruned", "policy": "lsp", "lsp": 1.0},
-    "lsp": {"data": "verbose", "policy": "lsp-cot", "lsp": 0.5},
-}
+#: The pruners that score with a language model, and the PruneConfig field of their options: in the lab
+#: the scorer is ``--scorer``, else the student itself (``train_scorer``).
+SCORING_PRUNERS = {"perplexity": "perplexity", "step-entropy": "step_entropy"}
 
 
-class LabConfig(BaseModel):
-    """Settings of ``leancot lab``; ``None`` takes the value of the ``size`` preset."""
+def run_stage(stage: str, config: BaseModel, label: str) -> Path:
+    """One stage run of the lab, as ``leancot run`` runs a recipe's step; returns its output dir."""
+    from leancot.pipeline import Step, run_step
 
-    model_config = ConfigDict(extra="forbid")
-
-    out: Path = Field(
-        Path("lab"), description="Output directory (problems, traces, prune, data, seed*/<student>/{train,eval}, lab_summary.json)."
-    )
-    size: Literal["small", "full"] = Field(
-        "full", description="Preset: small (a few minutes, used by `leancot demo`) or full (the targets)."
-    )
-    arms: list[str] = Field(
-        list(DEFAULT_ARMS),
-        description="Students to compare: verbose, a pruner (heuristic, first-answer, perplexity, ...; pruned = heuristic), lsp:X, lsp-cot:X (lsp = lsp-cot at --lsp).",
-    )
-    seeds: list[int] = Field([0, 1], description="Seeds of the students (weights, data order); the problems are fixed by data_seed.")
-    data_seed: int = Field(0, description="Seed of the problems and of the teacher's phrasing.")
-    train_problems: int | None = Field(None, ge=1, description="Training problems (before pruning rejects).")
-    test_problems: int | None = Field(None, ge=1, description="Held-out problems for evaluation.")
-    layers: int | None = Field(None, ge=1, description="Student depth (a Llama with the lab's own BPE vocabulary).")
-    hidden: int | None = Field(None, ge=8, description="Student width.")
-    epochs: float | None = Field(None, gt=0, description="Training epochs (the same for every student, as in DRP).")
-    batch_size: int | None = Field(None, ge=1, description="Sequences per optimizer step.")
-    vocab_size: int | None = Field(None, ge=300, description="Most tokens of the students' BPE (trained on the teacher's traces).")
-    student: str | None = Field(
-        None,
-        description="A pretrained student to fine-tune with LoRA (e.g. smollm2-135m, or a model dir) instead of small ones trained from scratch; its tokenizer counts the tokens.",
-    )
-    max_length: int | None = Field(
-        None, ge=16, description="Cut training sequences at this many tokens (default: none from scratch, the preset's with --student)."
-    )
-    lr: float | None = Field(
-        None,
-        gt=0,
-        description="Peak learning rate (default 1e-3: from scratch with warm-up and cosine decay; LoRA on a pretrained student likewise).",
-    )
-    warmup: float = Field(0.05, ge=0, description="Warm-up: a fraction of the steps if < 1, else steps.")
-    lsp: float = Field(0.5, gt=0, le=1, description="Lead-span proportion of the reasoning kept for the lsp student.")
-    scorer: str | None = Field(
-        None, description="Scorer model of the perplexity arm (default: --student, else a lab student trained on every verbose trace)."
-    )
-    max_new_tokens: int | None = Field(None, ge=8, description="Generation budget (default: the longest verbose trace + 64).")
-    eval_batch_size: int = Field(64, ge=1, description="Prompts per generate batch.")
-    workers: int = Field(2, ge=1, description="Seeds trained at once, each in its own process (2 suits 2 cores; 1: one after another).")
-    threads: int | None = Field(
-        1, ge=1, description="Torch threads for training and evaluation (1 is fastest on busy shared cores; None: torch's choice)."
-    )
-    overwrite: bool = Field(False, description="Redo every stage instead of resuming.")
-
-    @field_validator("seeds", mode="before")
-    @classmethod
-    def _split_seeds(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            try:
-                v = [int(s) for s in v.split(",") if s.strip()]
-            except ValueError:
-                raise UsageError(f"--seeds takes comma-separated integers, got {v!r}") from None
-        if not v:
-            raise UsageError("--seeds needs at least one seed")
-        return v
-
-    @field_validator("arms", mode="before")
-    @classmethod
-    def _split_arms(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            v = [a.strip() for a in v.split(",") if a.strip()]
-        if not v:
-            raise UsageError("--arms needs at least one arm")
-        return v
-
-    def resolved(self) -> dict[str, Any]:
-        """Every setting with the size preset filled in."""
-        values = self.model_dump(mode="json")
-        presets = PRETRAINED_SIZES[self.size] if self.student else {**SIZES[self.size], "lr": 1e-3}
-        for key, preset in presets.items():
-            if values[key] is None:
-                values[key] = preset
-        if self.student:  # the pretrained student's own architecture and vocabulary
-            for key in ("layers", "hidden", "vocab_size"):
-                values[key] = None
-        return values
+    return run_step(Step(stage, "", config, label=f"lab: {label}"))
 
 
-def run(config: LabConfig) -> Path:
-    """Run the whole lab into ``config.out``; returns the path of ``lab_summary.json``."""
+@contextlib.contextmanager
+def threads(n: int | None) -> Iterator[None]:
+    """Torch's threads set to ``n`` for the stages run in this process (``None``: torch's choice), then restored."""
     import torch
 
-    settings = config.resolved()
-    arms, skipped = resolve_arms(config.arms, lsp=config.lsp)
-    out = config.out
-    out.mkdir(parents=True, exist_ok=True)
-    man = manifest.Manifest(out, "lab", settings, {})
-    man.write("running")
-    started = time.perf_counter()
-    old_threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)  # the trainer and the hf backend run in this process
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
     try:
-        phases: dict[str, float] = {}
-        tick = time.perf_counter()
-        test_file, data = prepare_data(config, settings, arms)
-        phases["data_s"] = time.perf_counter() - tick
-        results = run_seeds(config, settings, arms, data, test_file)
+        yield
     finally:
-        torch.set_num_threads(old_threads)
-    summary = summarise(settings, arms, data, results, phases, time.perf_counter() - started, skipped=skipped)
-    write_json_atomic(out / "lab_summary.json", summary)
-    write_text_atomic(out / "lab_table.md", stats.table(summary))
-    from leancot.lab.plot import arms_plot
-
-    if arms_plot(summary, out / "lab_arms.png"):
-        summary["plot"] = str(out / "lab_arms.png")
-        write_json_atomic(out / "lab_summary.json", summary)
-    man.write("complete", wall_seconds=round(summary["wall_seconds"], 1), targets=summary["targets"])
-    return out / "lab_summary.json"
+        torch.set_num_threads(old)
 
 
 # --------------------------------------------------------------------------- data
@@ -217,7 +111,8 @@ def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | 
         tokenizer = train_tokenizer([build_prompt(p.question, "lab") for p in train] + [t["completion"] for t in traces],
                                     out / "tokenizer", settings["vocab_size"])  # fmt: skip
     methods = pruners_of(arms)
-    scorer = train_scorer(config, settings, traces) if "perplexity" in methods and not (config.scorer or config.student) else None
+    scoring = any(prune_method(m) in SCORING_PRUNERS for m in methods)
+    scorer = train_scorer(config, settings, traces) if scoring and not (config.scorer or config.student) else None
     pruned = {m: prune_traces(config, m, tokenizer, scorer=scorer) for m in methods}  # run -> {id: verified record}
     common, ids = training_sets(traces, pruned, {m: out / prune_dirname(m) for m in methods})
     if not common:
@@ -229,6 +124,9 @@ def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | 
         rows = [{"id": i, "question": build_prompt(source[i]["question"], "lab"), "reasoning": source[i][field], "answer": source[i]["answer"]}
                 for i in rows_of]  # fmt: skip
         write_jsonl_atomic(files[name], rows)
+    trained_problems = out / "problems" / "trained.jsonl"  # what every arm trains on: the self-sampling arms sample these
+    chosen = set(common)
+    write_jsonl_atomic(trained_problems, [p.record() for p in train if p.id in chosen])
     longest = max(_count(t["completion"], tokenizer) for t in traces)
     main = "heuristic" if "heuristic" in pruned else methods[0]
     notes = {t["id"]: t["annotation"] for t in traces}
@@ -244,7 +142,7 @@ def prepare_data(config: LabConfig, settings: dict[str, Any], arms: list[Arm] | 
                         "reasoning_tokens": _mean_tokens(pruned[m], common, "tokens_after"),
                         "complete_paths": stats.complete_paths(pruned[m], ids[m], notes),
                         "complete_paths_verified": stats.complete_paths(pruned[m], list(pruned[m]), notes)} for m in methods},
-        "files": {k: str(v) for k, v in files.items()},
+        "files": {k: str(v) for k, v in files.items()}, "trained_problems": str(trained_problems), "tokenizer": str(tokenizer),
     }  # fmt: skip
     log.info("lab: %d teacher traces, %d verified by every checked pruner (%s); reasoning %.0f -> %s tokens", len(traces), len(common),
              ", ".join(methods), info["teacher_reasoning_tokens"],
@@ -277,19 +175,18 @@ def prune_traces(config: LabConfig, method: str, tokenizer: Path, *, scorer: Pat
     """Prune the teacher's traces with ``method`` (the real stage); its verified records by id.
 
     ``method`` is a pruning run of ``leancot.lab.arms``: a pruner, or one with ``-unchecked`` (its
-    paths before the derivation check and repair). The perplexity pruner scores with ``--scorer``,
+    paths before the derivation check and repair). The perplexity and step-entropy pruners score with ``--scorer``,
     else the student itself (SPIRIT): the pretrained ``--student``, or ``scorer`` (``train_scorer``'s
     model) for students from scratch."""
     from leancot.prune.config import PruneConfig
-    from leancot.prune.stage import run as prune
 
     chosen = config.scorer or config.student or (str(scorer) if scorer else None)
     pruner = prune_method(method)
-    extra = {"perplexity": {"scorer": chosen}} if pruner == "perplexity" and chosen else {}
+    extra = {SCORING_PRUNERS[pruner]: {"scorer": chosen}} if pruner in SCORING_PRUNERS and chosen else {}
     out = config.out
-    prune_dir = prune(PruneConfig(input=out / "teacher" / "traces.jsonl", out=out / prune_dirname(method), method=pruner,
-                                  derivation_check=checked(method), tokenizer=str(tokenizer), overwrite=config.overwrite,
-                                  **extra))  # fmt: skip
+    prune_dir = run_stage("prune", PruneConfig(input=out / "teacher" / "traces.jsonl", out=out / prune_dirname(method), method=pruner,
+                                               derivation_check=checked(method), tokenizer=str(tokenizer), overwrite=config.overwrite,
+                                               **extra), f"prune ({method})")  # fmt: skip
     records = {r["id"]: r for r in read_jsonl(prune_dir / "records.jsonl") if r["verified"]}
     if not records:
         raise UsageError(f"the {method} pruner verified none of the teacher traces; see {prune_dir / 'rejects.jsonl'}")
@@ -312,17 +209,18 @@ def train_scorer(config: LabConfig, settings: dict[str, Any], traces: list[dict[
     return train_student(config, settings, config.seeds[0], data, config.out / "scorer" / "train") / "model"
 
 
-def train_student(config: LabConfig, settings: dict[str, Any], seed: int, data: Path, out: Path, *, policy: str = "lsp",
-                  lsp: float = 1.0) -> Path:  # fmt: skip
-    """One student of ``seed`` trained on ``data`` by the real trainer: every arm's (and the scorer's) settings but the length policy."""
+def train_student(config: LabConfig, settings: dict[str, Any], seed: int, data: Path | list[str], out: Path, *, policy: str = "lsp",
+                  lsp: float = 1.0, student: Path | None = None) -> Path:  # fmt: skip
+    """One student of ``seed`` trained on ``data`` (a file, or a mixture ``["file:weight", ...]``) by the real
+    trainer: every arm's (and the scorer's) settings but the length policy, from ``student`` (default: the
+    seed's initial student)."""
     from leancot.train.config import TrainConfig
-    from leancot.train.stage import run as train
 
-    return train(TrainConfig(
-        input=data, out=out, reasoning_field="reasoning", policy=policy, lsp=lsp, student=str(student_init(config, settings, seed)),
+    return run_stage("train", TrainConfig(
+        input=data, out=out, reasoning_field="reasoning", policy=policy, lsp=lsp, student=str(student or student_init(config, settings, seed)),
         lora=bool(config.student), lr=settings["lr"], warmup=config.warmup, max_length=settings["max_length"], epochs=settings["epochs"],
         batch_size=settings["batch_size"], save_steps=100_000, seed=seed, overwrite=config.overwrite,
-    ))  # fmt: skip
+    ), f"train {out.parent.name} (seed {seed})")  # fmt: skip
 
 
 def _mean_tokens(records: dict[str, dict[str, Any]], ids: list[str], key: str) -> float:
@@ -331,10 +229,7 @@ def _mean_tokens(records: dict[str, dict[str, Any]], ids: list[str], key: str) -
 
 def _reject_reasons(prune_dir: Path) -> dict[str, int]:
     path = prune_dir / "rejects.jsonl"
-    reasons: dict[str, int] = {}
-    for r in read_jsonl(path) if path.exists() else []:
-        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
-    return reasons
+    return manifest.reject_reasons(read_jsonl(path) if path.exists() else [])
 
 
 def _count(text: str, tokenizer: Path) -> int:
@@ -392,7 +287,11 @@ def run_seeds(
     from leancot.progress import progress_bar
 
     results: dict[int, dict[str, Any]] = {}
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet_worker) as pool:
+    from leancot.processes import worker_initializer
+
+    initializer, initargs = worker_initializer(_quiet_worker)  # a seed's process dies with the lab, kill -9 included
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=initializer,
+                             initargs=initargs) as pool:  # fmt: skip
         futures = {pool.submit(seed_students, config, settings, seed, arms, data, test_file): seed for seed in config.seeds}
         with progress_bar() as bar:
             task = bar.add_task(f"lab: {len(futures)} seeds x {len(arms)} students, {workers} at a time", total=len(futures))
@@ -416,12 +315,12 @@ def _quiet_worker() -> None:
 def seed_students(
     config: LabConfig, settings: dict[str, Any], seed: int, arms: list[Arm], data: dict[str, Any], test_file: Path
 ) -> dict[str, Any]:
-    """Train and evaluate every arm's student of ``seed``, one after another, in this process."""
-    import torch
-
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    return {arm.name: train_and_eval(config, settings, seed, arm, data, test_file) for arm in arms}
+    """Train and evaluate every arm's student of ``seed``, one after another, in this process (the
+    self-sampling arms last: they start from the verbose student)."""
+    ordered = [a for a in arms if a.kind != "self"] + [a for a in arms if a.kind == "self"]
+    with threads(config.threads):
+        results = {arm.name: train_and_eval(config, settings, seed, arm, data, test_file) for arm in ordered}
+    return {arm.name: results[arm.name] for arm in arms}
 
 
 def train_and_eval(
@@ -429,26 +328,44 @@ def train_and_eval(
 ) -> dict[str, Any]:
     """Train the student of ``arm`` and ``seed`` and evaluate it; returns its figures and eval records."""
     from leancot.evaluate.config import EvalConfig
-    from leancot.evaluate.stage import run as evaluate
+    from leancot.lab.self_sampling import self_training_data, verbose_model
 
     base = config.out / f"seed{seed}" / arm.dirname
+    inputs, start, extra = training_input(arm, data), None, {}
+    if arm.kind == "self":
+        inputs, extra = self_training_data(config, seed, arm, data)
+        start = verbose_model(config, seed)
     tick = time.perf_counter()
-    train_dir = train_student(config, settings, seed, Path(data["files"][arm.data]), base / "train", policy=arm.policy, lsp=arm.lsp)
+    untrained = arm.kind == "self" and not extra["trained_on"]
+    if untrained:  # fine-tuned on nothing: the student it starts from
+        train_dir = verbose_model(config, seed).parent
+    else:
+        train_dir = train_student(config, settings, seed, inputs, base / "train", policy=arm.policy, lsp=arm.lsp, student=start)
     train_wall = time.perf_counter() - tick
     tick = time.perf_counter()
-    eval_dir = evaluate(EvalConfig(
+    eval_dir = run_stage("eval", EvalConfig(
         model=str(train_dir / "model"), benchmarks=[str(test_file)], out=base / "eval", backend="hf",
         max_new_tokens=data["max_new_tokens"], batch_size=config.eval_batch_size, threads=config.threads, overwrite=config.overwrite,
-    ))  # fmt: skip
+    ), f"eval {arm.name} (seed {seed})")  # fmt: skip
     records = read_jsonl(eval_dir / "records.jsonl")
-    metrics = (manifest.read(train_dir) or {}).get("metrics", {})
+    metrics = {"wall_seconds": 0.0} if untrained else (manifest.read(train_dir) or {}).get("metrics", {})
     figures = stats.arm_figures(records)
-    figures.update(train_seconds=float(metrics.get("wall_seconds", train_wall)), train_tokens=int(metrics.get("trained_tokens", 0)),
+    # a self-sampling arm's training time counts its sampling too (not the verbose student's it starts from)
+    figures.update(train_seconds=float(metrics.get("wall_seconds", train_wall)) + extra.get("sample_seconds", 0.0), train_tokens=int(metrics.get("trained_tokens", 0)),
                    train_flops=float(metrics.get("flops", 0.0)), stage_wall_seconds=train_wall,
                    eval_seconds=_stage_seconds(eval_dir, time.perf_counter() - tick),
-                   loss_last=metrics.get("loss_last"))  # fmt: skip
+                   loss_last=metrics.get("loss_last"), **extra)  # fmt: skip
     _log_arm(seed, arm.name, figures)
     return {"figures": figures, "records": records}
+
+
+def training_input(arm: Arm, data: dict[str, Any]) -> Path | list[str]:
+    """What ``arm`` trains on: its data file, or for a mixture the pruner's paths and the verbose traces with their weights."""
+    files = data["files"]
+    if arm.kind == "mix":
+        assert arm.weight is not None
+        return [f"{files[arm.data]}:{arm.weight:g}", f"{files['verbose']}:{1 - arm.weight:g}"]
+    return Path(files["verbose" if arm.kind == "self" else arm.data])
 
 
 def _stage_seconds(stage_dir: Path, fallback: float) -> float:
@@ -460,84 +377,3 @@ def _stage_seconds(stage_dir: Path, fallback: float) -> float:
 def _log_arm(seed: int, arm: str, figures: dict[str, Any]) -> None:
     log.info("lab: seed %d %-12s accuracy %.1f%%, %.0f output tokens, trained %.0f s", seed, arm, 100 * figures["accuracy"],
              figures["mean_output_tokens"], figures["train_seconds"])  # fmt: skip
-
-
-# --------------------------------------------------------------------------- summary
-
-
-def summarise(
-    settings: dict[str, Any],
-    arms: list[Arm],
-    data: dict[str, Any],
-    results: dict[int, dict[str, dict[str, Any]]],
-    phases: dict[str, float],
-    wall: float,
-    *,
-    skipped: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Per-seed and pooled figures, each arm's paired comparison with verbose, and the paper targets.
-
-    The baseline is ``verbose`` when it is among the arms (else the first arm; no targets then)."""
-    seeds = sorted(results)
-    names = [a.name for a in arms]
-    per_seed = {str(s): {arm: r["figures"] for arm, r in results[s].items()} for s in seeds}
-    pooled = {}
-    for arm in names:
-        records = [rec for s in seeds for rec in results[s][arm]["records"]]
-        f = stats.arm_figures(records)
-        for key in ("train_seconds", "train_tokens", "train_flops", "eval_seconds"):
-            f[key] = sum(results[s][arm]["figures"][key] for s in seeds) / len(seeds)
-        f["accuracy_by_seed"] = [results[s][arm]["figures"]["accuracy"] for s in seeds]
-        pooled[arm] = f
-    for arm in arms:  # what each trained on: its problems and, for a pruner's arm, the share of its paths that are complete
-        run = data.get("pruners", {}).get(arm.data) if arm.kind == "pruner" else None
-        pooled[arm.name]["trained_on"] = run["trained_on"] if run else data["trained_on"]
-        pooled[arm.name]["complete_paths"] = run["complete_paths"] if run else None
-    # pairs keyed by (seed, problem) so that seeds pool into one paired bootstrap
-    keyed = {arm: [{**rec, "problem_id": f"{s}/{rec['problem_id']}"} for s in seeds for rec in results[s][arm]["records"]] for arm in names}
-    baseline = "verbose" if "verbose" in names else names[0]
-    base = pooled[baseline]
-    vs = {}
-    for arm in names:
-        if arm != baseline:
-            vs[arm] = {**stats.compare_arms(keyed[baseline], keyed[arm]),
-                       "train_time_ratio": pooled[arm]["train_seconds"] / base["train_seconds"] if base["train_seconds"] else None,
-                       "train_token_ratio": pooled[arm]["train_tokens"] / base["train_tokens"] if base["train_tokens"] else None}  # fmt: skip
-    # an unchecked arm against its checked twin (heuristic-unchecked against heuristic), paired the same way
-    twins = {a.name: t.name for a in arms if a.kind == "pruner" and not checked(a.data)
-             for t in arms if t.kind == "pruner" and t.data == prune_method(a.data)}  # fmt: skip
-    vs_checked = {arm: {"checked": twin, **stats.compare_arms(keyed[twin], keyed[arm])} for arm, twin in twins.items()}
-    summary = {"settings": settings, "seeds": seeds, "data": data, "arms": pooled, "per_seed": per_seed, "baseline": baseline,
-               "vs_baseline": vs, "vs_checked": vs_checked, "targets": targets(arms, pooled, vs) if baseline == "verbose" else {},
-               "skipped_arms": skipped or {}, "phases": phases, "wall_seconds": wall}  # fmt: skip
-    if baseline == "verbose":  # the names of the default arms' comparisons, as before there were others
-        for legacy in ("pruned", "lsp"):
-            if legacy in vs:
-                summary[f"{legacy}_vs_verbose"] = vs[legacy]
-    return summary
-
-
-def targets(arms: list[Arm], pooled: dict[str, dict[str, Any]], vs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The papers' targets, per arm: a pruned arm (DRP) is as accurate as verbose with <= 40% of its
-    output tokens; a lead-span arm at 0.5 (Essence) keeps >= 90% of verbose's accuracy at <= 55% of its training time."""
-    a = pooled["verbose"]["accuracy"]
-    out: dict[str, dict[str, Any]] = {}
-    for arm in arms:
-        c, acc = vs.get(arm.name), pooled[arm.name]["accuracy"]
-        if c is None:
-            continue
-        if arm.kind == "pruner" and checked(arm.data):  # an unchecked arm is an ablation, not a method with targets
-            tokens = c["token_ratio"]
-            out[f"{arm.name} accuracy >= verbose"] = {"figure": f"{acc:.1%} vs {a:.1%}", "target": ">=", "met": acc >= a}
-            out[f"{arm.name} output tokens <= 40% of verbose"] = {"figure": "n/a" if tokens is None else f"{tokens:.1%}", "target": "<= 40%",
-                                                                  "met": tokens is not None and tokens <= 0.40}  # fmt: skip
-        elif arm.kind == "lsp" and arm.lsp == 0.5:
-            time_ratio = c["train_time_ratio"]
-            out[f"{arm.name} accuracy >= 90% of verbose"] = {
-                "figure": f"{acc / a:.1%}" if a else "n/a",
-                "target": ">= 90%",
-                "met": bool(a) and acc / a >= 0.90,
-            }
-            out[f"{arm.name} training time <= 55% of verbose"] = {"figure": "n/a" if time_ratio is None else f"{time_ratio:.1%}", "target": "<= 55%",
-                                                                  "met": time_ratio is not None and time_ratio <= 0.55}  # fmt: skip
-    return out
