@@ -16,6 +16,7 @@ from leancot.flags import Nested, add_config_command
 from leancot.generate.config import GenerateConfig
 from leancot.prune.config import PruneConfig
 from leancot.prune.perplexity import PerplexityOptions
+from leancot.prune.shortest import ShortestCorrectOptions
 from leancot.prune.step_entropy import StepEntropyOptions
 from leancot.prune.teacher.config import TeacherConfig
 from leancot.train.config import TrainConfig
@@ -26,6 +27,7 @@ NESTED = {
         "teacher": (TeacherConfig, {"model": "teacher_model"}),
         "perplexity": (PerplexityOptions, {k: v.replace("-", "_") for k, v in PerplexityOptions.FLAG_NAMES.items()}),
         "step_entropy": (StepEntropyOptions, {k: v.replace("-", "_") for k, v in StepEntropyOptions.FLAG_NAMES.items()}),
+        "shortest_correct": (ShortestCorrectOptions, {}),
     }
 }
 
