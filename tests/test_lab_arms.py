@@ -188,15 +188,15 @@ def test_every_arm_is_compared_with_verbose_in_one_table_and_plot(pruner_lab):
     assert (out / "lab_arms.png").read_bytes()[:4] == b"\x89PNG" and summary["plot"] == str(out / "lab_arms.png")
 
 
-def test_self_sampling_and_mixture_arms_run_through_the_stages(tmp_path):
+def test_the_new_arms_run_through_the_stages(tmp_path):
     """The verbose student samples the training problems (once for both self arms), shortest-correct picks
     from them (a random micro student is never right: no data, so the arm is the verbose student as it is),
     and the mixture trains on the heuristic paths and the verbose traces by weight."""
     from leancot import manifest
 
-    arms = "self-shortest:2,self-first-answer:2,mix:heuristic:0.5"
+    arms = "self-shortest:2,self-first-answer:2,mix:heuristic:0.5,step-entropy"
     summary = json.loads(run(LabConfig(out=tmp_path, seeds=[0], workers=1, max_new_tokens=16, arms=arms, **MICRO)).read_text())
-    assert list(summary["arms"]) == ["verbose", "self-shortest:2", "self-first-answer:2", "mix:heuristic:0.5"]
+    assert list(summary["arms"]) == ["verbose", "self-shortest:2", "self-first-answer:2", "mix:heuristic:0.5", "step-entropy"]
     samples = manifest.read(tmp_path / "seed0" / "verbose" / "samples-2")
     assert samples["stage"] == "eval" and samples["counts"]["records"] == 2 * summary["data"]["trained_on"]
     for arm in ("self-shortest:2", "self-first-answer:2"):
@@ -206,3 +206,7 @@ def test_self_sampling_and_mixture_arms_run_through_the_stages(tmp_path):
     mix = manifest.read(tmp_path / "seed0" / "mix-heuristic-0.5" / "train")
     assert [s["weight"] for s in mix["mixture"]["sources"]] == [0.5, 0.5]
     assert {"self-shortest:2 accuracy >= verbose", "self-shortest:2 output tokens <= 50% of verbose"} <= set(summary["targets"])
+    # step-entropy scores with the lab's scorer (a student trained on every verbose trace), within 2 points at <= 70%
+    entropy = manifest.read(tmp_path / "prune-step-entropy")
+    assert entropy["config"]["step_entropy"]["scorer"] == str(tmp_path / "scorer" / "train" / "model")
+    assert "step-entropy output tokens <= 70% of verbose" in summary["targets"]
