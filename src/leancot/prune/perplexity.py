@@ -137,6 +137,19 @@ class Scorer:
         return out[0], [o[a - 1 : a - 1 + e - b] for o, (a, b, e) in zip(out[1:], cuts)]
 
 
+def scoring_layout(prompt: list[int], pieces: list[list[int]], max_tokens: int) -> tuple[list[int], list[int], list[int]]:
+    """``(prompt, path, offsets)`` for scoring ``pieces`` after ``prompt``: the prompt cut to its last quarter of
+    ``max_tokens`` at most (the path needs the room), the pieces joined, and where each piece starts (then the end)."""
+    if not prompt:
+        raise ValueError("the scorer's prompt must hold at least one token")
+    prompt = prompt[-(max_tokens // 4) :] if len(prompt) > max_tokens // 4 else prompt
+    path = [t for p in pieces for t in p]
+    offsets = [0]
+    for p in pieces:
+        offsets.append(offsets[-1] + len(p))
+    return prompt, path, offsets
+
+
 def removal_importance(
     scorer: Scorer, prompt: list[int], pieces: list[list[int]], cands: list[int], *, max_tokens: int = 2048, window: int = 128
 ) -> dict[int, float]:
@@ -146,13 +159,7 @@ def removal_importance(
     ``prompt``: the scorer's prompt ids (non-empty); ``pieces``: the ids of every step, then the
     answer line, which concatenate to the scored path. A candidate with nothing to score after it
     inside its context gets ``inf``."""
-    if not prompt:
-        raise ValueError("the scorer's prompt must hold at least one token")
-    prompt = prompt[-(max_tokens // 4) :] if len(prompt) > max_tokens // 4 else prompt
-    path = [t for p in pieces for t in p]
-    offsets = [0]
-    for p in pieces:
-        offsets.append(offsets[-1] + len(p))
+    prompt, path, offsets = scoring_layout(prompt, pieces, max_tokens)
     out: dict[int, float] = {}
     for start, stop, members in _chunks(offsets, sorted(cands), max_tokens - len(prompt), window):
         base = prompt + path[start:stop]

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from leancot.prune.base import Pruned
-from leancot.prune.perplexity import ModelScorer, Scorer, ScorerPruner, _chunks, prune_scored, scored_pieces
+from leancot.prune.perplexity import ModelScorer, Scorer, ScorerPruner, _chunks, prune_scored, scored_pieces, scoring_layout
 from leancot.schema import Step, Trace
 
 
@@ -69,13 +69,7 @@ def step_entropy(
     ``pieces``: the ids of every step (then anything after), which concatenate to the scored path. The
     contexts hold at most ``max_tokens`` tokens (the module docstring); all go to ``scorer.entropy`` in one
     call. A piece with no tokens inside its context gets ``inf`` (never removed)."""
-    if not prompt:
-        raise ValueError("the scorer's prompt must hold at least one token")
-    prompt = prompt[-(max_tokens // 4) :] if len(prompt) > max_tokens // 4 else prompt
-    path = [t for p in pieces for t in p]
-    offsets = [0]
-    for p in pieces:
-        offsets.append(offsets[-1] + len(p))
+    prompt, path, offsets = scoring_layout(prompt, pieces, max_tokens)
     contexts = _chunks(offsets, sorted(steps), max_tokens - len(prompt), window=0)  # a step needs no tokens after it
     entropies = scorer.entropy([prompt + path[start:stop] for start, stop, _ in contexts]) if contexts else []
     out: dict[int, float] = {}
