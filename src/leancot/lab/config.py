@@ -43,7 +43,7 @@ class LabConfig(BaseModel):
     )
     arms: list[str] = Field(
         list(DEFAULT_ARMS),
-        description="Students to compare: verbose, a pruner (heuristic, first-answer, perplexity, ...; pruned = heuristic), lsp:X, lsp-cot:X (lsp = lsp-cot at --lsp).",
+        description="Students to compare: verbose, a pruner (heuristic, first-answer, perplexity, step-entropy, ...; pruned = heuristic), <pruner>-unchecked, lsp:X, lsp-cot:X (lsp = lsp-cot at --lsp), self-shortest:k and self-first-answer:k (the verbose student on its own shortest correct samples), mix:<pruner>:W.",
     )
     seeds: list[int] = Field([0, 1], description="Seeds of the students (weights, data order); the problems are fixed by data_seed.")
     data_seed: int = Field(0, description="Seed of the problems and of the teacher's phrasing.")
