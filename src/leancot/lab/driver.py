@@ -46,8 +46,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from leancot import manifest
 from leancot.errors import UsageError
 from leancot.io import read_jsonl, write_jsonl_atomic
@@ -55,6 +53,7 @@ from leancot.lab import stats
 from leancot.lab.arms import Arm, checked, data_name, prune_dirname, prune_method, pruners_of, resolve_arms, training_sets
 from leancot.lab.config import ARMS, LabConfig
 from leancot.lab.problems import LabProblem, generate
+from leancot.lab.steps import run_stage
 from leancot.lab.teacher import TeacherStyle, write_annotated
 from leancot.lab.tokenizer import train_tokenizer
 
@@ -63,13 +62,6 @@ log = logging.getLogger(__name__)
 #: The pruners that score with a language model, and the PruneConfig field of their options: in the lab
 #: the scorer is ``--scorer``, else the student itself (``train_scorer``).
 SCORING_PRUNERS = {"perplexity": "perplexity", "step-entropy": "step_entropy"}
-
-
-def run_stage(stage: str, config: BaseModel, label: str) -> Path:
-    """One stage run of the lab, as ``leancot run`` runs a recipe's step; returns its output dir."""
-    from leancot.pipeline import Step, run_step
-
-    return run_step(Step(stage, "", config, label=f"lab: {label}"))
 
 
 @contextlib.contextmanager

@@ -40,7 +40,7 @@ def self_training_data(config: LabConfig, seed: int, arm: Arm, data: dict[str, A
     accuracy, problems kept, seconds)."""
     from leancot.evaluate.config import EvalConfig
     from leancot.evaluate.prompts import build_prompt
-    from leancot.lab.driver import run_stage
+    from leancot.lab.steps import run_stage
     from leancot.prune.config import PruneConfig
 
     base = config.out / f"seed{seed}" / arm.dirname
