@@ -1,9 +1,10 @@
 """The lab's one figure: every arm's accuracy against its output tokens, and its paired difference.
 
 Left: accuracy (pooled over seeds, Wilson 95% bars) against mean output tokens per answer, one
-point per arm. Right: each arm's accuracy minus the baseline's (``verbose``) on the same problems
+point per arm. Middle: each arm's accuracy minus the baseline's (``verbose``) on the same problems
 and seeds, with the paired bootstrap 95% interval; an interval that crosses zero is no difference
-the lab can tell apart.
+the lab can tell apart. Right: each arm's training time (mean over seeds; a self-sampling arm's
+includes its sampling, not the verbose student's training it starts from).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def arms_plot(summary: dict[str, Any], path: Path) -> bool:
     arms = summary["arms"]
     base = summary.get("baseline", "verbose")
     vs = summary.get("vs_baseline", {})
-    fig, (ax, dx) = plt.subplots(1, 2, figsize=(10.5, 4.2), gridspec_kw={"width_ratios": [1.4, 1]})
+    fig, (ax, dx, tx) = plt.subplots(1, 3, figsize=(14, 4.2), gridspec_kw={"width_ratios": [1.4, 1, 0.8]})
     for i, (name, f) in enumerate(arms.items()):
         lo, hi = f["accuracy_ci95"]
         acc = 100 * f["accuracy"]
@@ -57,6 +58,13 @@ def arms_plot(summary: dict[str, Any], path: Path) -> bool:
     dx.set_xlabel(f"accuracy − {base} (points), paired bootstrap 95%")
     dx.grid(axis="x", alpha=0.3)
     dx.set_title(f"paired difference against {base}", fontsize=10)
+    names = list(arms)
+    tx.barh(range(len(names)), [arms[n]["train_seconds"] for n in names], color=[f"C{i}" for i in range(len(names))])
+    tx.set_yticks(range(len(names)), names)
+    tx.invert_yaxis()
+    tx.set_xlabel("training time (s), mean over seeds")
+    tx.grid(axis="x", alpha=0.3)
+    tx.set_title("training time", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
