@@ -56,7 +56,7 @@ def test_plots_and_viewer_render(page, tmp_path):
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
     widths = page.eval_on_selector_all("figure img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
-    assert len(widths) == 6 and all(w > 0 for w in widths)  # five plots and the answer-position histogram
+    assert len(widths) == 7 and all(w > 0 for w in widths)  # six plots (the budget curves too) and the answer-position histogram
     assert page.locator("#trace-original .step").count() > 0
     assert page.locator("#trace-pruned .step").count() > 0
     assert page.locator("#trace-count").inner_text() == "3 of 3 records"
