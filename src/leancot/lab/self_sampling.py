@@ -18,10 +18,10 @@ first answer. In the lab both are ordinary stage runs under ``seed<N>/<arm>/``:
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
+from leancot import manifest
 from leancot.errors import StageFailed
 from leancot.io import read_jsonl, write_jsonl_atomic
 from leancot.lab.arms import Arm
@@ -44,14 +44,15 @@ def self_training_data(config: LabConfig, seed: int, arm: Arm, data: dict[str, A
     from leancot.prune.config import PruneConfig
 
     base = config.out / f"seed{seed}" / arm.dirname
-    tick = time.perf_counter()
     samples = run_stage("eval", EvalConfig(
         model=str(verbose_model(config, seed)), benchmarks=[data["trained_problems"]], backend="hf",
         out=config.out / f"seed{seed}" / "verbose" / f"samples-{arm.samples}", n=arm.samples, temperature=config.self_temperature,
         seed=seed, max_new_tokens=data["max_new_tokens"], batch_size=config.sample_batch_size, threads=config.threads,
         overwrite=config.overwrite,
     ), f"sample the verbose student {arm.samples}x (seed {seed})")  # fmt: skip
-    sample_seconds = time.perf_counter() - tick
+    # the sampling's time over every run of it: each self-sampling arm needs all of it, though two arms
+    # with the same k share one run (and a resumed lab does not sample again)
+    sample_seconds = float((manifest.read(samples) or {}).get("wall_seconds", {}).get("total") or 0.0)
     options = {"shortest_correct": {"then": arm.then}} if arm.then else {}
     try:
         prune_dir = run_stage("prune", PruneConfig(
