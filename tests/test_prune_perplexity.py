@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from scoring_fixtures import TRACE, Q
 
 from leancot.data import correct_traces
 from leancot.prune.heuristic import prune
@@ -24,21 +25,6 @@ from leancot.prune.perplexity import (
 )
 from leancot.prune.segment import decompose
 from leancot.schema import Trace
-
-Q = "Tom buys 4 pens at 3 dollars each and a notebook for 5 dollars. How much does he pay?"
-TRACE = """Okay, so Tom buys 4 pens at 3 dollars each and a notebook for 5 dollars.
-
-Hmm, let me think.
-
-The pens cost 4 * 3 = 12 dollars.
-
-So the total is 12 + 5 = 17 dollars.
-
-Let me double-check: 4 * 3 = 12 and 12 + 5 = 17. Yes, that's correct.
-
-Alternatively, 3 + 3 + 3 + 3 = 12, plus 5 gives 17 again.
-
-So the answer is 17."""
 
 
 def test_candidates_are_only_functional_steps():

@@ -8,6 +8,7 @@ import math
 import random
 
 import pytest
+from scoring_fixtures import TRACE, Q
 
 from leancot import manifest
 from leancot.data.traps import load_traps, traps_path
@@ -19,21 +20,6 @@ from leancot.schema import Trace
 from leancot.tokens import count_tokens_batch
 
 torch = pytest.importorskip("torch")
-
-Q = "Tom buys 4 pens at 3 dollars each and a notebook for 5 dollars. How much does he pay?"
-TRACE = """Okay, so Tom buys 4 pens at 3 dollars each and a notebook for 5 dollars.
-
-Hmm, let me think.
-
-The pens cost 4 * 3 = 12 dollars.
-
-So the total is 12 + 5 = 17 dollars.
-
-Let me double-check: 4 * 3 = 12 and 12 + 5 = 17. Yes, that's correct.
-
-Alternatively, 3 + 3 + 3 + 3 = 12, plus 5 gives 17 again.
-
-So the answer is 17."""
 
 
 # --------------------------------------------------------------------------- the entropy from the logits
